@@ -1,0 +1,17 @@
+/** `demo [--users N]`: realistic agencies and users in every state. */
+import type { AppContext } from '../context.js';
+import { parseCount } from '../parse.js';
+import { createDemo, type DemoResult } from '../services/demo.js';
+
+export interface DemoOpts {
+  users?: string;
+}
+
+export async function demo(opts: DemoOpts, ctx: AppContext): Promise<DemoResult & { database: string }> {
+  const users = parseCount(opts.users ?? '200', '--users', 1, 5_000_000);
+  const db = await ctx.db();
+  const progress = ctx.out.progress(users, 'demo users');
+  const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => progress.tick(n) });
+  if (result.created) progress.done();
+  return { ...result, database: db.where };
+}

@@ -1,0 +1,42 @@
+/** `users list` and `users show <user>`. */
+import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseCount, parseDuration } from '../parse.js';
+import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts.js';
+import { accountDetail, type AccountDetail } from '../services/detail.js';
+
+export interface UsersListOpts {
+  locked?: boolean;
+  expiring?: string;
+  agency?: string;
+  missingEmail?: boolean;
+  search?: string;
+  limit?: string;
+}
+
+export async function list(opts: UsersListOpts, ctx: AppContext): Promise<AsyncIterable<AccountRow>> {
+  const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit', 1);
+  const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, '--expiring');
+  const search = opts.search?.trim();
+  if (opts.search !== undefined && !search) throw new UsageError('--search needs some text, e.g. --search garcia');
+  const db = await ctx.db();
+  const now = ctx.clock();
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
+  return listAccounts(db.knex, {
+    filter: {
+      locked: opts.locked,
+      agencyId,
+      missingEmail: opts.missingEmail,
+      search,
+      ...(within !== undefined ? { expiresAfter: now, expiresBefore: new Date(now.getTime() + within) } : {}),
+    },
+    order: within !== undefined ? 'expiry' : 'id',
+    limit,
+  });
+}
+
+export async function show(user: string, _opts: unknown, ctx: AppContext): Promise<AccountDetail> {
+  const db = await ctx.db();
+  const row = await resolveUser(db.knex, user);
+  return accountDetail(db.knex, row, ctx.clock());
+}

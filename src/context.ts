@@ -1,0 +1,147 @@
+/** AppContext: everything a command may use — config, database, clock, prompts, output. */
+import type { Writable } from 'node:stream';
+import type { Config } from './config.js';
+import type { Database, OpenOptions } from './db/connection.js';
+import { CancelledError, UsageError } from './errors.js';
+
+export interface Output {
+  stdout: Writable;
+  stderr: Writable;
+  /** Progress, notices: stderr, silenced by --quiet. */
+  notice(message: string): void;
+  /** Warnings: stderr, always. */
+  warn(message: string): void;
+  /** A progress bar on a TTY, nothing otherwise. */
+  progress(total: number, label: string): Progress;
+  /** stdin and stderr are terminals: prompts and progress bars may be shown. */
+  interactive: boolean;
+}
+
+export interface Progress {
+  tick(n?: number): void;
+  done(): void;
+}
+
+/** The prompt functions a command may use; tests inject their own. */
+export interface Prompts {
+  confirm(message: string, defaultValue?: boolean): Promise<boolean>;
+  input(message: string, options?: { default?: string; validate?: (v: string) => true | string }): Promise<string>;
+  select<T>(message: string, choices: Array<{ name: string; value: T; description?: string }>): Promise<T>;
+  search<T>(message: string, source: (term: string | undefined) => Promise<Array<{ name: string; value: T; description?: string }>>): Promise<T>;
+}
+
+export interface AppContext {
+  config: Config;
+  /** The database, opened on first use. */
+  db(options?: OpenOptions): Promise<Database>;
+  clock: () => Date;
+  out: Output;
+  prompt: Prompts;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  stdout?: Writable;
+  stderr?: Writable;
+  interactive?: boolean;
+  clock?: () => Date;
+  prompt?: Prompts;
+  /** An already-open database (tests share one per file). */
+  database?: Database;
+}
+
+export function createContext(config: Config, options: ContextOptions = {}): AppContext {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const interactive = options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  let database: Promise<Database> | undefined = options.database ? Promise.resolve(options.database) : undefined;
+  const owned = !options.database;
+
+  const out: Output = {
+    stdout,
+    stderr,
+    interactive,
+    notice: (m) => {
+      if (!config.quiet) stderr.write(`${m}\n`);
+    },
+    warn: (m) => {
+      stderr.write(`warning: ${m}\n`);
+    },
+    progress: (total, label) => (interactive && !config.quiet ? progressBar(stderr, total, label) : { tick: () => {}, done: () => {} }),
+  };
+
+  return {
+    config,
+    clock: options.clock ?? (() => new Date()),
+    out,
+    prompt: options.prompt ?? inquirerPrompts(),
+    db: (openOptions) => {
+      if (!database) {
+        database = import('./db/connection.js').then((m) => m.openDatabase(config, { notice: out.notice, ...openOptions }));
+        database.catch(() => (database = undefined));
+      }
+      return database;
+    },
+    close: async () => {
+      if (owned && database) {
+        const db = await database.catch(() => undefined);
+        await db?.close();
+      }
+    },
+  };
+}
+
+/** A simple bar on stderr; cli-progress is loaded only when one is shown. */
+function progressBar(stderr: Writable, total: number, label: string): Progress {
+  let done = 0;
+  let last = 0;
+  const draw = () => {
+    const width = 30;
+    const filled = total > 0 ? Math.round((done / total) * width) : width;
+    const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+    stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${done}/${total}`);
+  };
+  draw();
+  return {
+    tick: (n = 1) => {
+      done = Math.min(total, done + n);
+      const now = Date.now();
+      if (now - last > 100 || done === total) {
+        last = now;
+        draw();
+      }
+    },
+    done: () => {
+      done = total;
+      draw();
+      stderr.write('\n');
+    },
+  };
+}
+
+/** The real prompts, imported only when a prompt is shown; Ctrl-C becomes exit 130. */
+export function inquirerPrompts(): Prompts {
+  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as Error)?.name === 'ExitPromptError' || (err as Error)?.name === 'AbortPromptError') throw new CancelledError();
+      throw err;
+    }
+  };
+  return {
+    confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def })),
+    input: (message, o = {}) => wrap(async () => (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate })),
+    select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices })),
+    search: (message, source) => wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) })),
+  };
+}
+
+/**
+ * Guard bulk or destructive work: confirm on a TTY (no → exit 130), require --yes otherwise (exit 2).
+ */
+export async function confirmOrRefuse(ctx: AppContext, question: string, yes: boolean | undefined, what: string): Promise<void> {
+  if (yes) return;
+  if (!ctx.out.interactive) throw new UsageError(`${what} needs confirmation; rerun with --yes (no terminal to ask on)`);
+  if (!(await ctx.prompt.confirm(question, false))) throw new CancelledError();
+}

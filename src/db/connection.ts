@@ -1,0 +1,180 @@
+/** Opening the database: a PostgreSQL server through pg, or the embedded PGlite folder guarded by a lock file. */
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { describeDatabase, type Config } from '../config.js';
+import { describeConnectionError, OperationalError } from '../errors.js';
+import { migrateLatest, migrationStatus } from './migrate.js';
+
+export type DbKind = 'postgres' | 'pglite';
+
+export interface Database {
+  knex: Knex;
+  kind: DbKind;
+  /** host:port or the embedded folder, for messages. */
+  where: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations (the embedded database does this on first use). */
+  migrate?: boolean;
+  /** Skip the check that the schema is current (for `db migrate` / `db status`). */
+  skipSchemaCheck?: boolean;
+  /** How long to wait for another process holding the embedded database. */
+  lockWaitMs?: number;
+  /** Called once when the embedded database is used (the stderr notice). */
+  notice?: (message: string) => void;
+}
+
+/** Open the configured database, checking that it answers. */
+export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
+  const { default: knexFactory } = await import('knex');
+  const where = describeDatabase(config);
+  if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
+
+  const knex = knexFactory({
+    client: 'pg',
+    connection: config.databaseUrl
+      ? { connectionString: config.databaseUrl, application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
+      : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
+    pool: { min: 0, max: 8 },
+    acquireConnectionTimeout: 10_000,
+  });
+  const db: Database = { knex, kind: 'postgres', where, close: () => knex.destroy() };
+  try {
+    await knex.raw('select 1');
+  } catch (err) {
+    await knex.destroy().catch(() => undefined);
+    throw describeConnectionError(err, where) ?? new OperationalError(`cannot use the database at ${where}: ${(err as Error).message}`);
+  }
+  await prepareSchema(db, options);
+  return db;
+}
+
+async function prepareSchema(db: Database, options: OpenOptions): Promise<void> {
+  if (options.migrate) {
+    await migrateLatest(db.knex);
+    return;
+  }
+  if (options.skipSchemaCheck) return;
+  const status = await migrationStatus(db.knex);
+  if (status.pending.length > 0) {
+    await db.close();
+    const what = status.applied.length === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
+    throw new OperationalError(`the database at ${db.where} ${what}; run \`hmis-admin db migrate\` first`);
+  }
+}
+
+async function openEmbedded(
+  config: Config,
+  knexFactory: typeof import('knex').default,
+  where: string,
+  options: OpenOptions,
+): Promise<Database> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const dir = join(config.dataDir, 'pgdata');
+  const release = await acquireLock(join(config.dataDir, 'pgdata.lock'), options.lockWaitMs ?? 15_000);
+  try {
+    const { default: ClientPgLite } = await import('knex-pglite');
+    const knex = knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: { filename: dir } as Knex.StaticConnectionConfig });
+    let closed = false;
+    const db: Database = {
+      knex,
+      kind: 'pglite',
+      where,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        try {
+          await knex.destroy();
+        } finally {
+          release();
+        }
+      },
+    };
+    options.notice?.(`using the embedded database in ${dir} (set HMIS_DATABASE_URL or --db for a PostgreSQL server)`);
+    // The embedded database is the tool's own: it is always brought up to date.
+    await migrateLatest(knex);
+    return db;
+  } catch (err) {
+    release();
+    throw err instanceof OperationalError ? err : new OperationalError(`cannot open ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** A lock file holding our pid; a lock left by a dead process is taken over. Returns the release function. */
+export async function acquireLock(path: string, waitMs: number): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        process.off('exit', release);
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
+      process.on('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = readHolder(path);
+    if (holder === undefined ? isOld(path) : !isAlive(holder)) {
+      try {
+        unlinkSync(path); // stale: its process is gone
+      } catch {
+        /* another process took it first */
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) throw new LockBusyError(path, holder ?? 0);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The embedded database is held by another running process. */
+export class LockBusyError extends OperationalError {
+  constructor(
+    readonly path: string,
+    readonly pid: number,
+  ) {
+    super(`the embedded database is in use by process ${pid} (lock file ${path}); wait for it to finish, or use a PostgreSQL server with --db`);
+  }
+}
+
+function readHolder(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock file with no pid yet is being written; only an old one is abandoned. */
+function isOld(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > 5000;
+  } catch {
+    return true;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,78 @@
+/** Typed errors: each carries the exit code CONTRACT.md assigns and a message that says what to do next. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flag, bad value or refused precondition (exit 2): nothing was changed. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, 2);
+  }
+}
+
+/** A named user does not exist (exit 3). */
+export class NotFoundError extends CliError {
+  constructor(message: string) {
+    super(message, 3);
+  }
+}
+
+/** Database or relay unreachable, or another operational failure (exit 1). */
+export class OperationalError extends CliError {
+  constructor(message: string) {
+    super(message, 1);
+  }
+}
+
+/** Bulk work partly failed (exit 4); the result rows say which items. */
+export class PartialFailureError extends CliError {
+  constructor(
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message, 4);
+  }
+}
+
+/** A check found problems (exit 5); data is still printed. */
+export class CheckFailedError extends CliError {
+  constructor(
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message, 5);
+  }
+}
+
+/** The person answered no, or pressed Ctrl-C, at a prompt (exit 130). */
+export class CancelledError extends CliError {
+  constructor(message = 'cancelled; nothing was changed') {
+    super(message, 130);
+  }
+}
+
+/** Turn low-level connection errors into one line naming host and port. */
+export function describeConnectionError(err: unknown, target: string): CliError | undefined {
+  const code = (err as { code?: string } | undefined)?.code;
+  const codes = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN'];
+  if (code && codes.includes(code)) {
+    return new OperationalError(
+      `cannot reach the database at ${target} (${code}); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL`,
+    );
+  }
+  if (code === '3D000') {
+    return new OperationalError(
+      `the database named in ${target} does not exist; create it (createdb) or fix --db / HMIS_DATABASE_URL`,
+    );
+  }
+  if (code === '28P01' || code === '28000') {
+    return new OperationalError(`the database at ${target} refused the login; check the user and password in --db / HMIS_DATABASE_URL`);
+  }
+  return undefined;
+}

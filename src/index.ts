@@ -1,0 +1,2 @@
+/** The library for the HMIS web application: the same rules and tables as the CLI. */
+export { CliError, NotFoundError, UsageError } from './errors.js';

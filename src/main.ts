@@ -1,0 +1,106 @@
+/** The one exit point: run the program, turn every error into a one-line message and an exit code. */
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { CommanderError } from 'commander';
+import { CliError } from './errors.js';
+import { buildProgram, type RunState } from './program.js';
+import type { ContextOptions } from './context.js';
+
+export interface MainIO extends ContextOptions {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  stdout?: Writable;
+  stderr?: Writable;
+  isTTY?: boolean;
+}
+
+function packageVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next layout: src/ under tsx, dist/src/ when built */
+    }
+  }
+  return '0.0.0';
+}
+
+/** Run hmis-admin with `argv` (user arguments only); resolves to the exit code. */
+export async function main(argv: string[], io: MainIO = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const state: RunState = {
+    exitCode: 0,
+    makeContext: async (flags) => {
+      const [{ loadConfig }, { createContext }, { setColour }] = await Promise.all([
+        import('./config.js'),
+        import('./context.js'),
+        import('./output/table.js'),
+      ]);
+      const config = loadConfig(flags, env, io.cwd ?? process.cwd(), io.isTTY ?? Boolean((stdout as NodeJS.WriteStream).isTTY));
+      setColour(config.color);
+      return createContext(config, { ...io, stdout, stderr });
+    },
+  };
+  const program = buildProgram(state, packageVersion());
+  let usageMessage = '';
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => stdout.write(s),
+    writeErr: (s) => stderr.write(s),
+    outputError: (s) => {
+      usageMessage = s.trim().replace(/^error: /, '');
+    },
+  });
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s), outputError: (s) => (usageMessage = s.trim().replace(/^error: /, '')) });
+  }
+
+  let code: number;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    code = state.exitCode;
+  } catch (err) {
+    code = report(err, stderr, env, usageMessage);
+  } finally {
+    await state.ctx?.close().catch(() => undefined);
+  }
+  return code;
+}
+
+function allCommands(cmd: import('commander').Command): import('commander').Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** One line on stderr, never a stack trace unless DEBUG=hmis-admin. */
+function report(err: unknown, stderr: Writable, env: Record<string, string | undefined>, usageMessage: string): number {
+  const debug = /\bhmis-admin\b/.test(env.DEBUG ?? '');
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    const msg = (usageMessage || err.message).split('\n')[0]!;
+    stderr.write(`hmis-admin: ${msg}; see \`hmis-admin --help\`\n`);
+    return 2;
+  }
+  if (err instanceof CliError) {
+    stderr.write(`hmis-admin: ${err.message}\n`);
+    if (debug && err.stack) stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  stderr.write(`hmis-admin: unexpected error: ${(e?.message ?? String(err)).split('\n')[0]} (rerun with DEBUG=hmis-admin for details)\n`);
+  if (debug && e?.stack) stderr.write(`${e.stack}\n`);
+  return 1;
+}
+
+/** Entry point for bin/: run, let stdout drain, exit with the code. */
+export async function run(): Promise<void> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0); // the reader (head, less) went away: not an error
+  });
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // Pools and timers of libraries must not hold the process open once the work is done.
+  process.stdout.write('', () => process.exit(code));
+}

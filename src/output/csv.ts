@@ -1,0 +1,14 @@
+/** RFC 4180 CSV; cells that a spreadsheet would run as a formula are defused with a leading quote. */
+import { sanitizeForDisplay } from './sanitize.js';
+
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let s = Array.isArray(value) ? value.join(';') : value instanceof Date ? value.toISOString() : String(value);
+  s = sanitizeForDisplay(s);
+  if (/^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvLine(values: unknown[]): string {
+  return `${values.map(csvCell).join(',')}\n`;
+}

@@ -1,0 +1,53 @@
+/** Text renderings of single documents for table mode. */
+import type { MigrateResult } from '../commands/db.js';
+import type { DemoResult } from '../services/demo.js';
+import type { AccountDetail } from '../services/detail.js';
+import { cell, shortTime } from './format.js';
+import { renderFields } from './table.js';
+
+export function migrateText(r: MigrateResult): string {
+  const lines = [`database: ${r.database}`];
+  lines.push(r.applied.length ? `applied: ${r.applied.join(', ')}` : 'applied: nothing (already up to date)');
+  if (r.pending.length) lines.push(`pending: ${r.pending.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function statusText(r: MigrateResult): string {
+  return [
+    `database: ${r.database}`,
+    ...r.applied.map((m) => `applied  ${m}`),
+    ...r.pending.map((m) => `pending  ${m}`),
+    r.pending.length ? 'run `hmis-admin db migrate` to apply the pending migrations' : 'schema is up to date',
+  ].join('\n');
+}
+
+export function demoText(r: DemoResult & { database: string }): string {
+  return `${r.message} in ${r.database}${r.created ? '\nnext: `hmis-admin locked` lists the locked demo accounts' : ''}`;
+}
+
+export function detailText(d: AccountDetail, color: boolean): string {
+  const a = d.account as Record<string, unknown>;
+  const g = d.agreement as Record<string, unknown> & { signatures: Record<string, string | null>; missingSignatures: string[] };
+  const lock = a.locked ? `locked (${a.lockReason ?? 'unknown reason'}) since ${shortTime(a.lockedAt as string)}` : 'not locked';
+  const fields: Array<[string, unknown]> = [
+    ['user', `${a.username} (#${a.id})`],
+    ['name', a.name],
+    ['agency', a.agency ?? '(none)'],
+    ['supervisor', d.supervisor ?? '(none)'],
+    ['email', a.email ? `${a.email}${a.emailVerified ? ' (verified)' : ' (not verified)'}` : '(none)'],
+    ['phone', a.phone ?? '(none)'],
+    ['status', lock],
+    ['failed logins', a.failedLoginAttempts],
+    ['last login', shortTime(a.lastLoginAt as string) || '(never)'],
+    ['expires', shortTime(a.accountExpiresAt as string) || '(no expiry)'],
+    ['agreement', `${g.status}${g.missingSignatures.length ? `, missing: ${g.missingSignatures.join(', ')}` : ''}`],
+  ];
+  const out = [renderFields(fields, color)];
+  out.push('', 'recent reset links:');
+  if (!d.recentResets.length) out.push('  (none)');
+  for (const r of d.recentResets) out.push(`  ${shortTime(r.createdAt as string)}  ${r.state}  delivery: ${r.delivery}`);
+  out.push('', 'recent audit entries:');
+  if (!d.recentAudit.length) out.push('  (none)');
+  for (const e of d.recentAudit) out.push(`  ${shortTime(e.at as string)}  ${cell(e.action)}  by ${cell(e.actor)}${e.ticket ? `  ticket ${cell(e.ticket)}` : ''}`);
+  return out.join('\n');
+}

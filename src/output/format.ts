@@ -1,0 +1,28 @@
+/** Small display helpers shared by the renderers. */
+import { sanitizeForDisplay } from './sanitize.js';
+
+/** ISO 8601 UTC, or null: the one way times leave the tool in JSON and CSV. */
+export function iso(value: Date | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** A short UTC date-time for tables: 2026-11-20 10:00. */
+export function shortTime(value: Date | string | null | undefined): string {
+  const s = iso(value);
+  return s ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : '';
+}
+
+/** A UTC calendar date for tables: 2026-11-20. */
+export function shortDate(value: Date | string | null | undefined): string {
+  return iso(value)?.slice(0, 10) ?? '';
+}
+
+/** Any value as safe single-line display text. */
+export function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (value instanceof Date) return shortTime(value);
+  if (Array.isArray(value)) return value.map(cell).join(', ');
+  return sanitizeForDisplay(String(value));
+}

@@ -1,0 +1,131 @@
+/** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
+import { Command, Option } from 'commander';
+import type { GlobalFlags } from './config.js';
+import type { AppContext } from './context.js';
+import type { Presenter } from './output/present.js';
+
+/** What main() needs back from a run: the context to close and the exit code the command chose. */
+export interface RunState {
+  ctx?: AppContext;
+  exitCode: number;
+  /** Builds the context from the global flags (main supplies it; tests may too). */
+  makeContext: (flags: GlobalFlags) => Promise<AppContext>;
+}
+
+type Handler = (...args: any[]) => Promise<unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Present = (p: typeof import('./output/present.js'), v: typeof import('./output/views.js'), d: typeof import('./output/docs.js')) => Presenter<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+/** Mutating commands share --dry-run, --yes and --ticket. */
+function mutating(cmd: Command): Command {
+  return cmd
+    .option('--dry-run', 'show what would change; change and send nothing')
+    .option('-y, --yes', 'do bulk or destructive work without asking (needed without a terminal)')
+    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry');
+}
+
+export function buildProgram(state: RunState, version: string): Command {
+  const program = new Command('hmis-admin');
+
+  /** The action: build the context, run the handler, present its data, remember the exit code. */
+  const run =
+    (load: () => Promise<Record<string, unknown>>, name: string, present: Present) =>
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      // Global flags are parsed wherever they stand; handlers see them merged under their own options.
+      const opts = { ...cmd.optsWithGlobals(), ...cmd.opts() };
+      const positional = args.slice(0, -2);
+      const ctx = await state.makeContext(cmd.optsWithGlobals() as GlobalFlags);
+      state.ctx = ctx;
+      const mod = await load();
+      const raw = await (mod[name] as Handler)(...positional, opts, ctx);
+      const { exitCode, ...data } = (raw && typeof raw === 'object' && 'exitCode' in raw ? raw : { exitCode: 0, ...(raw as object) }) as {
+        exitCode: number;
+      };
+      const body = raw && typeof raw === 'object' && 'exitCode' in raw ? data : raw;
+      const [p, v, d] = await Promise.all([import('./output/present.js'), import('./output/views.js'), import('./output/docs.js')]);
+      await present(p, v, d)(body, ctx);
+      state.exitCode = exitCode;
+    };
+
+  program
+    .name('hmis-admin')
+    .description('Keep HMIS staff accounts working: locked accounts, user agreements, email addresses and reset links.')
+    .version(version, '-V, --version', 'print the version')
+    .option('--db <url>', 'PostgreSQL URL of the HMIS database (default: HMIS_DATABASE_URL, else the embedded database)')
+    .option('--json', 'print one JSON document on stdout (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']))
+    .option('--actor <name>', 'who is acting, for the audit log (default: HMIS_ACTOR or your login)')
+    .option('--no-color', 'no colour, even on a terminal')
+    .option('-q, --quiet', 'no notices or progress on stderr')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', examples('hmis-admin demo', 'hmis-admin locked', 'hmis-admin --db postgres://hmis@db.example.org/hmis users show jdoe'));
+
+  const db = program.command('db').description('schema migrations').addHelpText('after', examples('hmis-admin db status'));
+  db.command('migrate')
+    .description('apply pending schema migrations')
+    .addHelpText('after', examples('hmis-admin --db postgres://postgres@127.0.0.1:5432/hmis db migrate'))
+    .action(run(() => import('./commands/db.js'), 'migrate', (p, _v, d) => p.doc(d.migrateText)));
+  db.command('status')
+    .description('show applied and pending migrations')
+    .addHelpText('after', examples('hmis-admin db status --json'))
+    .action(run(() => import('./commands/db.js'), 'status', (p, _v, d) => p.doc(d.statusText)));
+
+  program
+    .command('demo')
+    .description('fill an empty database with demo agencies and users in every state')
+    .option('--users <n>', 'how many users', '200')
+    .addHelpText('after', examples('hmis-admin demo', 'hmis-admin --db postgres://postgres@127.0.0.1/scratch demo --users 1000000'))
+    .action(run(() => import('./commands/demo.js'), 'demo', (p, _v, d) => p.doc(d.demoText)));
+
+  const users = program.command('users').description('list and show accounts').addHelpText('after', examples('hmis-admin users list --locked'));
+  users
+    .command('list')
+    .description('list accounts')
+    .option('--locked', 'only locked accounts')
+    .option('--expiring <duration>', 'only accounts whose agreement expires within this time, e.g. 30d')
+    .option('--agency <name>', 'only this agency')
+    .option('--missing-email', 'only accounts with no email address')
+    .option('--search <text>', 'part of a username, name or email address')
+    .option('--limit <n>', 'at most this many')
+    .addHelpText('after', examples('hmis-admin users list --search garcia', 'hmis-admin users list --expiring 30d --agency "Harbor Light Shelter" --csv'))
+    .action(run(() => import('./commands/users.js'), 'list', (p, v) => p.list((ctx) => v.accountsView(ctx.clock()))));
+  users
+    .command('show')
+    .description('one account: status, agreement, recent reset links and audit entries')
+    .argument('<user>', 'username, email address or #id')
+    .addHelpText('after', examples('hmis-admin users show jdoe', 'hmis-admin users show jane.doe@agency.org --json', 'hmis-admin users show "#12"'))
+    .action(run(() => import('./commands/users.js'), 'show', (p, _v, d) => p.doc(d.detailText)));
+
+  program
+    .command('locked')
+    .description('list locked accounts, most recently locked first')
+    .addOption(new Option('--reason <reason>', 'only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
+    .option('--agency <name>', 'only this agency')
+    .option('--limit <n>', 'at most this many')
+    .addHelpText('after', examples('hmis-admin locked', 'hmis-admin locked --reason failed_logins --json'))
+    .action(run(() => import('./commands/locked.js'), 'locked', (p, v) => p.list(v.lockedView())));
+
+  program
+    .command('audit')
+    .description('the audit trail, newest first')
+    .option('--user <user>', 'only entries about this account')
+    .option('--actor <name>', 'only entries by this actor')
+    .option('--action <action>', 'only this action (unlock also matches unlock.*)')
+    .option('--ticket <id>', "a helpdesk ticket's whole story")
+    .option('--since <duration>', 'only entries newer than this, e.g. 7d')
+    .option('--limit <n>', 'at most this many', '100')
+    .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --ticket HD-1234 --json'))
+    .action(run(() => import('./commands/audit.js'), 'audit', (p, v) => p.list(v.auditView())));
+
+  // -- mail, reset links and email addresses (issue 3) --
+
+  // -- lockout, expiry and agreements (issue 4) --
+
+  // -- helpdesk (issue 5) --
+
+  return program;
+}
+
+export { mutating };

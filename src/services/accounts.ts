@@ -1,0 +1,97 @@
+/** Accounts: naming a user, the account JSON shape of CONTRACT.md, listing with filters. */
+import type { Knex } from 'knex';
+import {
+  agencyNames,
+  findAccountById,
+  findAccountByUsername,
+  findAccountsByEmail,
+  findAgencyByName,
+  pageAccounts,
+  type AccountFilter,
+  type AccountOrder,
+  type AccountRow,
+} from '../db/accounts.js';
+import { NotFoundError, UsageError } from '../errors.js';
+import { iso } from '../output/format.js';
+import { describeUserRef, parseUserRef, quote } from '../parse.js';
+
+export type { AccountRow } from '../db/accounts.js';
+
+/** Find the account a `<user>` argument names, or throw NotFoundError (exit 3). */
+export async function resolveUser(db: Knex, value: string): Promise<AccountRow> {
+  const ref = parseUserRef(value);
+  let row: AccountRow | undefined;
+  if (ref.kind === 'id') row = await findAccountById(db, ref.id);
+  else if (ref.kind === 'username') row = await findAccountByUsername(db, ref.username);
+  else {
+    const rows = await findAccountsByEmail(db, ref.email);
+    if (rows.length > 1) {
+      throw new UsageError(
+        `${quote(ref.email)} is the address of ${rows.length} accounts (${rows.map((r) => r.username).join(', ')}); name one by username or #id`,
+      );
+    }
+    row = rows[0];
+  }
+  if (!row) {
+    throw new NotFoundError(
+      `no user ${quote(describeUserRef(ref))}; look it up with \`hmis-admin users list --search <part of the name>\``,
+    );
+  }
+  return row;
+}
+
+/** An agency named on the command line (case-insensitive), or a usage error listing real ones. */
+export async function resolveAgency(db: Knex, name: string): Promise<number> {
+  const agency = await findAgencyByName(db, name);
+  if (agency) return agency.id;
+  const known = await agencyNames(db);
+  throw new UsageError(
+    `--agency ${quote(name)} is not an agency${known.length ? `; known agencies include: ${known.join(', ')}` : '; the database has no agencies yet'}`,
+  );
+}
+
+/** The account JSON of CONTRACT.md. */
+export function accountJson(row: AccountRow): Record<string, unknown> {
+  return {
+    id: row.id,
+    username: row.username,
+    name: fullName(row),
+    email: row.email,
+    emailVerified: Boolean(row.email && row.email_verified_at),
+    phone: row.phone,
+    agency: row.agency,
+    locked: row.locked_at !== null,
+    lockedAt: iso(row.locked_at),
+    lockReason: row.locked_at ? row.lock_reason : null,
+    failedLoginAttempts: row.failed_login_attempts,
+    accountExpiresAt: iso(row.account_expires_at),
+    lastLoginAt: iso(row.last_login_at),
+  };
+}
+
+export function fullName(row: Pick<AccountRow, 'first_name' | 'last_name'>): string {
+  return `${row.first_name ?? ''} ${row.last_name ?? ''}`.trim();
+}
+
+/** A short status word for tables: why it is locked, or whether it is expired. */
+export function statusText(row: AccountRow, now: Date): string {
+  if (row.locked_at) {
+    if (row.lock_reason === 'failed_logins') return `locked: ${row.failed_login_attempts} fails`;
+    if (row.lock_reason === 'agreement_expired') return 'locked: agreement';
+    if (row.lock_reason === 'admin') return 'locked: admin';
+    return 'locked';
+  }
+  if (row.account_expires_at && row.account_expires_at.getTime() <= now.getTime()) return 'expired';
+  return 'active';
+}
+
+export interface ListOptions {
+  filter: AccountFilter;
+  order?: AccountOrder;
+  limit?: number;
+}
+
+/** Stream accounts matching a filter. */
+export function listAccounts(db: Knex, options: ListOptions): AsyncGenerator<AccountRow> {
+  return pageAccounts(db, options.filter, options.order ?? 'id', options.limit ?? Infinity);
+}

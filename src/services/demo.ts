@@ -1,0 +1,55 @@
+/** Fill an empty database with demo agencies and users in every state, in one transaction. */
+import type { Knex } from 'knex';
+import { assignDemoSupervisors, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers } from '../db/demo.js';
+import { UsageError } from '../errors.js';
+import { writeAudit } from './audit.js';
+
+export interface DemoResult {
+  created: boolean;
+  agencies: number;
+  users: number;
+  message: string;
+}
+
+export interface DemoOptions {
+  users: number;
+  actor: string;
+  batchSize?: number;
+  onProgress?: (inserted: number) => void;
+}
+
+/** Create demo data; a second run on demo data is a no-op, and a database with real accounts is refused. */
+export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoResult> {
+  const existing = Number((await db('users').count<{ n: number | string }[]>({ n: '*' }))[0]!.n);
+  if (existing > 0) {
+    const demo = await db('audit_log').where('action', 'demo.created').first('id');
+    if (demo) {
+      return { created: false, agencies: 0, users: existing, message: `demo data is already there (${existing} accounts); nothing to do` };
+    }
+    throw new UsageError(
+      `this database already holds ${existing} accounts that are not demo data; demo only fills an empty database (point --db at a scratch database)`,
+    );
+  }
+  const batch = options.batchSize ?? 50_000;
+  return db.transaction(async (trx) => {
+    const agencies = (await trx('agencies')
+      .insert(DEMO_AGENCIES.map(([name, ed, email]) => ({ name, executive_director_name: ed, executive_director_email: email })))
+      .returning(['id', 'name'])) as Array<{ id: number; name: string }>;
+    const ids = agencies.map((a) => Number(a.id));
+    const domains = agencies.map((a) => `${a.name.toLowerCase().replace(/[^a-z]+/g, '')}.example.org`);
+    for (let from = 1; from <= options.users; from += batch) {
+      const to = Math.min(options.users, from + batch - 1);
+      await insertDemoUsers(trx, from, to, ids, domains);
+      options.onProgress?.(to - from + 1);
+    }
+    await assignDemoSupervisors(trx);
+    await insertDemoAgreements(trx);
+    await writeAudit(trx, { actor: options.actor, action: 'demo.created', details: { agencies: ids.length, users: options.users } });
+    return {
+      created: true,
+      agencies: ids.length,
+      users: options.users,
+      message: `created ${ids.length} agencies and ${options.users} users`,
+    };
+  });
+}
