@@ -1,0 +1,78 @@
+/**
+ * A real database per test file: a fresh PostgreSQL database when HMIS_TEST_DATABASE_URL is set
+ * (created and dropped here), otherwise a copy of the migrated PGlite template.
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import type { Database } from '../../src/db/connection.js';
+import { templateDir, testRoot } from './paths.js';
+
+export interface TestDb extends Database {
+  /** Env for a spawned hmis-admin that must see this database (HMIS_DATABASE_URL or HMIS_DATA_DIR). */
+  env: Record<string, string>;
+  /** Removes every row (audit rows too) so a test starts clean. */
+  reset(): Promise<void>;
+}
+
+export const serverUrl = process.env.HMIS_TEST_DATABASE_URL;
+export const onServer = Boolean(serverUrl);
+
+/** Open the test database. For PGlite, pass `closeBeforeSpawn` usage: call db.close() before spawning the CLI. */
+export async function openTestDb(): Promise<TestDb> {
+  const { default: knexFactory } = await import('knex');
+  const { migrateLatest } = await import('../../src/db/migrate.js');
+  if (serverUrl) {
+    const name = `hmis_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`create database ${name}`);
+    await admin.destroy();
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 30 } });
+    await migrateLatest(knex);
+    return {
+      knex,
+      kind: 'postgres',
+      where: `${url.hostname}:${url.port || 5432}`,
+      env: { HMIS_DATABASE_URL: url.toString() },
+      reset: () => truncateAll(knex),
+      close: async () => {
+        await knex.destroy();
+        const a = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+        await a.raw(`drop database if exists ${name} with (force)`);
+        await a.destroy();
+      },
+    };
+  }
+  const dataDir = mkdtempSync(join(testRoot, 'db-'));
+  cpSync(templateDir, join(dataDir, 'pgdata'), { recursive: true });
+  const { default: ClientPgLite } = await import('knex-pglite');
+  const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never });
+  await migrateLatest(knex);
+  let closed = false;
+  return {
+    knex,
+    kind: 'pglite',
+    where: `the embedded database in ${dataDir}`,
+    env: { HMIS_DATA_DIR: dataDir },
+    reset: () => truncateAll(knex),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await knex.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Empty every table; the audit trigger refuses TRUNCATE, so it is lifted for the test only. */
+export async function truncateAll(knex: Knex): Promise<void> {
+  await knex.transaction(async (trx) => {
+    await trx.raw('alter table audit_log disable trigger audit_log_no_truncate');
+    await trx.raw(
+      'truncate audit_log, agreement_reminders, user_agreements, email_verification_tokens, password_reset_tokens, mail_outbox, users, agencies restart identity cascade',
+    );
+    await trx.raw('alter table audit_log enable trigger audit_log_no_truncate');
+  });
+}
