@@ -13,7 +13,10 @@ export interface RunState {
 }
 
 type Handler = (...args: any[]) => Promise<unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
-type Present = (p: typeof import('./output/present.js'), v: typeof import('./output/views.js'), d: typeof import('./output/docs.js')) => Presenter<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Loads the presenter after the handler ran, so --help never imports output code. */
+type Present = (p: typeof import('./output/present.js')) => Presenter<any> | Promise<Presenter<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const views = () => import('./output/views.js');
+const docs = () => import('./output/docs.js');
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 
@@ -44,8 +47,8 @@ export function buildProgram(state: RunState, version: string): Command {
         exitCode: number;
       };
       const body = raw && typeof raw === 'object' && 'exitCode' in raw ? data : raw;
-      const [p, v, d] = await Promise.all([import('./output/present.js'), import('./output/views.js'), import('./output/docs.js')]);
-      await present(p, v, d)(body, ctx);
+      const presenter = await present(await import('./output/present.js'));
+      await presenter(body, ctx);
       state.exitCode = exitCode;
     };
 
@@ -66,18 +69,18 @@ export function buildProgram(state: RunState, version: string): Command {
   db.command('migrate')
     .description('apply pending schema migrations')
     .addHelpText('after', examples('hmis-admin --db postgres://postgres@127.0.0.1:5432/hmis db migrate'))
-    .action(run(() => import('./commands/db.js'), 'migrate', (p, _v, d) => p.doc(d.migrateText)));
+    .action(run(() => import('./commands/db.js'), 'migrate', async (p) => p.doc((await docs()).migrateText)));
   db.command('status')
     .description('show applied and pending migrations')
     .addHelpText('after', examples('hmis-admin db status --json'))
-    .action(run(() => import('./commands/db.js'), 'status', (p, _v, d) => p.doc(d.statusText)));
+    .action(run(() => import('./commands/db.js'), 'status', async (p) => p.doc((await docs()).statusText)));
 
   program
     .command('demo')
     .description('fill an empty database with demo agencies and users in every state')
     .option('--users <n>', 'how many users', '200')
     .addHelpText('after', examples('hmis-admin demo', 'hmis-admin --db postgres://postgres@127.0.0.1/scratch demo --users 1000000'))
-    .action(run(() => import('./commands/demo.js'), 'demo', (p, _v, d) => p.doc(d.demoText)));
+    .action(run(() => import('./commands/demo.js'), 'demo', async (p) => p.doc((await docs()).demoText)));
 
   const users = program.command('users').description('list and show accounts').addHelpText('after', examples('hmis-admin users list --locked'));
   users
@@ -90,13 +93,13 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('--search <text>', 'part of a username, name or email address')
     .option('--limit <n>', 'at most this many')
     .addHelpText('after', examples('hmis-admin users list --search garcia', 'hmis-admin users list --expiring 30d --agency "Harbor Light Shelter" --csv'))
-    .action(run(() => import('./commands/users.js'), 'list', (p, v) => p.list((ctx) => v.accountsView(ctx.clock()))));
+    .action(run(() => import('./commands/users.js'), 'list', async (p) => p.list((await views()).accountsView)));
   users
     .command('show')
     .description('one account: status, agreement, recent reset links and audit entries')
     .argument('<user>', 'username, email address or #id')
     .addHelpText('after', examples('hmis-admin users show jdoe', 'hmis-admin users show jane.doe@agency.org --json', 'hmis-admin users show "#12"'))
-    .action(run(() => import('./commands/users.js'), 'show', (p, _v, d) => p.doc(d.detailText)));
+    .action(run(() => import('./commands/users.js'), 'show', async (p) => p.doc((await docs()).detailText)));
 
   program
     .command('locked')
@@ -105,7 +108,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('--agency <name>', 'only this agency')
     .option('--limit <n>', 'at most this many')
     .addHelpText('after', examples('hmis-admin locked', 'hmis-admin locked --reason failed_logins --json'))
-    .action(run(() => import('./commands/locked.js'), 'locked', (p, v) => p.list(v.lockedView())));
+    .action(run(() => import('./commands/locked.js'), 'locked', async (p) => p.list((await views()).lockedView())));
 
   program
     .command('audit')
@@ -117,13 +120,13 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('--since <duration>', 'only entries newer than this, e.g. 7d')
     .option('--limit <n>', 'at most this many', '100')
     .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --ticket HD-1234 --json'))
-    .action(run(() => import('./commands/audit.js'), 'audit', (p, v) => p.list(v.auditView())));
+    .action(run(() => import('./commands/audit.js'), 'audit', async (p) => p.list((await views()).auditView())));
 
-  // -- mail, reset links and email addresses (issue 3) --
+  // -- mail, reset links and email addresses (issue 3): register these commands below this line --
 
-  // -- lockout, expiry and agreements (issue 4) --
+  // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
-  // -- helpdesk (issue 5) --
+  // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --
 
   return program;
 }

@@ -10,7 +10,8 @@ import { paint, type Column } from './table.js';
 const statusColour = (text: string) => (text.startsWith('locked') || text === 'expired' ? paint.bad(text) : paint.good(text));
 
 /** `users list`: widths add up to 80 with the one-space gutters. */
-export function accountsView(now: Date): ListView<AccountRow> {
+export function accountsView(ctx: { clock: () => Date }): ListView<AccountRow> {
+  const now = ctx.clock();
   const columns: Column<AccountRow>[] = [
     { header: 'ID', width: 8, value: (r) => r.id },
     { header: 'USERNAME', width: 15, value: (r) => r.username },

@@ -1,0 +1,62 @@
+/**
+ * The mail contract between the outbox (src/mail/outbox.ts) and the services that send mail.
+ *
+ * A message is recorded in mail_outbox before any attempt to send it. Bodies never hold a raw
+ * token: a link-bearing message (kind 'reset' or 'verify') stores the placeholder {{link}} in its
+ * text and HTML, and the link is minted by a LinkMinter at delivery time, inside the delivery
+ * attempt. If that attempt does not end with the relay accepting the message, the minted token is
+ * revoked, so no valid token exists that the user never received; a later retry mints a fresh one.
+ */
+import type { Knex } from 'knex';
+
+export type MailKind = 'reset' | 'verify' | 'notice' | 'reminder' | 'test';
+
+export const LINK_PLACEHOLDER = '{{link}}';
+
+export interface OutgoingMail {
+  kind: MailKind;
+  userId?: number | null;
+  to: string;
+  cc?: string[];
+  subject: string;
+  /** Plain text; equal in content to html. May contain {{link}} for 'reset' and 'verify'. */
+  text: string;
+  html: string;
+  /** Kind-specific parameters the minter needs, e.g. { ttlMs } for reset, { email } for verify. Never a token. */
+  params?: Record<string, unknown>;
+  ticket?: string | null;
+}
+
+/** A row of mail_outbox as the delivery code sees it. */
+export interface OutboxRow {
+  id: number;
+  created_at: Date;
+  kind: MailKind;
+  user_id: number | null;
+  to_address: string;
+  cc: string[];
+  subject: string;
+  text_body: string;
+  html_body: string;
+  params: Record<string, unknown>;
+  message_id: string | null;
+  status: 'pending' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  next_attempt_at: Date;
+  sent_at: Date | null;
+  last_error: string | null;
+  relay_response: string | null;
+  eml_path: string | null;
+  ticket: string | null;
+}
+
+export interface MintedLink {
+  url: string;
+  /** Revokes what was minted when the attempt did not deliver (relay refused, 4xx, dropped connection). */
+  revoke(db: Knex, reason: string): Promise<void>;
+  /** Records that the message carrying this link was accepted (e.g. sets token.outbox_id). */
+  delivered?(db: Knex): Promise<void>;
+}
+
+/** Mints the link for one delivery attempt of a link-bearing message, in its own short transaction. */
+export type LinkMinter = (db: Knex, row: OutboxRow, now: Date) => Promise<MintedLink>;
