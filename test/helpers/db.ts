@@ -76,3 +76,50 @@ export async function truncateAll(knex: Knex): Promise<void> {
     await trx.raw('alter table audit_log enable trigger audit_log_no_truncate');
   });
 }
+
+export interface SpawnDb {
+  /** Env that points a spawned hmis-admin at this database. */
+  env: Record<string, string>;
+  /** Open it in-process for a look (PGlite: only while no child runs; close it before the next spawn). */
+  open(): Promise<Database>;
+  drop(): Promise<void>;
+}
+
+/**
+ * A database for e2e tests that spawn the binary: nothing holds it open in the test process, so the
+ * child gets the embedded database's lock (PGlite) or its own connections (server).
+ */
+export async function spawnTestDb(): Promise<SpawnDb> {
+  const { default: knexFactory } = await import('knex');
+  if (serverUrl) {
+    const name = `hmis_e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(`create database ${name}`);
+    await admin.destroy();
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    return {
+      env: { HMIS_DATABASE_URL: url.toString(), HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'data-')) },
+      open: async () => {
+        const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 4 } });
+        return { knex, kind: 'postgres', where: url.host, close: () => knex.destroy() };
+      },
+      drop: async () => {
+        const a = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+        await a.raw(`drop database if exists ${name} with (force)`);
+        await a.destroy();
+      },
+    };
+  }
+  const dataDir = mkdtempSync(join(testRoot, 'e2e-'));
+  cpSync(templateDir, join(dataDir, 'pgdata'), { recursive: true });
+  return {
+    env: { HMIS_DATA_DIR: dataDir },
+    open: async () => {
+      const { default: ClientPgLite } = await import('knex-pglite');
+      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never });
+      return { knex, kind: 'pglite', where: dataDir, close: () => knex.destroy() };
+    },
+    drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
