@@ -67,8 +67,9 @@ export function describeConnectionError(err: unknown, target: string): CliError 
     );
   }
   if (code === '3D000') {
+    const name = /database "([^"]*)"/.exec((err as Error).message)?.[1] ?? '';
     return new OperationalError(
-      `the database named in ${target} does not exist; create it (createdb) or fix --db / HMIS_DATABASE_URL`,
+      `database ${JSON.stringify(name)} does not exist on ${target}; create it (createdb ${name}) or fix --db / HMIS_DATABASE_URL`,
     );
   }
   if (code === '28P01' || code === '28000') {

@@ -79,7 +79,8 @@ function report(err: unknown, stderr: Writable, env: Record<string, string | und
   const debug = /\bhmis-admin\b/.test(env.DEBUG ?? '');
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-    const msg = (usageMessage || err.message).split('\n')[0]!;
+    // Commander puts "(Did you mean …?)" on a second line: keep it, on one line.
+    const msg = (usageMessage || err.message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.$/, '');
     stderr.write(`hmis-admin: ${msg}; see \`hmis-admin --help\`\n`);
     return 2;
   }

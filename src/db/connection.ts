@@ -27,6 +27,13 @@ export interface OpenOptions {
   notice?: (message: string) => void;
 }
 
+/** knex prints connection errors with stacks on its own; ours are one line, so its log speaks only under DEBUG. */
+const debugging = /\bhmis-admin\b/.test(process.env.DEBUG ?? '');
+const say = (m: unknown) => {
+  if (debugging) process.stderr.write(`knex: ${m instanceof Error ? m.stack : String(m)}\n`);
+};
+const quietLog = { warn: say, error: say, deprecate: say, debug: say };
+
 /** Open the configured database, checking that it answers. */
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
   const { default: knexFactory } = await import('knex');
@@ -40,6 +47,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
     pool: { min: 0, max: 8 },
     acquireConnectionTimeout: 10_000,
+    log: quietLog,
   });
   const db: Database = { knex, kind: 'postgres', where, close: () => knex.destroy() };
   try {
@@ -77,7 +85,12 @@ async function openEmbedded(
   const release = await acquireLock(join(config.dataDir, 'pgdata.lock'), options.lockWaitMs ?? 15_000);
   try {
     const { default: ClientPgLite } = await import('knex-pglite');
-    const knex = knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: { filename: dir } as Knex.StaticConnectionConfig });
+    const knex = knexFactory({
+      client: ClientPgLite as unknown as typeof Knex.Client,
+      dialect: 'postgres',
+      connection: { filename: dir } as Knex.StaticConnectionConfig,
+      log: quietLog,
+    });
     let closed = false;
     const db: Database = {
       knex,
