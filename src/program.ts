@@ -127,6 +127,17 @@ export function buildProgram(state: RunState, version: string): Command {
   // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
   // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --
+  const helpdeskViews = () => import('./output/helpdesk-views.js');
+  const report = program.command('report').description('reports for agencies and auditors').addHelpText('after', examples('hmis-admin report compliance'));
+  report
+    .command('compliance')
+    .description('per agency: expired and expiring agreements, missing signatures, emails and phones, long locks')
+    .option('--agency <name>', 'only this agency')
+    .addHelpText('after', examples('hmis-admin report compliance', 'hmis-admin report compliance --format csv > compliance.csv', 'hmis-admin report compliance --agency "Harbor Light Shelter" --json'))
+    .action(run(() => import('./commands/report.js'), 'compliance', async (p) => {
+      const v = await helpdeskViews();
+      return p.doc(v.complianceText, v.complianceCsv);
+    }));
 
   return program;
 }

@@ -1,0 +1,42 @@
+/** Renderings for the helpdesk: the compliance report, the diagnose checklist. */
+import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/compliance.js';
+import { renderTable, paint, type Column } from './table.js';
+import { cell } from './format.js';
+
+const HEADERS: Record<string, string> = {
+  accounts: 'ACCTS',
+  expired: 'EXPIRED',
+  expiring30d: 'EXP<30D',
+  missingSignatures: 'UNSIGND',
+  missingEmail: 'NOEMAIL',
+  unverifiedEmail: 'UNVERIF',
+  missingPhone: 'NOPHONE',
+  lockedOver30d: 'LCK>30D',
+};
+
+/** The CSV of `report compliance`: one row per agency (totals are the JSON's; a sum in a spreadsheet gives them). */
+export const complianceCsv = {
+  header: ['agency', 'accounts', ...COMPLIANCE_COUNTERS],
+  rows: (r: ComplianceReport): unknown[][] => r.agencies.map((a) => [a.agency, a.accounts, ...COMPLIANCE_COUNTERS.map((c) => a[c])]),
+};
+
+/** The table of `report compliance`, with a totals line; non-zero problem counts are red on a terminal. */
+export function complianceText(r: ComplianceReport, color: boolean): string {
+  const num = (key: keyof ComplianceRow, header: string): Column<ComplianceRow> => ({
+    header,
+    width: 8,
+    value: (row) => row[key],
+    colour: (text) => (key !== 'accounts' && text !== '0' ? paint.bad(text) : text),
+  });
+  const columns: Column<ComplianceRow>[] = [
+    { header: 'AGENCY', width: 16, value: (row) => row.agency },
+    num('accounts', HEADERS.accounts!),
+    ...COMPLIANCE_COUNTERS.map((c) => num(c, HEADERS[c]!)),
+  ];
+  const rows: ComplianceRow[] = [...r.agencies, { agency: '(total)', ...r.totals }];
+  const legend = [
+    'EXP<30D: agreement expires within 30 days   UNSIGND: pending renewal lacks a signature',
+    'UNVERIF: address not yet confirmed          LCK>30D: locked for more than 30 days',
+  ];
+  return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, color), '', ...legend].join('\n');
+}
