@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
 import { describeConnectionError, OperationalError } from '../errors.js';
-import { migrateLatest, migrationStatus } from './migrate.js';
+import { migrateLatest, pendingMigrations } from './migrate.js';
 
 export type DbKind = 'postgres' | 'pglite';
 
@@ -66,10 +66,10 @@ async function prepareSchema(db: Database, options: OpenOptions): Promise<void> 
     return;
   }
   if (options.skipSchemaCheck) return;
-  const status = await migrationStatus(db.knex);
+  const status = await pendingMigrations(db.knex);
   if (status.pending.length > 0) {
     await db.close();
-    const what = status.applied.length === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
+    const what = status.applied === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
     throw new OperationalError(`the database at ${db.where} ${what}; run \`hmis-admin db migrate\` first`);
   }
 }

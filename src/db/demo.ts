@@ -21,13 +21,15 @@ function sqlArray(values: string[]): string {
 
 /**
  * Insert users [from, to] of a demo of any size. Each i lands in one state by i % 100, so every state
- * (locked for each reason, expiring, expired, missing email, unverified, missing phone) appears at any size.
+ * (expiring, expired, missing email, unverified, missing phone) appears at any size; locks go by
+ * i % 1000 (the first 8 of every thousand: 5 failed logins, 2 expired agreements, 1 admin) so a large
+ * demo has a realistic locked list (0.8%) rather than one in twelve accounts.
  */
 export async function insertDemoUsers(db: Knex, from: number, to: number, agencyIds: number[], domains: string[]): Promise<void> {
   await db.raw(
     `
     with s as (
-      select i, i % 100 as k,
+      select i, i % 100 as k, i % 1000 as lk,
         (${sqlArray(FIRST)})[1 + (i * 7) % ${FIRST.length}] as first_name,
         (${sqlArray(LAST)})[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name,
         (?::int[])[1 + i % ?] as agency_id,
@@ -47,14 +49,14 @@ export async function insertDemoUsers(db: Knex, from: number, to: number, agency
       case when k between 23 and 27 or k between 15 and 16 then null
            else '(555) ' || lpad((100 + i % 900)::text, 3, '0') || '-' || lpad((i % 10000)::text, 4, '0') end,
       agency_id,
-      case when k between 0 and 4 then 3 when k = 31 then 2 when k = 32 then 1 else 0 end,
-      case when k between 0 and 4 or k in (31, 32) then now() - ((i % 20) || ' days')::interval - interval '5 minutes' end,
-      case when k between 0 and 4 then now() - ((i % 20) || ' days')::interval
-           when k between 5 and 6 then now() - ((1 + i % 40) || ' days')::interval
-           when k = 7 then now() - ((i % 90) || ' days')::interval end,
-      case when k between 0 and 4 then 'failed_logins' when k between 5 and 6 then 'agreement_expired' when k = 7 then 'admin' end,
+      case when lk between 0 and 4 then 3 when k = 31 then 2 when k = 32 then 1 else 0 end,
+      case when lk between 0 and 4 or k in (31, 32) then now() - ((i % 20) || ' days')::interval - interval '5 minutes' end,
+      case when lk between 0 and 4 then now() - ((i % 20) || ' days')::interval
+           when lk between 5 and 6 then now() - ((1 + i % 40) || ' days')::interval
+           when lk = 7 then now() - ((i % 90) || ' days')::interval end,
+      case when lk between 0 and 4 then 'failed_logins' when lk between 5 and 6 then 'agreement_expired' when lk = 7 then 'admin' end,
       date_trunc('day', now()) + case
-           when k between 5 and 6 then -((1 + i % 40) || ' days')::interval
+           when lk between 5 and 6 then -((1 + i % 40) || ' days')::interval
            when k between 8 and 11 then ((1 + i % 30) || ' days')::interval
            when k between 12 and 14 then -((1 + i % 10) || ' days')::interval
            else ((31 + i % 330) || ' days')::interval end,

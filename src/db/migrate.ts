@@ -32,3 +32,18 @@ export async function migrationStatus(db: Knex): Promise<MigrationStatus> {
   const name = (m: unknown) => (typeof m === 'string' ? m : ((m as { name?: string; file?: string }).name ?? (m as { file: string }).file));
   return { applied: done.map(name), pending: pending.map(name) };
 }
+
+/**
+ * Names of migrations not yet applied, from one plain query: the per-command schema check must be
+ * cheap (knex's migrate.list also creates and inspects its lock table).
+ */
+export async function pendingMigrations(db: Knex): Promise<{ applied: number; pending: string[] }> {
+  let applied: string[];
+  try {
+    applied = (await db('knex_migrations').pluck('name')) as string[];
+  } catch {
+    applied = [];
+  }
+  const done = new Set(applied.map((n) => n.replace(/\.(ts|js)$/, '')));
+  return { applied: applied.length, pending: Object.keys(MIGRATIONS).filter((n) => !done.has(n)) };
+}

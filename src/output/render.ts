@@ -30,38 +30,59 @@ function write(stream: Writable, text: string): Promise<void> {
   });
 }
 
+/** Collects small writes into ~64 KB chunks: one write per row costs more than the rows themselves. */
+function chunked(stream: Writable): { add(text: string): Promise<void>; end(): Promise<void> } {
+  let buf = '';
+  return {
+    add: async (text) => {
+      buf += text;
+      if (buf.length >= 65_536) {
+        const b = buf;
+        buf = '';
+        await write(stream, b);
+      }
+    },
+    end: async () => {
+      if (buf) await write(stream, buf);
+      buf = '';
+    },
+  };
+}
+
 /** Stream rows in the chosen format; returns how many rows were written. */
 export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: ListView<T>, target: RenderTarget): Promise<number> {
   const { stdout, format } = target;
+  const out = chunked(stdout);
   let count = 0;
   if (format === 'json') {
-    await write(stdout, '[');
+    await out.add('[');
     for await (const row of rows) {
-      await write(stdout, `${count === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
+      await out.add(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
       count++;
     }
-    await write(stdout, count === 0 ? ']\n' : '\n]\n');
+    await out.add(count === 0 ? ']\n' : '\n]\n');
+    await out.end();
     return count;
   }
   if (format === 'csv') {
-    const sample = view.toJson as (row: T) => Record<string, unknown>;
     let keys: string[] | undefined;
     for await (const row of rows) {
-      const record = sample(row);
+      const record = view.toJson(row);
       if (!keys) {
         keys = Object.keys(record);
-        await write(stdout, csvLine(keys));
+        await out.add(csvLine(keys));
       }
-      await write(stdout, csvLine(keys.map((k) => record[k])));
+      await out.add(csvLine(keys.map((k) => record[k])));
       count++;
     }
-    if (!keys) await write(stdout, csvLine(view.columns.map((c) => c.header.toLowerCase())));
+    if (!keys) await out.add(csvLine(view.columns.map((c) => c.header.toLowerCase())));
+    await out.end();
     return count;
   }
   const pageSize = target.pageSize ?? 500;
   let page: T[] = [];
   const flush = async () => {
-    if (page.length) await write(stdout, `${count > page.length ? '\n' : ''}${renderTable(view.columns, page, target.color)}\n`);
+    if (page.length) await out.add(`${count > page.length ? '\n' : ''}${renderTable(view.columns, page, target.color)}\n`);
     page = [];
   };
   for await (const row of rows) {
@@ -70,6 +91,7 @@ export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: 
     if (page.length >= pageSize) await flush();
   }
   await flush();
+  await out.end();
   return count;
 }
 
