@@ -160,7 +160,7 @@ export function loadConfig(
 
   const format = parseFormat(flags);
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);
-  const dataHome = merged.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  const dataHome = merged.XDG_DATA_HOME || join(merged.HOME || homedir(), '.local', 'share');
   const actor = (c.HMIS_ACTOR ?? defaultActor(merged)).slice(0, 100);
   if (/[\u0000-\u001f\u007f]/.test(actor)) throw new UsageError(`--actor / HMIS_ACTOR ${quote(actor)} contains control characters; give a plain name`);
 
