@@ -124,6 +124,38 @@ export function buildProgram(state: RunState, version: string): Command {
 
   // -- mail, reset links and email addresses (issue 3): register these commands below this line --
 
+  const mailViews = () => import('./output/mail-views.js');
+  const outbox = program
+    .command('outbox')
+    .description('the durable mail queue: list messages newest first (100 unless --limit)')
+    .addOption(new Option('--status <status>', 'only messages in this state').choices(['pending', 'sending', 'sent', 'failed']))
+    .option('--limit <n>', 'at most this many (default 100)')
+    .addHelpText('after', examples('hmis-admin outbox', 'hmis-admin outbox --status failed --json', 'hmis-admin outbox flush   # from cron, e.g. every 5 minutes'))
+    .action(run(() => import('./commands/outbox.js'), 'outbox', async (p) => p.list((await mailViews()).outboxView())));
+  mutating(
+    outbox
+      .command('flush')
+      .description('deliver due messages; temporary failures are retried with backoff, 5xx replies fail for good')
+      .option('--limit <n>', 'deliver at most this many'),
+  )
+    .addHelpText('after', examples('hmis-admin outbox flush', 'hmis-admin outbox flush --json --limit 500', 'hmis-admin outbox flush --dry-run'))
+    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.results));
+
+  const mail = program.command('mail').description('prove the mail relay works and check the sender domain').addHelpText('after', examples('hmis-admin mail doctor'));
+  mail
+    .command('test')
+    .description('connect and log in to the relay, send a test message through the outbox, report DKIM signing')
+    .argument('<address>', 'where to send the test message')
+    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry')
+    .addHelpText('after', examples('hmis-admin mail test you@agency.org', 'HMIS_SMTP_URL=smtps://user:pass@relay.example.org:465 hmis-admin mail test you@agency.org --json'))
+    .action(run(() => import('./commands/mail.js'), 'test', async (p) => p.doc((await mailViews()).relayTestText)));
+  mail
+    .command('doctor')
+    .description("look up SPF, DMARC and the DKIM key of the sender's domain and say what sends mail to spam")
+    .option('--dns-server <ip[:port]>', 'ask this resolver instead of the system one (default: HMIS_DNS_SERVER)')
+    .addHelpText('after', examples('hmis-admin mail doctor', 'hmis-admin mail doctor --json --dns-server 9.9.9.9'))
+    .action(run(() => import('./commands/mail.js'), 'doctor', async (p) => p.doc((await mailViews()).doctorText)));
+
   // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
   // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --

@@ -1,0 +1,148 @@
+/**
+ * The SQL of the mail outbox. Every state change is a conditional UPDATE … RETURNING, so two
+ * `outbox flush` runs (cron overlapping a helpdesk send) never claim or mark one row twice.
+ */
+import type { Knex } from 'knex';
+import type { MailKind, OutboxRow } from '../mail/types.js';
+
+export interface OutboxListRow extends OutboxRow {
+  username: string | null;
+}
+
+/** Rows the CLI lists: a table column set and the user's name. */
+export type OutboxStatus = OutboxRow['status'];
+
+function normalise<T extends OutboxRow>(row: T): T {
+  row.id = Number(row.id);
+  row.attempts = Number(row.attempts);
+  if (typeof row.params === 'string') row.params = JSON.parse(row.params) as Record<string, unknown>;
+  if (typeof row.cc === 'string') row.cc = JSON.parse(row.cc) as string[];
+  return row;
+}
+
+/** Insert one pending row; returns its id. */
+export async function insertOutbox(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
+  const [inserted] = (await db('mail_outbox').insert(row).returning('id')) as Array<{ id: number | string }>;
+  return Number(inserted!.id);
+}
+
+/** A crashed run leaves rows in 'sending': after `staleMs` they are due again. */
+export async function recoverStale(db: Knex, now: Date, staleMs: number): Promise<number> {
+  const rows = await db('mail_outbox')
+    .where('status', 'sending')
+    .where('claimed_at', '<', new Date(now.getTime() - staleMs))
+    .update({
+      status: 'pending',
+      next_attempt_at: now,
+      claimed_at: null,
+      last_error: 'the delivery run that claimed this message stopped before it finished; retrying',
+    })
+    .returning('id');
+  return rows.length;
+}
+
+/** How many rows are due (for the progress bar). */
+export async function countDue(db: Knex, now: Date, ids?: number[]): Promise<number> {
+  const q = dueQuery(db, now, ids).count({ n: '*' });
+  return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
+}
+
+// A row never tried yet is due whatever its timestamp says: the clock that enqueued it may differ.
+function dueQuery(db: Knex, now: Date, ids?: number[]) {
+  const q = db('mail_outbox').where('status', 'pending').where((w) => w.where('next_attempt_at', '<=', now).orWhere('attempts', 0));
+  if (ids) q.whereIn('id', ids);
+  return q;
+}
+
+/**
+ * Claim up to `limit` due rows: status 'sending', one more attempt, claimed now. SKIP LOCKED lets a
+ * parallel run take other rows instead of waiting; the Message-ID gets its sender domain once.
+ */
+export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
+  return db.transaction(async (trx) => {
+    const due = dueQuery(trx, now, ids).select('id').orderBy([{ column: 'next_attempt_at' }, { column: 'id' }]).limit(limit).forUpdate().skipLocked();
+    const rows = (await trx('mail_outbox')
+      .whereIn('id', due)
+      .where('status', 'pending')
+      .update({
+        status: 'sending',
+        attempts: trx.raw('attempts + 1'),
+        claimed_at: now,
+        message_id: trx.raw("case when message_id like '%@%' then message_id else '<' || message_id || '@' || ? || '>' end", [domain]),
+      })
+      .returning('*')) as OutboxRow[];
+    const users = await usernames(trx, rows);
+    return rows.map((r) => normalise({ ...r, username: r.user_id === null ? null : (users.get(r.user_id) ?? null) }));
+  }).then((rows) => rows.sort((a, b) => a.id - b.id));
+}
+
+async function usernames(db: Knex, rows: OutboxRow[]): Promise<Map<number, string>> {
+  const ids = [...new Set(rows.map((r) => r.user_id).filter((id): id is number => id !== null))];
+  if (!ids.length) return new Map();
+  const found = (await db('users').whereIn('id', ids).select('id', 'username')) as Array<{ id: number; username: string }>;
+  return new Map(found.map((u) => [Number(u.id), u.username]));
+}
+
+/** The relay accepted: sent, with its reply. Only a row this run claimed is marked. */
+export async function markSent(db: Knex, id: number, now: Date, response: string, emlPath: string | null): Promise<boolean> {
+  const n = await db('mail_outbox')
+    .where({ id, status: 'sending' })
+    .update({ status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null, claimed_at: null });
+  return Number(n) > 0;
+}
+
+/** A temporary failure: back to pending, due again at `next`. */
+export async function markRetry(db: Knex, id: number, next: Date, error: string): Promise<boolean> {
+  const n = await db('mail_outbox').where({ id, status: 'sending' }).update({ status: 'pending', next_attempt_at: next, last_error: error, claimed_at: null });
+  return Number(n) > 0;
+}
+
+/** Failed for good, with the relay's reply (or why it was given up). */
+export async function markFailed(db: Knex, id: number, error: string, relayResponse: string | null): Promise<boolean> {
+  const n = await db('mail_outbox')
+    .where({ id, status: 'sending' })
+    .update({ status: 'failed', last_error: error, relay_response: relayResponse, claimed_at: null });
+  return Number(n) > 0;
+}
+
+export interface OutboxFilter {
+  status?: OutboxStatus;
+  kind?: MailKind;
+  userId?: number;
+}
+
+/** Newest first, paged on id so a long history streams. */
+export async function* pageOutbox(db: Knex, filter: OutboxFilter, limit = Infinity, pageSize = 500): AsyncGenerator<OutboxListRow> {
+  let lastId: number | undefined;
+  let yielded = 0;
+  while (yielded < limit) {
+    const want = Math.min(pageSize, limit - yielded);
+    const q = db('mail_outbox as o')
+      .leftJoin('users as u', 'u.id', 'o.user_id')
+      .select('o.*', 'u.username')
+      .orderBy('o.id', 'desc')
+      .limit(want);
+    if (filter.status) q.where('o.status', filter.status);
+    if (filter.kind) q.where('o.kind', filter.kind);
+    if (filter.userId !== undefined) q.where('o.user_id', filter.userId);
+    if (lastId !== undefined) q.where('o.id', '<', lastId);
+    const rows = (await q) as OutboxListRow[];
+    for (const row of rows) yield normalise(row);
+    yielded += rows.length;
+    if (rows.length < want) return;
+    lastId = Number(rows[rows.length - 1]!.id);
+  }
+}
+
+/** Due rows without claiming them (`outbox flush --dry-run`). */
+export async function listDue(db: Knex, now: Date, limit: number): Promise<OutboxListRow[]> {
+  const rows = (await dueQuery(db, now).orderBy([{ column: 'next_attempt_at' }, { column: 'id' }]).limit(limit).select('*')) as OutboxRow[];
+  const users = await usernames(db, rows);
+  return rows.map((r) => normalise({ ...r, username: r.user_id === null ? null : (users.get(r.user_id) ?? null) }));
+}
+
+/** One row by id. */
+export async function findOutbox(db: Knex, id: number): Promise<OutboxRow | undefined> {
+  const row = (await db('mail_outbox').where({ id }).first()) as OutboxRow | undefined;
+  return row ? normalise(row) : undefined;
+}

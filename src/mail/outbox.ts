@@ -1,0 +1,218 @@
+/**
+ * The durable mail queue. A message is a mail_outbox row before any attempt; it is marked sent only
+ * after the relay accepted it; 4xx replies, dropped connections and outages go back to pending with
+ * backoff (`outbox flush` retries them); 5xx replies fail for good with the relay's reply stored.
+ * nodemailer keeps nothing (#1425): this table is the only record that survives a crash.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { AppContext } from '../context.js';
+import {
+  claimDue,
+  countDue,
+  findOutbox,
+  insertOutbox,
+  listDue,
+  markFailed,
+  markRetry,
+  markSent,
+  pageOutbox,
+  recoverStale,
+  type OutboxFilter,
+  type OutboxListRow,
+} from '../db/outbox.js';
+import { OperationalError } from '../errors.js';
+import { insertLink, senderDomain } from './compose.js';
+import { classifySendError, openTransport, type MailTransport } from './transport.js';
+import type { LinkMinter, MailKind, MintedLink, OutboxRow, OutgoingMail } from './types.js';
+
+export type { OutboxListRow } from '../db/outbox.js';
+
+export interface DeliveryResult {
+  id: number;
+  kind: MailKind;
+  userId: number | null;
+  /** The account's username, when the message belongs to one (for `{"results": [{"user": …}]}`). */
+  username?: string | null;
+  to: string;
+  outcome: 'sent' | 'queued' | 'failed';
+  detail: string;
+  emlPath?: string;
+  /** The relay could not be reached at all (for exit 1 when that is true of every message). */
+  unreachable?: boolean;
+}
+
+/** Retry delays after the 1st, 2nd, … failed attempt; the last one repeats. */
+export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 2 * 3_600_000, 4 * 3_600_000];
+/** After this many attempts a temporarily failing message is given up as failed. */
+export const MAX_ATTEMPTS = 10;
+/** A row claimed longer ago than this belongs to a run that crashed. */
+export const STALE_SENDING_MS = 10 * 60_000;
+const CLAIM_BATCH = 50;
+
+/** When attempt number `attempts` (1-based) failed temporarily, the next try is due this much later. */
+export function backoffMs(attempts: number): number {
+  return BACKOFF_MS[Math.min(Math.max(attempts, 1), BACKOFF_MS.length) - 1]!;
+}
+
+/** Record one message as pending (inside the caller's transaction, next to its audit row); returns its id. */
+export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMail): Promise<number> {
+  // The local part is fixed now and the sender's domain is added at the first claim, where the
+  // configuration is at hand; every attempt then carries the same Message-ID.
+  return insertOutbox(db, {
+    kind: mail.kind,
+    user_id: mail.userId ?? null,
+    to_address: mail.to,
+    cc: JSON.stringify(mail.cc ?? []),
+    subject: mail.subject,
+    text_body: mail.text,
+    html_body: mail.html,
+    params: JSON.stringify(mail.params ?? {}),
+    message_id: randomUUID(),
+    status: 'pending',
+    ticket: mail.ticket ?? null,
+  });
+}
+
+// Link-bearing kinds mint their link at delivery; the modules are written by the reset/email service.
+const MINTER_MODULES: Partial<Record<MailKind, [string, string]>> = {
+  reset: ['../services/reset.js', 'mintResetLink'],
+  verify: ['../services/email.js', 'mintVerifyLink'],
+};
+const testMinters = new Map<MailKind, LinkMinter>();
+
+/** Tests register a minter for a kind (undefined removes it). */
+export function setLinkMinterForTest(kind: MailKind, minter: LinkMinter | undefined): void {
+  if (minter) testMinters.set(kind, minter);
+  else testMinters.delete(kind);
+}
+
+async function minterFor(kind: MailKind): Promise<LinkMinter | undefined> {
+  const override = testMinters.get(kind);
+  if (override) return override;
+  const entry = MINTER_MODULES[kind];
+  if (!entry) return undefined;
+  const [spec, name] = entry;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(spec)) as Record<string, unknown>;
+  } catch (err) {
+    throw new OperationalError(`cannot deliver ${kind} mail: ${spec} failed to load (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (typeof mod[name] !== 'function') throw new OperationalError(`cannot deliver ${kind} mail: ${spec} has no ${name}`);
+  return mod[name] as LinkMinter;
+}
+
+/**
+ * Deliver due messages: exactly the rows `ids` (if due), or every due row (`outbox flush`), at most
+ * `limit`. Returns one result per attempted message.
+ */
+export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; limit?: number } = {}): Promise<DeliveryResult[]> {
+  const { knex } = await ctx.db();
+  const now = ctx.clock();
+  if (options.ids && options.ids.length === 0) return [];
+  if (!options.ids) await recoverStale(knex, now, STALE_SENDING_MS);
+  const limit = options.limit ?? Infinity;
+  const total = Math.min(limit, await countDue(knex, now, options.ids));
+  if (total === 0) return [];
+
+  const transport = await openTransport(ctx.config);
+  const domain = senderDomain(ctx.config);
+  const bar = total > 1 ? ctx.out.progress(total, 'delivering mail') : undefined;
+  const results: DeliveryResult[] = [];
+  try {
+    while (results.length < limit) {
+      const rows = await claimDue(knex, ctx.clock(), Math.min(CLAIM_BATCH, limit - results.length), domain, options.ids);
+      if (!rows.length) break;
+      // The pool spreads a batch over its few connections; each row settles on its own.
+      const settled = await Promise.all(
+        rows.map(async (row) => {
+          const r = await deliverOne(ctx, knex, transport, row);
+          bar?.tick();
+          return r;
+        }),
+      );
+      results.push(...settled);
+    }
+  } finally {
+    bar?.done();
+    await transport.close();
+  }
+  return results;
+}
+
+/** One attempt for one claimed row; never throws for a send failure. */
+async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport, row: OutboxListRow): Promise<DeliveryResult> {
+  const base = { id: row.id, kind: row.kind, userId: row.user_id, username: row.username, to: row.to_address };
+  let minted: MintedLink | undefined;
+  let parts = { text: row.text_body, html: row.html_body };
+  try {
+    const minter = await minterFor(row.kind);
+    if (minter) {
+      minted = await minter(knex, row, ctx.clock());
+      // The link exists only in memory for this send; the row keeps the {{link}} template.
+      parts = insertLink(parts, minted.url);
+    }
+  } catch (err) {
+    const detail = `could not prepare the message: ${(err as Error).message.split('\n')[0]}`;
+    await markFailed(knex, row.id, detail, null);
+    return { ...base, outcome: 'failed', detail };
+  }
+
+  try {
+    const info = await transport.send({ to: row.to_address, cc: row.cc, subject: row.subject, ...parts, messageId: row.message_id!, date: ctx.clock() });
+    if (info.accepted.length === 0) {
+      const detail = `the relay refused every recipient: ${info.rejected.join(', ')} (${info.response})`;
+      await revoke(ctx, knex, minted, 'relay refused the message');
+      await markFailed(knex, row.id, detail, info.response);
+      return { ...base, outcome: 'failed', detail };
+    }
+    await markSent(knex, row.id, ctx.clock(), info.response, info.emlPath ?? null);
+    await minted?.delivered?.(knex);
+    const detail = info.emlPath ? `written to ${info.emlPath}` : `accepted by ${transport.target}: ${info.response}`;
+    return { ...base, outcome: 'sent', detail, ...(info.emlPath ? { emlPath: info.emlPath } : {}) };
+  } catch (err) {
+    const failure = classifySendError(err);
+    // No link may stay valid that the user never received; a retry mints a fresh one.
+    await revoke(ctx, knex, minted, failure.temporary ? 'delivery deferred' : 'relay refused the message');
+    if (!failure.temporary) {
+      await markFailed(knex, row.id, failure.detail, failure.detail);
+      return { ...base, outcome: 'failed', detail: `refused by the relay: ${failure.detail}` };
+    }
+    if (row.attempts >= MAX_ATTEMPTS) {
+      const detail = `gave up after ${row.attempts} attempts; last error: ${failure.detail}`;
+      await markFailed(knex, row.id, detail, null);
+      return { ...base, outcome: 'failed', detail, unreachable: failure.unreachable };
+    }
+    const next = new Date(ctx.clock().getTime() + backoffMs(row.attempts));
+    await markRetry(knex, row.id, next, failure.detail);
+    return { ...base, outcome: 'queued', detail: `${failure.detail}; will retry after ${next.toISOString()} (outbox flush)`, unreachable: failure.unreachable };
+  }
+}
+
+/** Revoke a link whose message did not go out; a failure to revoke is reported, not fatal (only a hash is stored). */
+async function revoke(ctx: AppContext, knex: Knex, minted: MintedLink | undefined, reason: string): Promise<void> {
+  try {
+    await minted?.revoke(knex, reason);
+  } catch (err) {
+    ctx.out.warn(`could not revoke the undelivered link: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** `outbox [--status …]`: messages newest first, streamed. */
+export async function listOutbox(ctx: AppContext, filter: OutboxFilter, limit: number): Promise<AsyncIterable<OutboxListRow>> {
+  const { knex } = await ctx.db();
+  return pageOutbox(knex, filter, limit);
+}
+
+/** What `outbox flush` would attempt now, without claiming anything. */
+export async function previewDue(ctx: AppContext, limit: number): Promise<OutboxListRow[]> {
+  const { knex } = await ctx.db();
+  return listDue(knex, ctx.clock(), Math.min(limit, 100_000));
+}
+
+/** One outbox row (for `mail test`, to report the Message-ID it went out with). */
+export async function outboxRow(ctx: AppContext, id: number): Promise<OutboxRow | undefined> {
+  const { knex } = await ctx.db();
+  return findOutbox(knex, id);
+}

@@ -1,0 +1,79 @@
+/** How the mail commands look: the outbox table (80 columns), `mail test` and `mail doctor` documents. */
+import type { OutboxListRow } from '../db/outbox.js';
+import type { DoctorReport } from '../mail/dns.js';
+import type { RelayTestResult } from '../mail/relay.js';
+import { cell, iso, shortTime } from './format.js';
+import type { ListView } from './render.js';
+import { paint, renderFields, type Column } from './table.js';
+
+const statusColour = (text: string) => (text === 'failed' ? paint.bad(text) : text === 'sent' ? paint.good(text) : paint.warn(text));
+
+/** Pending rows show when they are due; failed rows show why. */
+function nextOrError(r: OutboxListRow): string {
+  if (r.status === 'pending' || r.status === 'sending') return r.last_error ? `${shortTime(r.next_attempt_at)} ${r.last_error}` : shortTime(r.next_attempt_at);
+  if (r.status === 'failed') return r.last_error ?? '';
+  return shortTime(r.sent_at);
+}
+
+/** The JSON (and CSV) record of one message. */
+export function outboxJson(r: OutboxListRow): Record<string, unknown> {
+  return {
+    id: r.id,
+    createdAt: iso(r.created_at),
+    kind: r.kind,
+    userId: r.user_id,
+    user: r.username,
+    to: r.to_address,
+    subject: r.subject,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.status === 'pending' ? iso(r.next_attempt_at) : null,
+    sentAt: iso(r.sent_at),
+    lastError: r.last_error,
+    relayResponse: r.relay_response,
+    messageId: r.message_id,
+    emlPath: r.eml_path,
+    ticket: r.ticket,
+  };
+}
+
+/** `outbox`: widths add up to 80 with the one-space gutters. */
+export function outboxView(): ListView<OutboxListRow> {
+  const columns: Column<OutboxListRow>[] = [
+    { header: 'ID', width: 6, value: (r) => r.id },
+    { header: 'CREATED (UTC)', width: 17, value: (r) => shortTime(r.created_at) },
+    { header: 'KIND', width: 8, value: (r) => r.kind },
+    { header: 'TO', width: 20, value: (r) => r.to_address },
+    { header: 'STATUS', width: 8, value: (r) => r.status, colour: statusColour },
+    { header: 'TRY', width: 4, value: (r) => r.attempts },
+    { header: 'WHEN / ERROR', width: 17, value: nextOrError },
+  ];
+  return { columns, toJson: outboxJson, empty: 'no messages match' };
+}
+
+const yesNo = (v: boolean, color: boolean) => (color ? (v ? paint.good('yes') : paint.bad('no')) : v ? 'yes' : 'no');
+
+/** `mail test` in table mode. */
+export function relayTestText(r: RelayTestResult, color: boolean): string {
+  const fields: Array<[string, unknown]> = [
+    ['relay', r.relay],
+    ['connected', yesNo(r.connected, color)],
+    ['authenticated', yesNo(r.authenticated, color)],
+    ['sent', yesNo(r.sent, color)],
+    ['DKIM-signed', yesNo(r.dkimSigned, color)],
+    ['message id', r.messageId ?? '(none)'],
+  ];
+  if (r.emlPath) fields.push(['file', r.emlPath]);
+  return `${renderFields(fields, color)}\n${cell(r.detail)}`;
+}
+
+/** `mail doctor` in table mode: one line per check, then its fix. */
+export function doctorText(r: DoctorReport, color: boolean): string {
+  const mark = (s: string) => (color ? (s === 'ok' ? paint.good(s) : s === 'warn' ? paint.warn(s) : paint.bad(s)) : s);
+  const lines = [`sender domain: ${cell(r.domain)}`];
+  for (const c of r.checks) {
+    lines.push(`${mark(c.status.padEnd(4))}  ${c.id.padEnd(9)} ${cell(c.message)}`);
+    if (c.fix) lines.push(`${' '.repeat(16)}fix: ${cell(c.fix)}`);
+  }
+  return lines.join('\n');
+}
