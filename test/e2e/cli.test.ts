@@ -1,0 +1,134 @@
+/** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { binPath, repoRoot, testRoot } from '../helpers/paths.js';
+
+let sdb: SpawnDb;
+beforeAll(async () => {
+  sdb = await spawnTestDb();
+  if (onServer) expect((await spawnCli(['db', 'migrate'], sdb.env)).code).toBe(0);
+  const r = await spawnCli(['demo', '--users', '120'], sdb.env);
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(async () => sdb?.drop());
+
+describe('start-up', () => {
+  it('--help loads no database, mail or prompt library', async () => {
+    const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
+    const r = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, '--help'], {
+        env: { ...process.env, HMIS_IMPORT_LOG: log },
+        stdio: 'ignore',
+      });
+      child.on('close', (code) => resolve(code ?? -1));
+    });
+    expect(r).toBe(0);
+    const loaded = readFileSync(log, 'utf8');
+    expect(loaded).toMatch(/commander/);
+    for (const heavy of ['/knex/', '/pg/', '@electric-sql', '/nodemailer/', '@inquirer', '/zod/']) expect(loaded).not.toContain(heavy);
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await spawnCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version);
+  });
+
+  it('every command --help shows an example', async () => {
+    for (const args of [['locked'], ['users', 'list'], ['users', 'show'], ['audit'], ['demo'], ['db', 'migrate']]) {
+      const r = await spawnCli([...args, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Examples:\n {2}\$ hmis-admin/);
+    }
+  });
+});
+
+describe('usage errors', () => {
+  it.each([
+    [['locked', '--bogus'], /unknown option '--bogus'/],
+    [['lockd'], /unknown command 'lockd' \(Did you mean locked\?\)/],
+    [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
+    [['users', 'list', '--limit', '-1'], /--limit: "-1" is not a whole number/],
+    [['users', 'list', '--expiring', '30 days'], /--expiring: "30 days" is not a duration/],
+    [['audit', '--since', 'yesterday'], /--since: "yesterday" is not a duration/],
+    [['users', 'show', '#x'], /after # give the numeric account id/],
+  ])('%j exits 2 with one line', async (args, message) => {
+    const r = await spawnCli(args, sdb.env);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('using the embedded'))).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a bad environment value names the variable', async () => {
+    const r = await spawnCli(['locked'], { ...sdb.env, HMIS_LOCKOUT_THRESHOLD: 'lots' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hmis-admin: HMIS_LOCKOUT_THRESHOLD "lots" must be a whole number/);
+  });
+
+  it.each(["o'brien", 'robert; drop table users;--', 'zoë', '李雷'])('unknown user %j exits 3', async (name) => {
+    const r = await spawnCli(['users', 'show', name, '--json'], sdb.env);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('no user');
+  });
+
+  it('an unreachable server exits 1 naming host and port, no stack', async () => {
+    const r = await spawnCli(['locked'], { HMIS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'hmis-admin: cannot reach the database at 127.0.0.1:1 (ECONNREFUSED); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL',
+    );
+  });
+});
+
+describe('the main job', () => {
+  it('locked --json is one JSON array of locked accounts', async () => {
+    const r = await spawnCli(['locked', '--json'], sdb.env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.json<Array<{ locked: boolean; lockReason: string }>>();
+    expect(rows.length).toBeGreaterThan(0);
+    expect(new Set(rows.map((x) => x.lockReason))).toEqual(new Set(['failed_logins', 'agreement_expired', 'admin']));
+  });
+
+  it('users show, users list and audit answer in JSON', async () => {
+    const list = (await spawnCli(['users', 'list', '--limit', '3', '--json'], sdb.env)).json<Array<{ username: string }>>();
+    expect(list).toHaveLength(3);
+    const show = await spawnCli(['users', 'show', list[0]!.username, '--json'], sdb.env);
+    expect(show.json().account.username).toBe(list[0]!.username);
+    const audit = (await spawnCli(['audit', '--json'], sdb.env)).json<Array<{ action: string }>>();
+    expect(audit.map((a) => a.action)).toContain('demo.created');
+  });
+
+  it('db status reports the schema as current', async () => {
+    const r = await spawnCli(['db', 'status', '--json'], sdb.env);
+    expect(r.json()).toMatchObject({ pending: [], applied: ['20261127000001_initial'] });
+  });
+});
+
+describe.skipIf(onServer)('the embedded database', () => {
+  it('says on stderr that it is in use, and creates itself on first use', async () => {
+    const env = { HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'fresh-')) };
+    const r = await spawnCli(['locked', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toEqual([]);
+    expect(r.stderr).toMatch(/^using the embedded database in .*pgdata/);
+  });
+
+  it('a second process waits for the lock file, then fails naming the holder', async () => {
+    const { acquireLock } = await import('../../src/db/connection.js');
+    const release = await acquireLock(join(sdb.env.HMIS_DATA_DIR!, 'pgdata.lock'), 1000);
+    try {
+      const r = await spawnCli(['locked'], { ...sdb.env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`in use by process ${process.pid}`));
+    } finally {
+      release();
+    }
+  }, 30_000);
+});
