@@ -170,6 +170,15 @@ export function buildProgram(state: RunState, version: string): Command {
       const v = await helpdeskViews();
       return p.doc(v.complianceText, v.complianceCsv);
     }));
+  program
+    .command('diagnose')
+    .description('the helpdesk checklist for "my reset link does not work": each FAQ cause, ok/warn/fail, and its fix')
+    .argument('<user>', 'username, email address or #id')
+    .addHelpText('after', examples('hmis-admin diagnose jdoe', 'hmis-admin diagnose jane.doe@agency.org --json'))
+    .action(run(() => import('./commands/diagnose.js'), 'diagnose', async (p) => {
+      const v = await helpdeskViews();
+      return p.doc(v.diagnosisText, v.diagnosisCsv);
+    }));
 
   return program;
 }

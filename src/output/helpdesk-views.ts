@@ -1,5 +1,6 @@
 /** Renderings for the helpdesk: the compliance report, the diagnose checklist. */
 import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/compliance.js';
+import type { Diagnosis } from '../services/diagnose.js';
 import { renderTable, paint, type Column } from './table.js';
 import { cell } from './format.js';
 
@@ -40,3 +41,23 @@ export function complianceText(r: ComplianceReport, color: boolean): string {
   ];
   return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, color), '', ...legend].join('\n');
 }
+
+const STATUS_PAINT = { ok: paint.good, warn: paint.warn, fail: paint.bad } as const;
+
+/** The diagnose checklist: one line per check (status, id, message), the fix command indented below. */
+export function diagnosisText(d: Diagnosis, color: boolean): string {
+  const verdict = d.canReset ? 'a reset link sent now would reach the person and work' : 'a reset link sent now would NOT work: fix the failures first';
+  const lines = [`${cell(d.user)}: ${color ? (d.canReset ? paint.good(verdict) : paint.bad(verdict)) : verdict}`];
+  for (const c of d.checks) {
+    const status = c.status.padEnd(4);
+    lines.push(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)} ${cell(c.message)}`);
+    if (c.fix) lines.push(`${' '.repeat(21)}fix: ${color ? paint.bold(cell(c.fix)) : cell(c.fix)}`);
+  }
+  return lines.join('\n');
+}
+
+/** CSV of diagnose: one row per check. */
+export const diagnosisCsv = {
+  header: ['user', 'check', 'status', 'message', 'fix'],
+  rows: (d: Diagnosis): unknown[][] => d.checks.map((c) => [d.user, c.id, c.status, c.message, c.fix]),
+};
