@@ -158,6 +158,79 @@ export function buildProgram(state: RunState, version: string): Command {
 
   // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
+  const lockoutViews = () => import('./output/lockout-views.js');
+  const streamed: Present = async () => (await lockoutViews()).streamResults;
+
+  mutating(
+    program
+      .command('unlock')
+      .description('unlock accounts: clears the lock, its reason and the failed-login counter together')
+      .argument('[user...]', 'usernames, email addresses or #ids')
+      .option('--all', 'every locked account (except expired-agreement locks unless --reason agreement_expired)')
+      .addOption(new Option('--reason <reason>', 'with --all: only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
+      .option('--agency <name>', 'with --all: only this agency')
+      .option('--notify', 'email each user that the account is open again (through the outbox)'),
+  )
+    .addHelpText('after', examples('hmis-admin unlock jdoe --ticket HD-1234 --notify', 'hmis-admin unlock jdoe msmith "#12"', 'hmis-admin unlock --all --reason failed_logins --agency "Harbor Light Shelter" --yes'))
+    .action(run(() => import('./commands/unlock.js'), 'unlock', streamed));
+
+  mutating(
+    program
+      .command('lock')
+      .description("an administrator's lock (reason admin), e.g. for staff who left the agency")
+      .argument('<user>', 'username, email address or #id')
+      .option('--reason <text>', 'why; stored in the audit trail (required)'),
+  )
+    .addHelpText('after', examples('hmis-admin lock jdoe --reason "left Harbor Light on 2026-11-30" --ticket HD-1240'))
+    .action(run(() => import('./commands/unlock.js'), 'lock', streamed));
+
+  mutating(
+    program
+      .command('expiring')
+      .description('accounts whose user agreement expires soon, with days left and missing signatures')
+      .option('--within <duration>', 'how far ahead, in UTC calendar days for whole days (default 30d)')
+      .option('--include-expired', 'also accounts whose agreement already expired')
+      .option('--agency <name>', 'only this agency')
+      .option('--notify', 'send each account its due reminder stage (HMIS_REMINDER_DAYS) once, copied to supervisor and director')
+      .option('--fail-if-any', 'exit 5 when any account is listed (for monitoring)'),
+  )
+    .addHelpText('after', examples('hmis-admin expiring --within 14d', 'hmis-admin expiring --include-expired --agency "Open Door Outreach" --json', 'hmis-admin expiring --notify --quiet'))
+    .action(
+      run(() => import('./commands/expiry.js'), 'expiring', async () => {
+        const v = await lockoutViews();
+        return (data: import('./commands/expiry.js').ExpiringResult, ctx: AppContext) => (data.kind === 'list' ? v.expiringList(data, ctx) : v.streamResults(data, ctx));
+      }),
+    );
+
+  mutating(
+    program
+      .command('expire')
+      .description('lock every account whose agreement has expired and tell the user (for cron; safe on two hosts at once)'),
+  )
+    .addHelpText('after', examples('hmis-admin expire', 'hmis-admin expire --dry-run --json'))
+    .action(run(() => import('./commands/expiry.js'), 'expire', streamed));
+
+  const agreement = program
+    .command('agreement')
+    .description('the yearly user agreement: signatures by the user, the supervisor and the Executive Director')
+    .addHelpText('after', examples('hmis-admin agreement show jdoe', 'hmis-admin agreement sign jdoe --by director'));
+  agreement
+    .command('show')
+    .description('the three signatures, what is missing and the command that records it')
+    .argument('<user>', 'username, email address or #id')
+    .addHelpText('after', examples('hmis-admin agreement show jdoe', 'hmis-admin agreement show "#12" --json'))
+    .action(run(() => import('./commands/agreement.js'), 'show', async (p) => p.doc((await lockoutViews()).agreementText)));
+  mutating(
+    agreement
+      .command('sign')
+      .description('record one signature on the pending renewal; the third renews the account')
+      .argument('<user>', 'username, email address or #id')
+      .addOption(new Option('--by <signer>', 'who signed').choices(['user', 'supervisor', 'director']))
+      .option('--date <date>', 'when it was signed (ISO 8601; default now)'),
+  )
+    .addHelpText('after', examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by director --date 2026-11-20 --ticket HD-1250'))
+    .action(run(() => import('./commands/agreement.js'), 'sign', streamed));
+
   // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --
   const helpdeskViews = () => import('./output/helpdesk-views.js');
   const report = program.command('report').description('reports for agencies and auditors').addHelpText('after', examples('hmis-admin report compliance'));

@@ -1,0 +1,74 @@
+/** `expiring` (list, or --notify to send the due reminder stage) and `expire` (the cron job). */
+import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import type { ResultStream } from '../output/lockout-views.js';
+import { formatDuration, parseDuration } from '../parse.js';
+import { resolveAgency } from '../services/accounts.js';
+import { DAY_MS, utcDayStart } from '../services/days.js';
+import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
+import { sendReminders } from '../services/reminders.js';
+
+export interface ExpiringOpts {
+  within?: string;
+  includeExpired?: boolean;
+  agency?: string;
+  notify?: boolean;
+  failIfAny?: boolean;
+  dryRun?: boolean;
+  ticket?: string;
+}
+
+export type ExpiringResult =
+  | { kind: 'list'; rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string }
+  | ({ kind: 'notify' } & ResultStream);
+
+/** Accounts whose agreement expires within --within (UTC calendar days), soonest first. */
+export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<ExpiringResult> {
+  const withinMs = parseDuration(opts.within ?? '30d', '--within');
+  if (opts.notify && opts.failIfAny) throw new UsageError('--notify sends reminders and --fail-if-any checks; run them as two commands');
+  if (opts.notify && (opts.within !== undefined || opts.includeExpired)) {
+    throw new UsageError('--notify works on the reminder stages (HMIS_REMINDER_DAYS), not --within or --include-expired; drop those flags');
+  }
+  const db = await ctx.db();
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
+  if (opts.notify) {
+    const run = sendReminders(ctx, { agencyId, dryRun: opts.dryRun, ticket: opts.ticket ?? null });
+    return {
+      kind: 'notify',
+      results: run.results,
+      summary: () => ({ counts: run.counts }),
+      after: () => `${run.counts.sent} sent, ${run.counts.queued} queued, ${run.counts.failed} failed, ${run.counts.alreadySent} already reminded for their current stage`,
+    };
+  }
+  const now = ctx.clock();
+  // Whole days count calendar days ("30d" = 30 or fewer days left); shorter spans count from now.
+  const before = withinMs % DAY_MS === 0 ? utcDayStart(now, withinMs / DAY_MS + 1) : new Date(now.getTime() + withinMs);
+  return {
+    kind: 'list',
+    rows: expiringAccounts(db.knex, { now, before, includeExpired: opts.includeExpired, agencyId }),
+    failIfAny: Boolean(opts.failIfAny),
+    within: formatDuration(withinMs),
+  };
+}
+
+export interface ExpireOpts {
+  dryRun?: boolean;
+  ticket?: string;
+}
+
+/** Lock every account whose agreement has expired; a second concurrent run does nothing and exits 0. */
+export async function expire(opts: ExpireOpts, ctx: AppContext): Promise<ResultStream> {
+  const run = await expireAccounts(ctx, { dryRun: opts.dryRun, ticket: opts.ticket ?? null });
+  if (run.running) {
+    return {
+      results: [],
+      summary: () => ({ running: true, counts: run.counts }),
+      after: () => 'another `hmis-admin expire` run holds the job lock (found the job running); nothing done',
+    };
+  }
+  return {
+    results: run.results,
+    summary: () => ({ running: false, counts: run.counts }),
+    after: () => `${run.counts.expired} account(s) ${opts.dryRun ? 'would be' : ''} locked for an expired agreement${run.counts.failed ? `, ${run.counts.failed} failed` : ''}`.replace('  ', ' '),
+  };
+}

@@ -1,0 +1,115 @@
+/** `unlock <user…>`, `unlock --all [--reason] [--agency]` and `lock <user> --reason <text>`. */
+import { confirmOrRefuse, type AppContext } from '../context.js';
+import { CliError, NotFoundError, UsageError } from '../errors.js';
+import type { ResultStream } from '../output/lockout-views.js';
+import type { Outcome } from '../output/views.js';
+import { parseUserRef, quote } from '../parse.js';
+import { resolveAgency, resolveUser } from '../services/accounts.js';
+import { countLocked, lockAccount, lockedAccounts, unlockAccount } from '../services/lockout.js';
+import { LOCK_REASONS } from './locked.js';
+
+export interface UnlockOpts {
+  all?: boolean;
+  reason?: string;
+  agency?: string;
+  notify?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  ticket?: string;
+}
+
+/** Unlock the named accounts, or every locked account matching --reason/--agency. */
+export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext): Promise<ResultStream> {
+  if (opts.all && users.length) throw new UsageError('give either user names or --all, not both');
+  if (!opts.all && !users.length) throw new UsageError('name the accounts to unlock (e.g. `hmis-admin unlock jdoe`), or use --all');
+  if (!opts.all && (opts.reason !== undefined || opts.agency !== undefined)) {
+    throw new UsageError('--reason and --agency choose accounts for --all; add --all, or name the accounts');
+  }
+  if (opts.reason !== undefined && !(LOCK_REASONS as readonly string[]).includes(opts.reason)) {
+    throw new UsageError(`--reason ${quote(opts.reason)} is not a lock reason; use one of ${LOCK_REASONS.join(', ')}`);
+  }
+  const ticket = opts.ticket ?? null;
+  const db = await ctx.db();
+
+  if (users.length === 1) {
+    const user = await resolveUser(db.knex, users[0]!);
+    return { single: true, results: [await unlockAccount(ctx, user, { ticket, notify: opts.notify, dryRun: opts.dryRun })] };
+  }
+
+  if (!opts.all) {
+    users.forEach(parseUserRef); // a malformed name refuses the whole run before anything changes
+    if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
+    return { results: unlockNamed(ctx, users, opts) };
+  }
+
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
+  // Accounts locked because their agreement expired need signatures, not an unlock: --all leaves them
+  // out unless --reason agreement_expired asks for them (and then reports each as refused).
+  const filter = { reason: opts.reason, agencyId };
+  const total = await countLocked(db.knex, filter);
+  const skipped = opts.reason === undefined ? await countLocked(db.knex, { reason: 'agreement_expired', agencyId }) : 0;
+  if (total > 0 && !opts.dryRun) {
+    await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
+  }
+  const counts: Record<string, number> = {};
+  return {
+    results: tally(unlockFiltered(ctx, filter, opts), counts),
+    summary: () => ({ counts }),
+    after: () =>
+      [
+        total === 0 ? 'no locked accounts match' : undefined,
+        skipped ? `${skipped} account(s) locked for an expired agreement were left alone; see \`hmis-admin expiring --include-expired\`` : undefined,
+      ]
+        .filter(Boolean)
+        .join('\n') || undefined,
+  };
+}
+
+async function* unlockNamed(ctx: AppContext, users: string[], opts: UnlockOpts): AsyncGenerator<Outcome> {
+  const { knex } = await ctx.db();
+  for (const name of users) {
+    try {
+      const user = await resolveUser(knex, name);
+      yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun });
+    } catch (err) {
+      if (err instanceof NotFoundError) yield { user: name, outcome: 'not_found', message: err.message };
+      else if (err instanceof CliError && err.exitCode === 2) yield { user: name, outcome: 'refused', message: err.message };
+      else yield { user: name, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+    }
+  }
+}
+
+async function* unlockFiltered(ctx: AppContext, filter: { reason?: string; agencyId?: number }, opts: UnlockOpts): AsyncGenerator<Outcome> {
+  const { knex } = await ctx.db();
+  for await (const user of lockedAccounts(knex, filter)) {
+    try {
+      yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun });
+    } catch (err) {
+      yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+    }
+  }
+}
+
+async function* tally(rows: AsyncIterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {
+  for await (const r of rows) {
+    counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+    yield r;
+  }
+}
+
+export interface LockOpts {
+  reason?: string;
+  dryRun?: boolean;
+  ticket?: string;
+}
+
+/** An administrator's lock, e.g. for staff who left the agency. */
+export async function lock(user: string, opts: LockOpts, ctx: AppContext): Promise<ResultStream> {
+  const reason = opts.reason?.trim() ?? '';
+  if (!reason) throw new UsageError('--reason is required: say why, e.g. --reason "left the agency on 2026-11-30"');
+  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new UsageError(`--reason ${quote(reason)} contains control characters; write plain text`);
+  if (reason.length > 500) throw new UsageError('--reason is longer than 500 characters; shorten it (the ticket can hold the rest)');
+  const db = await ctx.db();
+  const row = await resolveUser(db.knex, user);
+  return { single: true, results: [await lockAccount(ctx, row, { reason, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };
+}

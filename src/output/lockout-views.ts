@@ -1,0 +1,107 @@
+/** Renderers for lockout, expiry and agreement commands: streamed results, the expiring list, agreements. */
+import type { AppContext } from '../context.js';
+import { CheckFailedError, NotFoundError, OperationalError, PartialFailureError, UsageError } from '../errors.js';
+import type { ExpiringRow } from '../services/expiry.js';
+import { accountJson } from '../services/accounts.js';
+import type { AgreementView } from '../services/agreements.js';
+import { csvLine } from './csv.js';
+import { cell, shortDate, shortTime } from './format.js';
+import { renderList, writeOut, type ListView } from './render.js';
+import { paint, renderFields } from './table.js';
+import type { Outcome } from './views.js';
+
+/** What a bulk-capable mutating command hands to its presenter: results produced while they print. */
+export interface ResultStream {
+  results: AsyncIterable<Outcome> | Iterable<Outcome>;
+  /** One named account: a bad outcome exits 2/3/1 instead of 4. */
+  single?: boolean;
+  /** Extra top-level JSON fields, read after the results are done (counts, running). */
+  summary?: () => Record<string, unknown>;
+  /** A notice on stderr after the results. */
+  after?: () => string | undefined;
+}
+
+const BAD = new Set(['refused', 'failed', 'not_found']);
+
+/** `{"results": [...]}` written row by row, so a bulk run over many accounts never sits in memory. */
+export async function streamResults(data: ResultStream, ctx: AppContext): Promise<void> {
+  const { format, color } = ctx.config;
+  const out = ctx.out.stdout;
+  const bad: Outcome[] = [];
+  let n = 0;
+  if (format === 'json') await writeOut(out, '{\n  "results": [');
+  if (format === 'csv') await writeOut(out, csvLine(['user', 'outcome', 'message']));
+  for await (const r of data.results) {
+    if (BAD.has(r.outcome)) bad.push(r);
+    if (format === 'json') await writeOut(out, `${n === 0 ? '\n' : ',\n'}    ${JSON.stringify(r)}`);
+    else if (format === 'csv') await writeOut(out, csvLine([r.user, r.outcome, r.message]));
+    else {
+      const o = color ? (BAD.has(r.outcome) ? paint.bad(r.outcome) : paint.good(r.outcome)) : r.outcome;
+      await writeOut(out, `${cell(r.user)}: ${o}${r.message ? ` - ${cell(r.message)}` : ''}\n`);
+    }
+    n++;
+  }
+  if (format === 'json') {
+    const extra = data.summary?.() ?? {};
+    const tail = Object.entries(extra).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join('');
+    await writeOut(out, `${n ? '\n  ' : ''}]${tail}\n}\n`);
+  }
+  const note = data.after?.();
+  if (note) ctx.out.notice(note);
+  if (!bad.length) return;
+  if (data.single) {
+    const first = bad[0]!;
+    if (first.outcome === 'refused') throw new UsageError(`${first.user}: refused; nothing was changed`);
+    if (first.outcome === 'not_found') throw new NotFoundError(`${first.user}: ${first.message}`);
+    throw new OperationalError(`${first.user}: ${first.message}`);
+  }
+  const list = bad.slice(0, 10).map((r) => `${r.user} (${r.outcome})`).join(', ');
+  throw new PartialFailureError(`${bad.length} of ${n} accounts did not succeed: ${list}${bad.length > 10 ? ', …' : ''}`);
+}
+
+/** `expiring`: soonest first, with days left and the signatures still missing. */
+export function expiringView(): ListView<ExpiringRow> {
+  return {
+    columns: [
+      { header: 'ID', width: 7, value: (r) => r.id },
+      { header: 'USERNAME', width: 14, value: (r) => r.username },
+      { header: 'AGENCY', width: 18, value: (r) => r.agency ?? '' },
+      { header: 'EXPIRES', width: 11, value: (r) => shortDate(r.account_expires_at) },
+      { header: 'DAYS', width: 6, value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
+      { header: 'MISSING', width: 24, value: (r) => r.missing.join(',') || '-' },
+    ],
+    toJson: (r) => ({ ...accountJson(r), daysLeft: r.daysLeft, missingSignatures: r.missing }),
+    empty: 'no agreements expire in that time',
+  };
+}
+
+/** The expiring list; with --fail-if-any, exit 5 when it is not empty (after printing it). */
+export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string }, ctx: AppContext): Promise<void> {
+  const v = expiringView();
+  const n = await renderList(data.rows, v, { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color });
+  if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);
+  if (data.failIfAny && n > 0) throw new CheckFailedError(`${n} account(s) expire within ${data.within} or have expired`);
+}
+
+/** `agreement show` as text. */
+export function agreementText(a: AgreementView, color: boolean): string {
+  const sig = (role: 'user' | 'supervisor' | 'director') => {
+    const s = a.signatures[role];
+    return s.at ? `${shortTime(s.at)} (recorded by ${s.by ?? 'unknown'})` : color ? paint.bad('missing') : 'missing';
+  };
+  const fields: Array<[string, unknown]> = [
+    ['user', a.user],
+    ['status', a.status],
+    ['expires', a.expiresAt ? `${shortDate(a.expiresAt)} (${a.daysLeft! < 0 ? `${-a.daysLeft!} days ago` : `${a.daysLeft} days left`})` : '(no expiry)'],
+    ['term started', shortDate(a.termStartedAt) || '(no renewal started)'],
+    ['user signed', sig('user')],
+    ['supervisor signed', `${sig('supervisor')}${a.supervisor ? `  [${a.supervisor}]` : ''}`],
+    ['director signed', `${sig('director')}${a.director ? `  [${a.director}]` : ''}`],
+    ['missing', a.missingSignatures.join(', ') || 'nothing'],
+  ];
+  if (a.lastRenewal) fields.push(['last renewal', `${shortDate(a.lastRenewal.completedAt)}, until ${shortDate(a.lastRenewal.renewedUntil)}`]);
+  const out = [renderFields(fields, color)];
+  if (a.next.length) out.push('', 'to record the missing signatures:', ...a.next.map((c) => `  ${c}`));
+  return out.join('\n');
+}
+

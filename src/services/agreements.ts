@@ -1,0 +1,194 @@
+/**
+ * User agreements: three signatures (user, supervisor, Executive Director) on the pending renewal;
+ * the third renews the account. Each signature is a conditional UPDATE (`where <role>_signed_at is
+ * null`), so two administrators recording the same signature produce one.
+ */
+import type { Knex } from 'knex';
+import type { AppContext } from '../context.js';
+import type { AccountRow } from '../db/accounts.js';
+import { UsageError } from '../errors.js';
+import { iso } from '../output/format.js';
+import type { Outcome } from '../output/views.js';
+import { fullName } from './accounts.js';
+import { writeAudit } from './audit.js';
+import { daysLeft, utcDayStart, ymd } from './days.js';
+import { SIGNERS, type AgreementRow, type Signer } from './detail.js';
+import { missingFor } from './expiry.js';
+import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
+
+export interface AgreementView {
+  user: string;
+  status: 'pending' | 'none' | 'complete';
+  expiresAt: string | null;
+  daysLeft: number | null;
+  termStartedAt: string | null;
+  signatures: Record<Signer, { at: string | null; by: string | null }>;
+  missingSignatures: Signer[];
+  lastRenewal: { completedAt: string | null; renewedUntil: string | null } | null;
+  supervisor: string | null;
+  director: string | null;
+  /** The commands that record what is missing. */
+  next: string[];
+}
+
+type FullAgreement = AgreementRow & Record<`${Signer}_signed_by`, string | null>;
+
+/** The pending renewal and the last completed one, with who signs for this account. */
+export async function showAgreement(db: Knex, user: AccountRow, now: Date): Promise<AgreementView> {
+  const pending = (await db('user_agreements').where('user_id', user.id).whereNull('completed_at').first()) as FullAgreement | undefined;
+  const last = (await db('user_agreements').where('user_id', user.id).whereNotNull('completed_at').orderBy('completed_at', 'desc').first()) as FullAgreement | undefined;
+  const sup = user.supervisor_id ? ((await db('users').where('id', user.supervisor_id).first('username', 'first_name', 'last_name')) as AccountRow | undefined) : undefined;
+  const agency = user.agency_id ? ((await db('agencies').where('id', user.agency_id).first('executive_director_name')) as { executive_director_name: string | null } | undefined) : undefined;
+  const missing = missingFor(pending);
+  const expired = user.account_expires_at !== null && user.account_expires_at.getTime() <= now.getTime();
+  const signatures = Object.fromEntries(
+    SIGNERS.map((s) => [s, { at: iso(pending?.[`${s}_signed_at`]), by: pending?.[`${s}_signed_by`] ?? null }]),
+  ) as AgreementView['signatures'];
+  return {
+    user: user.username,
+    // "complete" means the last renewal is done and no new one has started and the account is not expired.
+    status: pending ? 'pending' : last && !expired ? 'complete' : 'none',
+    expiresAt: iso(user.account_expires_at),
+    daysLeft: user.account_expires_at ? daysLeft(user.account_expires_at, now) : null,
+    termStartedAt: iso(pending?.term_started_at),
+    signatures,
+    missingSignatures: missing,
+    lastRenewal: last ? { completedAt: iso(last.completed_at), renewedUntil: iso(last.renewed_until) } : null,
+    supervisor: sup ? `${sup.username} (${fullName(sup)})` : null,
+    director: agency?.executive_director_name ?? null,
+    next: missing.map((s) => `hmis-admin agreement sign ${user.username} --by ${s}`),
+  };
+}
+
+export interface SignOptions {
+  by: Signer;
+  /** When the paper was signed; defaults to now. */
+  at?: Date;
+  ticket?: string | null;
+  dryRun?: boolean;
+}
+
+class DryRun extends Error {
+  constructor(readonly outcome: Outcome) {
+    super('dry run');
+  }
+}
+
+/** Record one signature; the third completes the agreement and renews the account. */
+export async function signAgreement(ctx: AppContext, user: AccountRow, opts: SignOptions): Promise<Outcome> {
+  const { knex } = await ctx.db();
+  const now = ctx.clock();
+  const at = opts.at ?? now;
+  if (at.getTime() > now.getTime()) throw new UsageError(`--date ${at.toISOString()} is in the future; give the day the agreement was signed`);
+  const col = `${opts.by}_signed_at`;
+  let outboxId: number | undefined;
+  let result: Outcome;
+  try {
+    result = await knex.transaction(async (trx) => {
+      // The pending renewal starts where the current term began: the last completion, or account creation.
+      await trx.raw(
+        `insert into user_agreements (user_id, term_started_at, created_at)
+         select ?, coalesce((select max(completed_at) from user_agreements where user_id = ? and completed_at is not null), ?), ?
+         on conflict (user_id) where completed_at is null do nothing`,
+        [user.id, user.id, user.created_at, now],
+      );
+      const signed = (await trx('user_agreements')
+        .where('user_id', user.id)
+        .whereNull('completed_at')
+        .whereNull(col)
+        .where('term_started_at', '<=', at)
+        .update({ [col]: at, [`${opts.by}_signed_by`]: ctx.config.actor })
+        .returning('*')) as FullAgreement[];
+      const row = signed[0];
+      if (!row) throw await whyNot(trx, user, opts.by, at);
+      await writeAudit(trx, {
+        actor: ctx.config.actor,
+        action: 'agreement.sign',
+        userId: user.id,
+        ticket: opts.ticket ?? null,
+        details: { by: opts.by, signedAt: at.toISOString(), agreementId: Number(row.id) },
+      });
+      const missing = missingFor(row);
+      let outcome: Outcome;
+      if (missing.length) {
+        outcome = { user: user.username, outcome: 'signed', message: `${opts.by} signature recorded (${ymd(at)}); still missing: ${missing.join(', ')}` };
+      } else {
+        const renewed = await renew(trx, ctx, user, row, now, opts.ticket ?? null);
+        outboxId = renewed.outboxId;
+        outcome = { user: user.username, outcome: 'renewed', message: renewed.message };
+      }
+      if (opts.dryRun) throw new DryRun({ ...outcome, outcome: `would_${outcome.outcome === 'signed' ? 'sign' : 'renew'}`, message: `would record: ${outcome.message}` });
+      return outcome;
+    });
+  } catch (err) {
+    if (err instanceof DryRun) return err.outcome; // the transaction rolled back: nothing changed, nothing sent
+    throw err;
+  }
+  if (outboxId) result.message += `; ${deliveryNote('notice', (await deliverNotices(ctx, [outboxId])).get(outboxId))}`;
+  return result;
+}
+
+/** The exit-2 reason a signature was not recorded (the transaction rolls back the pending row it made). */
+async function whyNot(trx: Knex.Transaction, user: AccountRow, by: Signer, at: Date): Promise<UsageError> {
+  const row = (await trx('user_agreements').where('user_id', user.id).whereNull('completed_at').first()) as FullAgreement | undefined;
+  if (row?.[`${by}_signed_at`]) {
+    return new UsageError(
+      `${user.username}'s renewal already has the ${by} signature (${ymd(row[`${by}_signed_at`])}, recorded by ${row[`${by}_signed_by`] ?? 'unknown'}); nothing changed. ` +
+        `Still missing: ${missingFor(row).join(', ') || 'nothing'}`,
+    );
+  }
+  if (row && at.getTime() < row.term_started_at.getTime()) {
+    return new UsageError(`--date ${ymd(at)} is before ${user.username}'s current term began (${ymd(row.term_started_at)}); give the day it was signed`);
+  }
+  return new UsageError(`${user.username}'s renewal changed while signing; run \`hmis-admin agreement show ${user.username}\` and try again`);
+}
+
+/** Complete the agreement and move the expiry: max(today, old expiry) + term; lift only an agreement_expired lock. */
+async function renew(trx: Knex.Transaction, ctx: AppContext, user: AccountRow, row: FullAgreement, now: Date, ticket: string | null) {
+  const today = utcDayStart(now);
+  const termSecs = ctx.config.agreementTermMs / 1000;
+  // Seconds, not days: interval arithmetic in days would follow the session time zone's DST.
+  const updated = (await trx.raw(
+    `with old as (select id, account_expires_at, locked_at, lock_reason from users where id = ? for update)
+     update users u set
+       account_expires_at = greatest(?::timestamptz, coalesce(old.account_expires_at, ?::timestamptz)) + make_interval(secs => ?),
+       locked_at = case when old.lock_reason = 'agreement_expired' then null else old.locked_at end,
+       lock_reason = case when old.lock_reason = 'agreement_expired' then null else old.lock_reason end,
+       updated_at = ?
+     from old where u.id = old.id
+     returning u.account_expires_at, u.email, old.account_expires_at as old_expires_at,
+               (old.lock_reason = 'agreement_expired' and old.locked_at is not null) as lifted, u.lock_reason`,
+    [user.id, today, today, termSecs, now],
+  )).rows as Array<{ account_expires_at: Date; email: string | null; old_expires_at: Date | null; lifted: boolean; lock_reason: string | null }>;
+  const u = updated[0]!;
+  await trx('user_agreements').where('id', row.id).update({ completed_at: now, renewed_until: u.account_expires_at });
+  await writeAudit(trx, {
+    actor: ctx.config.actor,
+    action: 'agreement.renewed',
+    userId: user.id,
+    ticket,
+    details: { agreementId: Number(row.id), previousExpiry: iso(u.old_expires_at), expiresAt: iso(u.account_expires_at), lockLifted: Boolean(u.lifted) },
+  });
+  if (u.lifted) {
+    await writeAudit(trx, { actor: ctx.config.actor, action: 'unlock', userId: user.id, ticket, details: { previousReason: 'agreement_expired', by: 'agreement.renewed' } });
+  }
+  const parts = [`agreement complete; account renewed until ${ymd(u.account_expires_at)}`];
+  if (u.lifted) parts.push('the expired-agreement lock is lifted');
+  else if (u.lock_reason) parts.push(`still locked (${u.lock_reason}): \`hmis-admin unlock ${user.username}\` lifts that`);
+  let outboxId: number | undefined;
+  if (u.email) {
+    outboxId = await queueNotice(trx, ctx, {
+      kind: 'notice',
+      userId: user.id,
+      to: u.email,
+      subject: 'Your HMIS user agreement is renewed',
+      greeting: `Hello ${fullName(user) || user.username},`,
+      paragraphs: [
+        `Your HMIS user agreement has all three signatures, and your HMIS account (${user.username}) is renewed until ${ymd(u.account_expires_at)}.`,
+        u.lifted ? 'The lock placed when the agreement expired is lifted: you can sign in again.' : 'Nothing else changes for you.',
+      ],
+      ticket,
+    });
+  } else parts.push('no email address on file, so the user was not told');
+  return { message: parts.join('; '), outboxId };
+}
