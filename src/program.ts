@@ -156,6 +156,60 @@ export function buildProgram(state: RunState, version: string): Command {
     .addHelpText('after', examples('hmis-admin mail doctor', 'hmis-admin mail doctor --json --dns-server 9.9.9.9'))
     .action(run(() => import('./commands/mail.js'), 'doctor', async (p) => p.doc((await mailViews()).doctorText)));
 
+  // reset links and email addresses (issue 3, services/reset.ts and services/email.ts)
+  const resetViews = () => import('./output/reset-views.js');
+  const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send jdoe'));
+  mutating(
+    reset
+      .command('send')
+      .description('send a single-use reset link (built only from HMIS_SITE_URL); a new link revokes older ones')
+      .argument('<user>', 'username, email address or #id')
+      .option('--ttl <duration>', 'lifetime of the link, 5m to 7d (default: HMIS_RESET_TTL, 60m)')
+      .option('--print-link', 'also print the link on stdout (audited; for reading it to the user)'),
+  )
+    .addHelpText('after', examples('hmis-admin reset send jdoe', 'hmis-admin reset send jdoe --ttl 4h --ticket HD-1234', 'hmis-admin reset send jane.doe@agency.org --print-link --json'))
+    .action(run(() => import('./commands/reset.js'), 'send', async () => (await resetViews()).resetSendPresenter));
+  reset
+    .command('list')
+    .description("a user's reset links: created, expires, used or revoked (and why), delivery status")
+    .argument('<user>', 'username, email address or #id')
+    .addHelpText('after', examples('hmis-admin reset list jdoe', 'hmis-admin reset list jdoe --json'))
+    .action(run(() => import('./commands/reset.js'), 'list', async (p) => p.list((await resetViews()).resetListView)));
+  reset
+    .command('check')
+    .description('why a reset link does not work: expired, used, revoked, unknown, wrong_site or malformed (exit 5)')
+    .argument('<link-or-token>', 'the whole link from the email, or just its token')
+    .addHelpText('after', examples("hmis-admin reset check 'https://hmis.example.org/password/reset?token=…'", 'hmis-admin reset check "$LINK" --json'))
+    .action(run(() => import('./commands/reset.js'), 'check', async (p) => p.doc((await resetViews()).checkText)));
+
+  const email = program.command('email').description('keep account email addresses right').addHelpText('after', examples('hmis-admin email check'));
+  mutating(
+    email
+      .command('set')
+      .description('change an address: validated, unique, unverified unless --verified; revokes open links and tells the old address')
+      .argument('<user>', 'username, email address or #id')
+      .argument('<address>', 'the new address, e.g. jane.doe@agency.org')
+      .option('--phone <number>', 'also set the phone number, e.g. "(555) 123-4567"')
+      .option('--verified', 'the address is known to be right (e.g. confirmed by phone): mark it verified'),
+  )
+    .addHelpText('after', examples('hmis-admin email set jdoe jane.doe@agency.org', 'hmis-admin email set jdoe jane.doe@agency.org --phone "(555) 123-4567" --verified --ticket HD-1234'))
+    .action(run(() => import('./commands/email.js'), 'set', (p) => p.results));
+  mutating(
+    email
+      .command('verify')
+      .description('send a single-use confirmation link (24h) to the current address')
+      .argument('<user>', 'username, email address or #id'),
+  )
+    .addHelpText('after', examples('hmis-admin email verify jdoe'))
+    .action(run(() => import('./commands/email.js'), 'verify', (p) => p.results));
+  email
+    .command('check')
+    .description('accounts with missing, invalid, shared or unverified addresses and missing phones, per agency')
+    .option('--agency <name>', 'only this agency')
+    .option('--fail-if-any', 'exit 5 when any account has a problem (for cron and CI)')
+    .addHelpText('after', examples('hmis-admin email check', 'hmis-admin email check --agency "Harbor Light Shelter" --format csv', 'hmis-admin email check --fail-if-any --json'))
+    .action(run(() => import('./commands/email.js'), 'check', async () => (await resetViews()).emailCheckPresenter));
+
   // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
   const lockoutViews = () => import('./output/lockout-views.js');

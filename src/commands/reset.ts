@@ -1,0 +1,40 @@
+/** `reset send <user>`, `reset list <user>`, `reset check <link-or-token>`. */
+import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import type { Outcome } from '../output/views.js';
+import { parseDuration } from '../parse.js';
+import { resolveUser } from '../services/accounts.js';
+import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/reset.js';
+import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/reset-links.js';
+
+export interface ResetSendOpts {
+  ttl?: string;
+  printLink?: boolean;
+  dryRun?: boolean;
+  ticket?: string;
+}
+
+export async function send(user: string, opts: ResetSendOpts, ctx: AppContext): Promise<{ results: Array<Outcome & { link?: string }>; exitCode: number }> {
+  let ttlMs: number | undefined;
+  if (opts.ttl !== undefined) {
+    ttlMs = parseDuration(opts.ttl, '--ttl');
+    if (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) throw new UsageError(`--ttl ${JSON.stringify(opts.ttl)} is out of range; give a lifetime from 5m to 7d (short links are safer)`);
+  }
+  const db = await ctx.db();
+  const row = await resolveUser(db.knex, user);
+  const r = await sendResetLink(ctx, row, { ttlMs, printLink: opts.printLink, ticket: opts.ticket ?? null, dryRun: opts.dryRun });
+  // A single send the relay refused is an operational failure (exit 1); queued mail is retried by `outbox flush`.
+  return { results: [r], exitCode: r.outcome === 'failed' ? 1 : 0 };
+}
+
+export async function list(user: string, _opts: unknown, ctx: AppContext): Promise<ResetLinkRow[]> {
+  const db = await ctx.db();
+  const row = await resolveUser(db.knex, user);
+  return listResetLinks(db.knex, row.id);
+}
+
+export async function check(input: string, _opts: unknown, ctx: AppContext): Promise<CheckResult & { exitCode: number }> {
+  const db = await ctx.db();
+  const r = await checkResetLink(db.knex, ctx.config, input, ctx.clock());
+  return { ...r, exitCode: r.valid ? 0 : 5 };
+}

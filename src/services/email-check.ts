@@ -1,0 +1,109 @@
+/**
+ * `email check`: accounts whose address or phone would stop a reset link from reaching them. Streams
+ * accounts page by page (the address rules run in JS), so a million accounts keep memory flat.
+ */
+import type { Knex } from 'knex';
+import { pageAccounts, type AccountRow } from '../db/accounts.js';
+import { isPhone, parseEmailAddress } from './email-address.js';
+
+export type EmailProblem = 'missing_email' | 'invalid_email' | 'duplicate_email' | 'unverified' | 'missing_phone' | 'invalid_phone';
+export const PROBLEMS: EmailProblem[] = ['missing_email', 'invalid_email', 'duplicate_email', 'unverified', 'missing_phone', 'invalid_phone'];
+
+export interface EmailProblemRow {
+  id: number;
+  username: string;
+  agency: string | null;
+  email: string | null;
+  problems: EmailProblem[];
+  /** For invalid_email: the parser's reason; for duplicate_email: how many accounts share it. */
+  detail: string;
+}
+
+export interface AgencyCounts {
+  agency: string;
+  accounts: number;
+  withProblems: number;
+  counts: Record<EmailProblem, number>;
+}
+
+/** Filled in while the rows stream; complete once the iterator is exhausted. */
+export interface EmailCheckSummary {
+  agencies: Map<string, AgencyCounts>;
+  total: AgencyCounts;
+}
+
+const NO_AGENCY = '(no agency)';
+
+function emptyCounts(agency: string): AgencyCounts {
+  return { agency, accounts: 0, withProblems: 0, counts: Object.fromEntries(PROBLEMS.map((p) => [p, 0])) as Record<EmailProblem, number> };
+}
+
+export function newSummary(): EmailCheckSummary {
+  return { agencies: new Map(), total: emptyCounts('all agencies') };
+}
+
+/** Addresses held by more than one account (case-insensitive), with how many: one aggregate over the table. */
+export async function sharedAddresses(db: Knex): Promise<Map<string, number>> {
+  const rows = (await db('users')
+    .select(db.raw('lower(email) as e'), db.raw('count(*) as n'))
+    .whereNotNull('email')
+    .whereNot('email', '')
+    .groupByRaw('lower(email)')
+    .havingRaw('count(*) > 1')) as Array<{ e: string; n: number | string }>;
+  return new Map(rows.map((r) => [r.e, Number(r.n)]));
+}
+
+/** The problems of one account. */
+export function accountProblems(row: AccountRow, shared: Map<string, number>): { problems: EmailProblem[]; detail: string } {
+  const problems: EmailProblem[] = [];
+  const details: string[] = [];
+  if (!row.email) problems.push('missing_email');
+  else {
+    const parsed = parseEmailAddress(row.email);
+    if (!parsed.ok) {
+      problems.push('invalid_email');
+      details.push(`address ${parsed.reason}`);
+    }
+    const n = shared.get(row.email.toLowerCase());
+    if (n) {
+      problems.push('duplicate_email');
+      details.push(`address shared by ${n} accounts`);
+    }
+    if (parsed.ok && !row.email_verified_at) problems.push('unverified');
+  }
+  if (!row.phone) problems.push('missing_phone');
+  else if (!isPhone(row.phone)) problems.push('invalid_phone');
+  return { problems, detail: details.join('; ') };
+}
+
+/** Stream the accounts with problems, counting every account per agency into `summary`. */
+export async function* checkEmails(db: Knex, filter: { agencyId?: number }, summary: EmailCheckSummary): AsyncGenerator<EmailProblemRow> {
+  const shared = await sharedAddresses(db);
+  for await (const row of pageAccounts(db, filter, 'id', Infinity, 5000)) {
+    const agency = row.agency ?? NO_AGENCY;
+    let counts = summary.agencies.get(agency);
+    if (!counts) summary.agencies.set(agency, (counts = emptyCounts(agency)));
+    const { problems, detail } = accountProblems(row, shared);
+    for (const c of [counts, summary.total]) {
+      c.accounts++;
+      if (problems.length) c.withProblems++;
+      for (const p of problems) c.counts[p]++;
+    }
+    if (problems.length) yield { id: row.id, username: row.username, agency: row.agency, email: row.email, problems, detail };
+  }
+}
+
+/** The JSON record of one agency's counts. */
+export function countsJson(c: AgencyCounts): Record<string, unknown> {
+  return {
+    agency: c.agency,
+    accounts: c.accounts,
+    withProblems: c.withProblems,
+    missingEmail: c.counts.missing_email,
+    invalidEmail: c.counts.invalid_email,
+    duplicateEmail: c.counts.duplicate_email,
+    unverified: c.counts.unverified,
+    missingPhone: c.counts.missing_phone,
+    invalidPhone: c.counts.invalid_phone,
+  };
+}

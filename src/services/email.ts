@@ -1,0 +1,238 @@
+/**
+ * Keeping addresses right: `email set` (validate, refuse duplicates, revoke links, tell the old address),
+ * `email verify` (a single-use link bound to one address) and its redemption, confirmEmail.
+ */
+import type { Knex } from 'knex';
+import type { AppContext } from '../context.js';
+import { UsageError, OperationalError } from '../errors.js';
+import type { LinkMinter } from '../mail/types.js';
+import { sanitizeForDisplay } from '../output/sanitize.js';
+import type { Outcome } from '../output/views.js';
+import { quote } from '../parse.js';
+import { fullName, type AccountRow } from './accounts.js';
+import { maskEmail, writeAudit } from './audit.js';
+import { parseEmailAddress, parsePhone } from './email-address.js';
+import { MintRefused, requireUsableAddress } from './reset.js';
+import { buildLink, hashToken, newToken, requireLinkSite, TOKEN_RE } from './tokens.js';
+
+export const VERIFY_TTL_MS = 24 * 3_600_000;
+
+/** Parse `address` for `email set`, or throw a UsageError naming the value and the reason. */
+export function requireAddress(address: string): string {
+  const p = parseEmailAddress(address);
+  if (!p.ok) throw new UsageError(`address ${quote(address)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
+  return p.address;
+}
+
+/** Change (or confirm) an account's address; see CONTRACT `email set`. */
+export async function setEmail(
+  ctx: AppContext,
+  user: AccountRow,
+  address: string,
+  opts: { phone?: string; verified?: boolean; ticket?: string | null; dryRun?: boolean },
+): Promise<Outcome> {
+  const email = requireAddress(address);
+  let phone: string | undefined;
+  if (opts.phone !== undefined) {
+    const p = parsePhone(opts.phone);
+    if (!p.ok) throw new UsageError(`--phone ${quote(opts.phone)} ${p.reason}; e.g. --phone "(555) 123-4567"`);
+    phone = p.phone;
+  }
+  const db = (await ctx.db()).knex;
+  const who = user.username;
+  await refuseDuplicate(db, user, email);
+  const changed = user.email !== email;
+  const phoneChanged = phone !== undefined && phone !== user.phone;
+  const verify = Boolean(opts.verified) && !(user.email_verified_at && !changed);
+  if (!changed && !phoneChanged && !verify) {
+    return { user: who, outcome: 'email_set', message: `already ${email}${user.email_verified_at ? ' (verified)' : ''}; nothing changed` };
+  }
+  if (opts.dryRun) {
+    const parts = [changed ? `set the address to ${email}` : '', phoneChanged ? `set the phone to ${phone}` : '', verify ? 'mark it verified' : ''].filter(Boolean);
+    return { user: who, outcome: 'would_set_email', message: `would ${parts.join(', ')}${changed ? ', revoke open reset links and tell the old address' : ''}` };
+  }
+  const now = ctx.clock();
+  const ticket = opts.ticket ?? null;
+  const oldUsable = changed && user.email && parseEmailAddress(user.email).ok ? user.email : null;
+  const notice = oldUsable ? await changeNotice(ctx, user, oldUsable, email, now) : null;
+  const { noticeId, revoked } = await db.transaction(async (trx) => {
+    // Two admins giving two accounts one address at once: serialise on the address, then re-check.
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`hmis-email:${email.toLowerCase()}`]);
+    await refuseDuplicate(trx, user, email);
+    const set: Record<string, unknown> = { updated_at: now };
+    if (changed) (set.email = email), (set.email_verified_at = opts.verified ? now : null);
+    else if (verify) set.email_verified_at = now;
+    if (phoneChanged) set.phone = phone;
+    // Compare-and-set on the address we read: a concurrent change is not silently overwritten.
+    const n = await trx('users').where('id', user.id).whereRaw('email is not distinct from ?', [user.email]).update(set);
+    if (n !== 1) throw new OperationalError(`${sanitizeForDisplay(who)}'s address was changed by someone else meanwhile; check it with \`hmis-admin users show ${who}\` and rerun`);
+    let revoked = 0;
+    if (changed) revoked = await revokeForAddressChange(trx, user.id, now);
+    await writeAudit(trx, {
+      actor: ctx.config.actor,
+      action: 'email.set',
+      userId: user.id,
+      ticket,
+      details: {
+        from: maskEmail(user.email),
+        to: maskEmail(email),
+        ...(phoneChanged ? { phoneChanged: true } : {}),
+        verified: changed ? Boolean(opts.verified) : verify || Boolean(user.email_verified_at),
+        ...(changed ? { linksRevoked: revoked } : {}),
+      },
+    });
+    const noticeId = notice ? await (await import('../mail/outbox.js')).enqueueMail(trx, { ...notice, ticket }) : null;
+    return { noticeId, revoked };
+  });
+
+  const parts = [changed ? `address set to ${email}${opts.verified ? ' (verified)' : ' (not verified yet)'}` : `address stays ${email}`];
+  if (phoneChanged) parts.push(`phone set to ${phone}`);
+  if (!changed && verify) parts.push('marked verified');
+  if (revoked) parts.push(`${revoked} open link(s) revoked`);
+  if (noticeId !== null) {
+    const { deliverOutbox } = await import('../mail/outbox.js');
+    const [r] = await deliverOutbox(ctx, { ids: [noticeId] });
+    const how = r?.outcome === 'sent' ? `sent${r.emlPath ? ` (${r.emlPath})` : ''}` : `${r?.outcome ?? 'queued'}${r?.detail ? `: ${r.detail}` : ''}`;
+    parts.push(`notice to the old address ${user.email}: ${how}`);
+  } else if (changed && user.email) {
+    parts.push('the old address was not usable, so no notice was sent to it');
+  }
+  if (changed && !opts.verified) parts.push(`confirm it with \`hmis-admin email verify ${who}\``);
+  return { user: who, outcome: 'email_set', message: parts.join('; ') };
+}
+
+async function refuseDuplicate(db: Knex, user: AccountRow, email: string): Promise<void> {
+  const other = (await db('users').whereRaw('lower(email) = lower(?)', [email]).whereNot('id', user.id).orderBy('id').first('id', 'username')) as
+    | { id: number; username: string }
+    | undefined;
+  if (other) {
+    throw new UsageError(`${email} is already the address of ${sanitizeForDisplay(other.username)} (#${other.id}); each account needs its own address: give ${sanitizeForDisplay(user.username)} a different one`);
+  }
+}
+
+/** Revoke everything an old address could still use: reset links, verification links, queued link mail. */
+async function revokeForAddressChange(trx: Knex.Transaction, userId: number, now: Date): Promise<number> {
+  const resets = await trx('password_reset_tokens').where('user_id', userId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now, revoked_reason: 'email_changed' });
+  const verifies = await trx('email_verification_tokens').where('user_id', userId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+  // Queued reset/verify mail to the old address would mint a fresh link at its next attempt: cancel it.
+  await trx('mail_outbox')
+    .where('user_id', userId)
+    .whereIn('kind', ['reset', 'verify'])
+    .where('status', 'pending')
+    .update({ status: 'failed', last_error: 'cancelled: the account email address changed' });
+  return Number(resets) + Number(verifies);
+}
+
+async function changeNotice(ctx: AppContext, user: AccountRow, oldAddress: string, newAddress: string, now: Date) {
+  const { renderMail, senderAddress } = await import('../mail/compose.js');
+  const sender = senderAddress(ctx.config);
+  const body = renderMail({
+    greeting: `Hello ${fullName(user) || user.username},`,
+    paragraphs: [
+      `The email address of your HMIS account "${user.username}" was changed on ${now.toISOString().slice(0, 10)} by an HMIS administrator, from this address to ${maskEmail(newAddress)}.`,
+      'Password reset links are now sent to the new address only; links sent here before no longer work.',
+    ],
+    after: ['If you did not ask for this change, contact your HMIS administrator right away.'],
+    senderHint: sender,
+  });
+  return { kind: 'notice' as const, userId: user.id, to: oldAddress, subject: 'Your HMIS email address was changed', text: body.text, html: body.html, params: { reason: 'email_changed' } };
+}
+
+/** Send a verification link to the account's current address; see CONTRACT `email verify`. */
+export async function sendVerification(ctx: AppContext, user: AccountRow, opts: { ticket?: string | null; dryRun?: boolean }): Promise<Outcome> {
+  const site = requireLinkSite(ctx.config, 'verify');
+  const to = requireUsableAddress(user);
+  const who = user.username;
+  if (user.email_verified_at) return { user: who, outcome: 'already_verified', message: `${to} was already verified on ${user.email_verified_at.toISOString()}; nothing sent` };
+  if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
+  if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `would send a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
+  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
+  const sender = senderAddress(ctx.config);
+  const body = renderMail({
+    greeting: `Hello ${fullName(user) || user.username},`,
+    paragraphs: [`Please confirm that ${to} is the right address for your HMIS account "${user.username}". Password reset links will be sent here. The link works once and expires in 24 hours.`],
+    link: { label: 'Confirm this address' },
+    after: ['If you do not have an HMIS account, ignore this message.'],
+    senderHint: sender,
+  });
+  const db = (await ctx.db()).knex;
+  const ticket = opts.ticket ?? null;
+  const id = await db.transaction(async (trx) => {
+    const id = await enqueueMail(trx, { kind: 'verify', userId: user.id, to, subject: 'Confirm your HMIS email address', text: body.text, html: body.html, ticket, params: { email: to, ttlMs: VERIFY_TTL_MS, siteUrl: site.siteUrl, path: site.path } });
+    await writeAudit(trx, { actor: ctx.config.actor, action: 'email.verify_sent', userId: user.id, ticket, details: { to: maskEmail(to), outboxId: id } });
+    return id;
+  });
+  const [r] = await deliverOutbox(ctx, { ids: [id] });
+  const outcome = r?.outcome ?? 'queued';
+  if (outcome === 'sent') return { user: who, outcome: 'verification_sent', message: `confirmation link sent to ${to}, valid 24h${r?.emlPath ? `; written to ${r.emlPath}` : ''}; it comes from ${sender}` };
+  return { user: who, outcome, message: `${outcome === 'queued' ? 'the relay did not take the message yet' : 'the relay refused the message'}${r?.detail ? `: ${r.detail}` : ''}; no valid link was left behind` };
+}
+
+/** The LinkMinter for kind 'verify': a token bound to the address the mail goes to; older ones are revoked. */
+export const mintVerifyLink: LinkMinter = async (db, row, now) => {
+  const p = row.params ?? {};
+  const email = String(p.email ?? '');
+  const siteUrl = String(p.siteUrl ?? '');
+  const path = String(p.path ?? '');
+  if (!email || !siteUrl || !path || row.user_id === null) throw new MintRefused('the queued verification mail lacks its link parameters');
+  const { raw, hash } = newToken();
+  const tokenId = await db.transaction(async (trx) => {
+    const user = (await trx('users').where('id', row.user_id!).forUpdate().first('email')) as { email: string | null } | undefined;
+    if (user?.email !== email) throw new MintRefused('the account no longer has this address; no link was minted');
+    await trx('email_verification_tokens').where('user_id', row.user_id!).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+    const [ins] = (await trx('email_verification_tokens')
+      .insert({ user_id: row.user_id, email, token_hash: hash, created_at: now, expires_at: new Date(now.getTime() + VERIFY_TTL_MS), outbox_id: row.id })
+      .returning('id')) as Array<{ id: number | string }>;
+    return Number(ins!.id);
+  });
+  return {
+    url: buildLink({ siteUrl, path }, raw),
+    revoke: async (rdb: Knex) => {
+      await rdb('email_verification_tokens').where('id', tokenId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+    },
+  };
+};
+
+export type ConfirmResult = { ok: true; userId: number; username: string; email: string } | { ok: false; reason: 'malformed' | 'unknown' | 'used' | 'revoked' | 'expired' | 'email_changed' };
+
+/**
+ * Confirm an address for the web application: the token must be unused, unexpired, unrevoked and bound to
+ * the account's current address, checked and consumed in one statement (the Devise GHSA-57hq race).
+ */
+export async function confirmEmail(db: Knex, rawToken: string, now: Date = new Date()): Promise<ConfirmResult> {
+  if (typeof rawToken !== 'string' || !TOKEN_RE.test(rawToken)) return { ok: false, reason: 'malformed' };
+  const hash = hashToken(rawToken);
+  const nothing = new Error('no confirmation');
+  const done = await db.transaction(async (trx) => {
+    const res = await trx.raw(
+      `with t as (
+         update email_verification_tokens v set used_at = ?
+         from users u
+         where v.token_hash = ? and v.used_at is null and v.revoked_at is null and v.expires_at > ?
+           and u.id = v.user_id and u.email = v.email
+         returning v.id, v.user_id, v.email)
+       update users u set email_verified_at = ?, updated_at = ?
+       from t where u.id = t.user_id and u.email = t.email
+       returning u.id, u.username, u.email, t.id as token_id`,
+      [now, hash, now, now, now],
+    );
+    const row = (res.rows as Array<{ id: number; username: string; email: string; token_id: number | string }>)[0];
+    // The CTE may have consumed the token while the address changed under it: roll that back.
+    if (!row) throw nothing;
+    await trx('email_verification_tokens').where('user_id', row.id).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+    await writeAudit(trx, { actor: 'hmis-web', action: 'email.confirmed', userId: Number(row.id), details: { email: maskEmail(row.email), linkId: Number(row.token_id) } });
+    return { userId: Number(row.id), username: row.username, email: row.email };
+  }).catch((err) => {
+    if (err === nothing) return undefined;
+    throw err;
+  });
+  if (done) return { ok: true, ...done };
+  const t = (await db('email_verification_tokens as v').join('users as u', 'u.id', 'v.user_id').where('v.token_hash', hash).first('v.used_at', 'v.revoked_at', 'v.expires_at', 'v.email', 'u.email as current')) as
+    | { used_at: Date | null; revoked_at: Date | null; expires_at: Date; email: string; current: string | null }
+    | undefined;
+  if (!t) return { ok: false, reason: 'unknown' };
+  if (t.used_at) return { ok: false, reason: 'used' };
+  if (t.revoked_at) return { ok: false, reason: 'revoked' };
+  if (t.email !== t.current) return { ok: false, reason: 'email_changed' };
+  return { ok: false, reason: t.expires_at.getTime() <= now.getTime() ? 'expired' : 'used' };
+}

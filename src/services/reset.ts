@@ -1,0 +1,188 @@
+/**
+ * Sending reset links. The outbox row holds only a template with {{link}}; the token is minted by
+ * mintResetLink inside the delivery attempt, so the raw value lives only in memory and in the sent mail.
+ */
+import type { Knex } from 'knex';
+import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import type { LinkMinter } from '../mail/types.js';
+import { iso } from '../output/format.js';
+import { sanitizeForDisplay } from '../output/sanitize.js';
+import type { Outcome } from '../output/views.js';
+import { formatDuration } from '../parse.js';
+import { fullName, type AccountRow } from './accounts.js';
+import { maskEmail, writeAudit } from './audit.js';
+import { currentAgreement, missingSignatures } from './detail.js';
+import { parseEmailAddress } from './email-address.js';
+import { buildLink, newToken, requireLinkSite } from './tokens.js';
+
+export const MIN_TTL_MS = 5 * 60_000;
+export const MAX_TTL_MS = 7 * 86_400_000;
+
+/** In-memory hand-over of a minted link to `reset send --print-link`, keyed by outbox id; never stored. */
+const linkObservers = new Map<number, (url: string, tokenId: number) => void>();
+
+/** Why a link cannot be minted for this queued message (the outbox treats a throw as a failed attempt). */
+export class MintRefused extends Error {}
+
+/**
+ * The LinkMinter for kind 'reset': in one short transaction insert the new token (hash only) and revoke
+ * the user's older unused links as superseded by it. A refused or retried send revokes what it minted.
+ */
+export const mintResetLink: LinkMinter = async (db, row, now) => {
+  const p = row.params ?? {};
+  const ttlMs = Number(p.ttlMs);
+  const siteUrl = String(p.siteUrl ?? '');
+  const path = String(p.path ?? '');
+  if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS) || !siteUrl || !path) throw new MintRefused('the queued reset mail lacks its link parameters');
+  if (row.user_id === null) throw new MintRefused('the queued reset mail names no account');
+  const { raw, hash } = newToken();
+  const tokenId = await db.transaction(async (trx) => {
+    // Lock the account row: an email change either commits first (and we refuse) or revokes what we mint.
+    const user = (await trx('users').where('id', row.user_id!).forUpdate().first('id', 'email')) as { id: number; email: string | null } | undefined;
+    if (!user?.email || user.email.toLowerCase() !== row.to_address.toLowerCase()) {
+      throw new MintRefused('the account no longer has this address; no link was minted');
+    }
+    const [ins] = (await trx('password_reset_tokens')
+      .insert({
+        user_id: row.user_id,
+        token_hash: hash,
+        created_at: now,
+        expires_at: new Date(now.getTime() + ttlMs),
+        site_url: `${siteUrl}${path}`,
+        sent_to: row.to_address,
+        outbox_id: row.id,
+        created_by: typeof p.actor === 'string' ? p.actor : null,
+        ticket: row.ticket,
+      })
+      .returning('id')) as Array<{ id: number | string }>;
+    const id = Number(ins!.id);
+    await trx('password_reset_tokens')
+      .where('user_id', row.user_id!)
+      .whereNot('id', id)
+      .whereNull('used_at')
+      .whereNull('revoked_at')
+      .update({ revoked_at: now, revoked_reason: 'superseded', superseded_by_id: id });
+    return id;
+  });
+  const url = buildLink({ siteUrl, path }, raw);
+  linkObservers.get(Number(row.id))?.(url, tokenId);
+  return {
+    url,
+    revoke: async (rdb: Knex, reason: string) => {
+      await rdb('password_reset_tokens')
+        .where('id', tokenId)
+        .whereNull('used_at')
+        .whereNull('revoked_at')
+        .update({ revoked_at: now, revoked_reason: `undelivered: ${sanitizeForDisplay(reason)}`.slice(0, 300) });
+    },
+  };
+};
+
+/** The unlock command for a locked account, as the refusal should name it. */
+export async function unlockHint(db: Knex, user: AccountRow): Promise<string> {
+  const who = sanitizeForDisplay(user.username);
+  if (user.lock_reason === 'agreement_expired') {
+    const missing = missingSignatures(await currentAgreement(db, user.id));
+    const by = missing.length ? missing.join(', ') : 'director';
+    return `${who}'s account is locked because the user agreement expired; record the missing signatures (${by}) with \`hmis-admin agreement sign ${who} --by ${missing[0] ?? 'director'}\``;
+  }
+  const why = user.lock_reason === 'failed_logins' ? 'after failed logins' : user.lock_reason === 'admin' ? 'by an administrator' : '';
+  return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${who}\``.replace('  ', ' ');
+}
+
+/** The address a link may go to, or the UsageError telling how to fix it. */
+export function requireUsableAddress(user: AccountRow): string {
+  const who = sanitizeForDisplay(user.username);
+  if (!user.email) throw new UsageError(`${who} has no email address, so no link can be sent; add one with \`hmis-admin email set ${who} <address>\``);
+  const parsed = parseEmailAddress(user.email);
+  if (!parsed.ok) {
+    throw new UsageError(`${who}'s email address ${JSON.stringify(sanitizeForDisplay(user.email))} ${parsed.reason}; correct it with \`hmis-admin email set ${who} <address>\``);
+  }
+  return user.email;
+}
+
+/** Send one reset link (see CONTRACT: `reset send`). Refusals throw UsageError and change nothing. */
+export async function sendResetLink(
+  ctx: AppContext,
+  user: AccountRow,
+  opts: { ttlMs?: number; printLink?: boolean; ticket?: string | null; dryRun?: boolean },
+): Promise<Outcome & { link?: string }> {
+  const site = requireLinkSite(ctx.config, 'reset');
+  const to = requireUsableAddress(user);
+  const db = (await ctx.db()).knex;
+  if (user.locked_at) throw new UsageError(await unlockHint(db, user));
+  const ttlMs = opts.ttlMs ?? ctx.config.resetTtlMs;
+  if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS)) throw new UsageError(`--ttl ${formatDuration(ttlMs)} is out of range; give a lifetime from 5m to 7d (short links are safer)`);
+  const who = user.username;
+  const base = `${site.siteUrl}${site.path}`;
+  if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
+  if (opts.dryRun) {
+    return { user: who, outcome: 'would_send', message: `would send a reset link for ${base}, valid ${formatDuration(ttlMs)}, to ${to}` };
+  }
+
+  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
+  const sender = senderAddress(ctx.config);
+  const body = renderMail({
+    greeting: `Hello ${fullName(user) || user.username},`,
+    paragraphs: [
+      `An HMIS administrator started a password reset for your account "${user.username}". Use the link below to choose a new password. It works once and expires in ${formatDuration(ttlMs)}.`,
+      `The link opens ${site.siteUrl}. Only use it on that site.`,
+    ],
+    link: { label: 'Choose a new password' },
+    after: ['If you did not ask for a reset, ignore this message and tell your HMIS administrator; your password stays as it is.'],
+    senderHint: sender,
+  });
+  const ticket = opts.ticket ?? null;
+  const outboxId = await db.transaction(async (trx) => {
+    const id = await enqueueMail(trx, {
+      kind: 'reset',
+      userId: user.id,
+      to,
+      subject: 'Reset your HMIS password',
+      text: body.text,
+      html: body.html,
+      params: { ttlMs, siteUrl: site.siteUrl, path: site.path, actor: ctx.config.actor },
+      ticket,
+    });
+    await writeAudit(trx, {
+      actor: ctx.config.actor,
+      action: 'reset.send',
+      userId: user.id,
+      ticket,
+      details: { to: maskEmail(to), ttl: formatDuration(ttlMs), site: base, outboxId: id },
+    });
+    return id;
+  });
+
+  let printed: { url: string; tokenId: number } | undefined;
+  if (opts.printLink) linkObservers.set(outboxId, (url, tokenId) => (printed = { url, tokenId }));
+  let result;
+  try {
+    [result] = await deliverOutbox(ctx, { ids: [outboxId] });
+  } finally {
+    linkObservers.delete(outboxId);
+  }
+  const outcome = result?.outcome ?? 'queued';
+  const detail = result?.detail ? `: ${result.detail}` : '';
+  if (outcome === 'sent') {
+    const until = iso(new Date(ctx.clock().getTime() + ttlMs));
+    const where = result?.emlPath ? `; written to ${result.emlPath}` : '';
+    const out: Outcome & { link?: string } = {
+      user: who,
+      outcome: 'sent',
+      message: `reset link for ${base} sent to ${to}, valid ${formatDuration(ttlMs)} (until about ${until})${where}; it comes from ${sender}: if it does not arrive, look in the spam folder`,
+    };
+    if (printed) {
+      await db.transaction((trx) =>
+        writeAudit(trx, { actor: ctx.config.actor, action: 'reset.link_printed', userId: user.id, ticket, details: { linkId: printed!.tokenId, outboxId } }),
+      );
+      out.link = printed.url;
+    }
+    return out;
+  }
+  if (outcome === 'queued') {
+    return { user: who, outcome: 'queued', message: `the relay did not take the message yet${detail}; no valid link was left behind; \`hmis-admin outbox flush\` retries with a fresh link` };
+  }
+  return { user: who, outcome: 'failed', message: `the relay refused the message to ${to}${detail}; no valid link was left behind; check the address with \`hmis-admin email set ${who} <address>\`` };
+}

@@ -1,0 +1,89 @@
+/**
+ * Link tokens: 32 bytes from the CSPRNG as base64url; only the SHA-256 hex ever reaches the database.
+ * Also the one place that decides which site a link may point to.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import { UsageError } from '../errors.js';
+
+/** 32 random bytes are 43 base64url characters, no padding. */
+export const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Shown in links when the embedded demo database has no HMIS_SITE_URL (and no relay): clearly not a real site. */
+export const PLACEHOLDER_SITE = 'https://hmis.example.org';
+
+/** A fresh raw token and its hash. The raw value must stay in memory and go only into the sent link. */
+export function newToken(): { raw: string; hash: string } {
+  const raw = randomBytes(32).toString('base64url');
+  return { raw, hash: hashToken(raw) };
+}
+
+/** Lowercase hex SHA-256 of the raw token, as stored in token_hash. */
+export function hashToken(raw: string): string {
+  return createHash('sha256').update(raw, 'utf8').digest('hex');
+}
+
+export type LinkKind = 'reset' | 'verify';
+
+export interface LinkSite {
+  /** Origin (no trailing slash) and path, e.g. https://hmis.example.org + /password/reset. */
+  siteUrl: string;
+  path: string;
+  /** True when HMIS_SITE_URL was not set and the placeholder is used (embedded demo only). */
+  placeholder: boolean;
+}
+
+/** The configured site, or null when there is none on a server database (no link can be judged or built). */
+export function configuredSite(config: Config, kind: LinkKind): LinkSite | null {
+  const path = kind === 'reset' ? config.resetPath : config.verifyPath;
+  if (config.siteUrl) return { siteUrl: config.siteUrl, path, placeholder: false };
+  if (config.databaseSource === 'embedded') return { siteUrl: PLACEHOLDER_SITE, path, placeholder: true };
+  return null;
+}
+
+/**
+ * The site a new link may be built on, or a UsageError (exit 2). Links come from HMIS_SITE_URL only:
+ * against a server database it must be https; the embedded demo database may use http (localhost demos)
+ * or, with no relay configured, the placeholder site. A real relay never carries a placeholder link.
+ */
+export function requireLinkSite(config: Config, kind: LinkKind): LinkSite {
+  const what = kind === 'reset' ? 'reset links' : 'verification links';
+  const server = config.databaseSource !== 'embedded';
+  if (!config.siteUrl) {
+    if (server) throw new UsageError(`HMIS_SITE_URL is not set; ${what} are built only from it: set it to the https:// address of your HMIS site, e.g. HMIS_SITE_URL=https://hmis.example.org`);
+    if (config.smtpUrl) throw new UsageError(`HMIS_SITE_URL is not set but HMIS_SMTP_URL is: real mail would carry a placeholder link; set HMIS_SITE_URL to your HMIS site's https:// address`);
+  } else if (server && !config.siteUrl.startsWith('https://')) {
+    throw new UsageError(`HMIS_SITE_URL ${JSON.stringify(config.siteUrl)} is not https; ${what} against a server database must use https://, e.g. HMIS_SITE_URL=https://hmis.example.org`);
+  }
+  return configuredSite(config, kind)!;
+}
+
+/** site + path + ?token=raw: the whole link. */
+export function buildLink(site: { siteUrl: string; path: string }, raw: string): string {
+  return `${site.siteUrl}${site.path}?token=${raw}`;
+}
+
+export type ParsedLink =
+  | { ok: true; raw: string; origin: string | null; path: string | null }
+  | { ok: false; detail: string };
+
+/** Take a pasted link or bare token apart without ever putting the token into a message. */
+export function parseLinkOrToken(input: string): ParsedLink {
+  const value = input.trim();
+  if (TOKEN_RE.test(value)) return { ok: true, raw: value, origin: null, path: null };
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.includes('?') && !value.includes('/')) {
+    return { ok: false, detail: `a token is 43 characters of A-Z, a-z, 0-9, - and _; this one has ${value.length}: check that the whole link was copied` };
+  }
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`);
+  } catch {
+    return { ok: false, detail: 'this is neither a link nor a token; paste the whole link from the email' };
+  }
+  const raw = url.searchParams.get('token');
+  if (raw === null) return { ok: false, detail: `the link to ${url.origin}${url.pathname} has no ?token=; paste the whole link from the email` };
+  if (!TOKEN_RE.test(raw)) {
+    return { ok: false, detail: `the token in the link has ${raw.length} characters, not 43 of A-Z, a-z, 0-9, - and _: the link was probably cut off or changed` };
+  }
+  return { ok: true, raw, origin: url.origin, path: url.pathname };
+}
