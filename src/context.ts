@@ -112,8 +112,10 @@ function progressBar(stderr: Writable, total: number, label: string): Progress {
       }
     },
     done: () => {
-      done = total;
-      draw();
+      if (done !== total) {
+        done = total;
+        draw();
+      }
       stderr.write('\n');
     },
   };
