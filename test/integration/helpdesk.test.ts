@@ -1,0 +1,191 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Prompts } from '../../src/context.js';
+import { CancelledError } from '../../src/errors.js';
+import { cli } from '../helpers/cli.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+
+let db: TestDb;
+const dataDir = mkdtempSync(join(tmpdir(), 'hmis-helpdesk-'));
+const env = { HMIS_SITE_URL: 'https://hmis.example.org', HMIS_DATA_DIR: dataDir };
+const DAY = 86_400_000;
+
+type Step = { kind: keyof Prompts; expect: RegExp; answer: string | boolean | typeof CANCEL; search?: string };
+const CANCEL = Symbol('Ctrl-C');
+
+/** A Prompts object that plays a script: each prompt must match its step's message, in order. */
+function scripted(steps: Step[]): Prompts & { asked: string[]; left: () => number } {
+  const queue = [...steps];
+  const asked: string[] = [];
+  const next = async (kind: keyof Prompts, message: string) => {
+    asked.push(message);
+    const step = queue.shift();
+    if (!step) throw new Error(`unexpected prompt: ${message}`);
+    expect(kind, message).toBe(step.kind);
+    expect(message).toMatch(step.expect);
+    if (step.answer === CANCEL) throw new CancelledError();
+    return step;
+  };
+  return {
+    asked,
+    left: () => queue.length,
+    confirm: async (m) => (await next('confirm', m)).answer as boolean,
+    input: async (m, o) => {
+      const s = await next('input', m);
+      const v = s.answer as string;
+      expect(o?.validate?.(v) ?? true, `${m}: ${v}`).toBe(true);
+      return v;
+    },
+    select: async () => {
+      throw new Error('no select expected');
+    },
+    search: async (m, source) => {
+      const s = await next('search', m);
+      const choices = await source(s.search);
+      const hit = choices.find((c) => c.name.startsWith(`${s.answer as string} `));
+      expect(hit, JSON.stringify(choices)).toBeDefined();
+      return hit!.value as never;
+    },
+  };
+}
+
+async function locked(username: string, over: Record<string, unknown> = {}) {
+  const [row] = await db.knex('users')
+    .insert({
+      username, first_name: 'Jane', last_name: `Wrong${username}`, email: `${username}-at-agency`, phone: null,
+      failed_login_attempts: 3, locked_at: new Date(Date.now() - DAY), lock_reason: 'failed_logins',
+      account_expires_at: new Date(Date.now() + 200 * DAY), ...over,
+    })
+    .returning('id');
+  return Number(row.id);
+}
+
+/** The full happy path for `username`, as steps; `ticket` null means --ticket was given. */
+const fullScript = (username: string, ticket: string | null): Step[] => [
+  ...(ticket ? [{ kind: 'input' as const, expect: /^Ticket number$/, answer: ticket }] : []),
+  { kind: 'search', expect: /Who is it/, search: `wrong${username}`.slice(0, 12), answer: username },
+  { kind: 'confirm', expect: /Correct .* email address and phone/, answer: true },
+  { kind: 'input', expect: /^Email address$/, answer: `${username}@agency.example.org` },
+  { kind: 'input', expect: /phone/, answer: '(555) 222-3333' },
+  { kind: 'confirm', expect: /confirm this address/, answer: true },
+  { kind: 'confirm', expect: new RegExp(`^Set ${username}: ${username}@agency.example.org, phone \\(555\\) 222-3333, verified`), answer: true },
+  { kind: 'confirm', expect: new RegExp(`^Unlock ${username} \\(locked: failed_logins\\)`), answer: true },
+  { kind: 'confirm', expect: /reset link now/, answer: true },
+];
+
+const audit = async (userId: number) => db.knex('audit_log').where('user_id', userId).orderBy('id').select('action', 'ticket');
+
+beforeAll(async () => {
+  db = await openTestDb();
+});
+afterAll(async () => db?.close());
+
+describe('helpdesk wizard', () => {
+  it('fixes email and phone, unlocks and sends the link, each audited with the ticket', async () => {
+    const id = await locked('jdoe');
+    const prompt = scripted(fullScript('jdoe', 'HD-42'));
+    const r = await cli(['helpdesk', '--json'], { database: db, env, prompt, interactive: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(prompt.left()).toBe(0);
+    expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['email_set', 'unlocked', 'sent']);
+    expect(r.stderr).toMatch(/fail {2}locked/); // the diagnosis was shown first
+    const row = await db.knex('users').where('id', id).first();
+    expect(row).toMatchObject({ email: 'jdoe@agency.example.org', phone: '(555) 222-3333', locked_at: null, failed_login_attempts: 0 });
+    expect(row.email_verified_at).not.toBeNull();
+    const trail = await audit(id);
+    expect(trail.length).toBeGreaterThanOrEqual(3);
+    expect(trail.every((a) => a.ticket === 'HD-42')).toBe(true);
+    const actions = trail.map((a) => a.action).join(' ');
+    expect(actions).toMatch(/email/);
+    expect(actions).toMatch(/unlock/);
+    expect(actions).toMatch(/reset\.send/);
+    const tokens = await db.knex('password_reset_tokens').where('user_id', id);
+    expect(tokens).toHaveLength(1);
+    const mails = readdirSync(join(dataDir, 'mail')).filter((f) => f.endsWith('.eml'));
+    expect(mails.some((f) => /https:\/\/hmis\.example\.org\/password\/reset\?token=/.test(readFileSync(join(dataDir, 'mail', f), 'utf8').replace(/=\r?\n/g, '')))).toBe(true);
+    // audit --ticket tells the whole story, newest first.
+    const story = (await cli(['audit', '--ticket', 'HD-42', '--json'], { database: db })).json<Array<{ action: string; ticket: string }>>();
+    expect(story.length).toBe(trail.length);
+    expect(story.map((s) => s.action)).toEqual(trail.map((a) => a.action).reverse());
+  });
+
+  it('offers only the fixes that apply: a healthy account gets just the reset link', async () => {
+    await db.knex('users').insert({ username: 'fine', first_name: 'Fine', last_name: 'Person', email: 'fine@agency.example.org', email_verified_at: new Date(), phone: '555-010-0199' });
+    const prompt = scripted([
+      { kind: 'search', expect: /Who is it/, search: 'fine@agency', answer: 'fine' },
+      { kind: 'confirm', expect: /reset link now/, answer: false },
+    ]);
+    const r = await cli(['helpdesk', '--ticket', 'HD-43', '--json'], { database: db, env, prompt, interactive: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ results: [] });
+  });
+
+  it('an agreement lock is not unlocked here, and no link is offered while it blocks', async () => {
+    const id = await locked('agr', { email: 'agr@agency.example.org', email_verified_at: new Date(), phone: '555-010-0198', lock_reason: 'agreement_expired', account_expires_at: new Date(Date.now() - DAY) });
+    const prompt = scripted([{ kind: 'search', expect: /Who is it/, search: 'wrongagr', answer: 'agr' }]);
+    const r = await cli(['helpdesk', '--ticket', 'HD-44'], { database: db, env, prompt, interactive: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/agreement sign agr --by user/);
+    expect(r.stderr).toMatch(/no reset link offered/);
+    expect(await audit(id)).toEqual([]);
+  });
+
+  it('Ctrl-C at each prompt exits 130 and leaves every fix either done or untouched', async () => {
+    const steps = fullScript('x', null);
+    for (let k = 0; k < steps.length; k++) {
+      const name = `cc${k}`;
+      const id = await locked(name);
+      const script = fullScript(name, null).map((s, i) => (i === k ? { ...s, answer: CANCEL as Step['answer'] } : s)).slice(0, k + 1);
+      const prompt = scripted(script);
+      const r = await cli(['helpdesk', '--ticket', `HD-C${k}`], { database: db, env, prompt, interactive: true });
+      expect(r.code, `${k}: ${r.stderr}`).toBe(130);
+      expect(r.stdout).toBe('');
+      const row = await db.knex('users').where('id', id).first();
+      const emailDone = k > 5;
+      const unlockDone = k > 6;
+      expect(row.email, `step ${k}`).toBe(emailDone ? `${name}@agency.example.org` : `${name}-at-agency`);
+      expect(row.phone).toBe(emailDone ? '(555) 222-3333' : null);
+      expect(row.locked_at === null, `step ${k}`).toBe(unlockDone);
+      expect(Number(row.failed_login_attempts)).toBe(unlockDone ? 0 : 3);
+      expect(await db.knex('password_reset_tokens').where('user_id', id)).toEqual([]);
+      expect(await db.knex('mail_outbox').where({ user_id: id, kind: 'reset' })).toEqual([]);
+      const trail = await audit(id);
+      expect(trail.every((a) => a.ticket === `HD-C${k}`)).toBe(true);
+      expect(trail.some((a) => /unlock/.test(a.action))).toBe(unlockDone);
+      expect(r.stderr).toMatch(k > 5 ? /cancelled while .*already done/ : /cancelled while .*nothing was changed/);
+    }
+  });
+
+  it('Ctrl-C at the ticket prompt changes nothing', async () => {
+    const before = Number((await db.knex('audit_log').count({ n: '*' }))[0]!.n);
+    const prompt = scripted([{ kind: 'input', expect: /^Ticket number$/, answer: CANCEL }]);
+    const r = await cli(['helpdesk'], { database: db, env, prompt, interactive: true });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/cancelled while asking for the ticket number; nothing was changed/);
+    expect(Number((await db.knex('audit_log').count({ n: '*' }))[0]!.n)).toBe(before);
+  });
+
+  it('without a terminal it refuses (exit 2) and points at the scriptable commands', async () => {
+    const r = await cli(['helpdesk', '--ticket', 'HD-1'], { database: db, env, interactive: false });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/needs a terminal; .*hmis-admin diagnose <user>.*email set .*--ticket.*unlock .*--ticket.*reset send .*--ticket/);
+  });
+
+  it('a malformed --ticket is a usage error', async () => {
+    const r = await cli(['helpdesk', '--ticket', 'bad ticket!'], { database: db, env, interactive: true, prompt: scripted([]) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--ticket "bad ticket!": a ticket is 1 to 64/);
+  });
+
+  it('the search shows at most 10 sanitised matches', async () => {
+    for (let i = 0; i < 12; i++) await db.knex('users').insert({ username: `many${i}`, first_name: 'Evil\u001b[31m', last_name: `Many${i}` });
+    const { findPeople } = await import('../../src/services/helpdesk.js');
+    const got = await findPeople(db.knex, 'many');
+    expect(got).toHaveLength(10);
+    expect(got.every((c) => !/\u001b/.test(c.name))).toBe(true);
+    expect(await findPeople(db.knex, 'm')).toEqual([]);
+  });
+});
