@@ -1,0 +1,63 @@
+/** The built binary: outbox, outbox flush, mail test and mail doctor print one parseable JSON document. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderMail } from '../../src/mail/compose.js';
+import { enqueueMail } from '../../src/mail/outbox.js';
+import { spawnCli } from '../helpers/cli.js';
+import { spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { startDns, startRelay, type TestDns, type TestRelay } from '../helpers/smtp.js';
+
+let sdb: SpawnDb;
+let relay: TestRelay;
+let dns: TestDns;
+const FROM = 'hmis@e2e.example.org';
+const env = () => ({ ...sdb.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM, HMIS_DNS_SERVER: dns.server });
+
+beforeAll(async () => {
+  sdb = await spawnTestDb();
+  relay = await startRelay();
+  dns = await startDns({ 'e2e.example.org': ['v=spf1 -all'], '_dmarc.e2e.example.org': ['v=DMARC1; p=reject'] });
+  // Migrate (a server database starts empty), then queue three messages (the handle is closed before any spawn).
+  const migrated = await spawnCli(['db', 'migrate', '--json'], sdb.env);
+  expect(migrated.code, migrated.stderr).toBe(0);
+  const first = await spawnCli(['outbox', '--json'], sdb.env);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.json()).toEqual([]);
+  const db = await sdb.open();
+  const body = renderMail({ greeting: 'Hello,', paragraphs: ['e2e'], senderHint: FROM });
+  for (let i = 0; i < 3; i++) await enqueueMail(db.knex, { kind: 'notice', to: `e2e${i}@agency.org`, subject: 'e2e', ...body });
+  await db.close();
+});
+afterAll(async () => {
+  await relay?.close();
+  await dns?.close();
+  await sdb?.drop();
+});
+
+describe('mail commands (built binary)', () => {
+  it('outbox --json lists the queue', async () => {
+    const r = await spawnCli(['outbox', '--json', '--status', 'pending'], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toHaveLength(3);
+  });
+
+  it('outbox flush --json delivers and exits 0', async () => {
+    const r = await spawnCli(['outbox', 'flush', '--json'], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['sent', 'sent', 'sent']);
+    expect(relay.received).toHaveLength(3);
+  });
+
+  it('mail test --json proves the relay', async () => {
+    const r = await spawnCli(['mail', 'test', 'admin@agency.org', '--json'], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ connected: true, authenticated: true, sent: true, dkimSigned: false });
+  });
+
+  it('mail doctor --json reads HMIS_DNS_SERVER and exits 5 when DKIM is missing', async () => {
+    const r = await spawnCli(['mail', 'doctor', '--json'], env());
+    expect(r.code, r.stderr).toBe(5);
+    const report = r.json<{ domain: string; checks: Array<{ id: string; status: string }> }>();
+    expect(report.domain).toBe('e2e.example.org');
+    expect(Object.fromEntries(report.checks.map((c) => [c.id, c.status]))).toMatchObject({ spf: 'ok', dmarc: 'ok', dkim: 'fail' });
+  });
+});
