@@ -4,9 +4,8 @@ import { shortTime } from '../output/format.js';
 import { sanitizeForDisplay } from '../output/sanitize.js';
 import type { AccountRow } from './accounts.js';
 import type { Check, DiagnoseEnv } from './diagnose.js';
+import { PLACEHOLDER_SITE } from './tokens.js';
 
-/** Shown when HMIS_SITE_URL is unset on the embedded demo database (the reset service uses it too). */
-const PLACEHOLDER_SITE = 'https://hmis.example.org';
 
 /** A word for a copy-paste command line: bare when safe, otherwise single-quoted for the shell. */
 export function shellArg(value: string): string {
@@ -14,24 +13,9 @@ export function shellArg(value: string): string {
   return /^[A-Za-z0-9._@+=:,/-]+$/.test(clean) ? clean : `'${clean.replace(/'/g, `'\\''`)}'`;
 }
 
-type Parsed<K extends string> = ({ ok: true } & Record<K, string>) | { ok: false; reason: string };
-interface AddressRules {
-  parseEmailAddress(raw: string): Parsed<'address'>;
-  parsePhone(raw: string): Parsed<'phone'>;
-}
-
 /** The address and phone rules of `email set`, so diagnose calls bad exactly what `email set` refuses. */
-export async function loadAddressRules(): Promise<AddressRules> {
-  // TEMPORARY guard while email-address.ts is being written in parallel: a plain check stands in.
-  const spec = './email-address.js';
-  try {
-    return (await import(spec)) as AddressRules;
-  } catch {
-    return {
-      parseEmailAddress: (raw) => (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(raw) ? { ok: true, address: raw } : { ok: false, reason: 'is not a valid address' }),
-      parsePhone: (raw) => (/^\+?[0-9 ().-]{7,}$/.test(raw.trim()) ? { ok: true, phone: raw.trim() } : { ok: false, reason: 'is not a phone number' }),
-    };
-  }
+export async function loadAddressRules(): Promise<typeof import('./email-address.js')> {
+  return import('./email-address.js');
 }
 
 function origin(url: string): string | null {
