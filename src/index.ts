@@ -2,3 +2,7 @@
 export { CliError, NotFoundError, UsageError } from './errors.js';
 export { recordLoginFailure, recordLoginSuccess, type LoginOptions, type LoginResult } from './services/login.js';
 export { daysLeft } from './services/days.js';
+export { redeemResetToken, type RedeemResult } from './services/reset-links.js';
+export { confirmEmail, type ConfirmResult } from './services/email.js';
+export { parseEmailAddress, parsePhone, isPhone } from './services/email-address.js';
+export { hashToken } from './services/tokens.js';

@@ -90,6 +90,12 @@ export interface CheckResult {
 
 /** Why a pasted link or token does (not) work. Never repeats the token. */
 export async function checkResetLink(db: Knex, config: Config, input: string, now: Date): Promise<CheckResult> {
+  const r = await check(db, config, input, now);
+  // One key order for every reason: CONTRACT's four, then the link id.
+  return { valid: r.valid, reason: r.reason, user: r.user, detail: r.detail, linkId: r.linkId };
+}
+
+async function check(db: Knex, config: Config, input: string, now: Date): Promise<CheckResult> {
   const parsed = parseLinkOrToken(input);
   if (!parsed.ok) return { valid: false, reason: 'malformed', user: null, detail: parsed.detail, linkId: null };
   const rows = (await linkQuery(db).where('t.token_hash', hashToken(parsed.raw))) as ResetLinkRow[];

@@ -1,0 +1,90 @@
+/** Shared by the reset/email tests: seed accounts, read links out of delivered mail, scan for leaked tokens. */
+import type { Knex } from 'knex';
+import { simpleParser } from 'mailparser';
+import { cli, type CliResult, type InProcessOptions } from './cli.js';
+import type { TestDb } from './db.js';
+import type { TestRelay } from './smtp.js';
+
+export const SITE = 'https://hmis.test.example.org';
+export const FROM = 'hmis-noreply@test.example.org';
+
+export interface SeedUser {
+  username: string;
+  email?: string | null;
+  verified?: boolean;
+  phone?: string | null;
+  lock?: 'failed_logins' | 'agreement_expired' | 'admin';
+  agency?: string;
+}
+
+/** Insert accounts (and their agencies) directly; returns username → id. */
+export async function seedUsers(knex: Knex, users: SeedUser[]): Promise<Record<string, number>> {
+  const ids: Record<string, number> = {};
+  for (const u of users) {
+    let agencyId: number | null = null;
+    if (u.agency) {
+      const a = await knex('agencies').where('name', u.agency).first('id');
+      agencyId = a ? Number(a.id) : Number(((await knex('agencies').insert({ name: u.agency }).returning('id')) as Array<{ id: number }>)[0]!.id);
+    }
+    const [row] = (await knex('users')
+      .insert({
+        username: u.username,
+        first_name: u.username[0]!.toUpperCase() + u.username.slice(1),
+        last_name: 'Test',
+        email: u.email === undefined ? `${u.username}@agency.test.example.org` : u.email,
+        email_verified_at: u.verified === false ? null : new Date(Date.now() - 86_400_000),
+        phone: u.phone === undefined ? '(555) 010-0000' : u.phone,
+        agency_id: agencyId,
+        locked_at: u.lock ? new Date() : null,
+        lock_reason: u.lock ?? null,
+        failed_login_attempts: u.lock === 'failed_logins' ? 3 : 0,
+      })
+      .returning('id')) as Array<{ id: number }>;
+    ids[u.username] = Number(row!.id);
+  }
+  return ids;
+}
+
+/** Every link-bearing token seen, and every piece of output that must not contain one. */
+export class Leaks {
+  readonly tokens = new Set<string>();
+  readonly outputs: string[] = [];
+
+  /** Run the CLI in-process; stdout of --print-link is the one place a token may appear, so it is not scanned. */
+  async run(db: TestDb, args: string[], o: InProcessOptions & { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+    const r = await cli(args, { database: db, ...o });
+    if (args.includes('--print-link')) {
+      for (const m of r.stdout.matchAll(/token=([A-Za-z0-9_-]{43})/g)) this.tokens.add(m[1]!);
+    } else this.outputs.push(r.stdout);
+    this.outputs.push(r.stderr);
+    return r;
+  }
+
+  /** The token of the link in the relay's n-th accepted message (text and HTML parts agree). */
+  async fromMail(relay: TestRelay, n = relay.received.length - 1): Promise<{ token: string; url: string; to: string; text: string }> {
+    const msg = relay.received[n];
+    if (!msg) throw new Error(`the relay has no message #${n}`);
+    const parsed = await simpleParser(msg.raw);
+    const m = /(https?:\/\/\S+\?token=([A-Za-z0-9_-]{43}))/.exec(parsed.text ?? '');
+    if (!m) throw new Error(`no link in message #${n}:\n${parsed.text}`);
+    if (!String(parsed.html).includes(m[1]!)) throw new Error('the HTML part does not carry the same link');
+    this.tokens.add(m[2]!);
+    return { token: m[2]!, url: m[1]!, to: msg.to.join(','), text: parsed.text ?? '' };
+  }
+
+  /** Every row of every table as text, and every captured output: none may hold a raw token. */
+  async scan(knex: Knex): Promise<string[]> {
+    const found: string[] = [];
+    const tables = (await knex('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).pluck('table_name')) as string[];
+    for (const t of tables) {
+      const rows = (await knex.raw(`select t::text as row from "${t}" t`)).rows as Array<{ row: string }>;
+      for (const { row } of rows) for (const tok of this.tokens) if (row.includes(tok)) found.push(`table ${t}: ${row.slice(0, 120)}`);
+    }
+    for (const out of this.outputs) for (const tok of this.tokens) if (out.includes(tok)) found.push(`output: ${out.slice(0, 200)}`);
+    return found;
+  }
+}
+
+export async function count(knex: Knex, table: string, where: Record<string, unknown> = {}): Promise<number> {
+  return Number(((await knex(table).where(where).count({ n: '*' })) as Array<{ n: number | string }>)[0]!.n);
+}
