@@ -52,7 +52,9 @@ export async function pendingAgreements(db: Knex, userIds: number[]): Promise<Ma
 
 /** Accounts by expiry, soonest first, with days left and the missing signatures. */
 export async function* expiringAccounts(db: Knex, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow> {
-  const rows = pageAccounts(db, { expiresBefore: f.before, expiresAfter: f.includeExpired ? undefined : f.now, agencyId: f.agencyId }, 'expiry', Infinity, pageSize);
+  // An agreement expiring exactly now counts as expired (as `expire` sees it): the filter is inclusive, so start 1 ms later.
+  const after = f.includeExpired ? undefined : new Date(f.now.getTime() + 1);
+  const rows = pageAccounts(db, { expiresBefore: f.before, expiresAfter: after, agencyId: f.agencyId }, 'expiry', Infinity, pageSize);
   for await (const page of inPages(rows, pageSize)) {
     const pending = await pendingAgreements(db, page.map((r) => r.id));
     for (const row of page) {
