@@ -87,7 +87,8 @@ export function setLinkMinterForTest(kind: MailKind, minter: LinkMinter | undefi
   else testMinters.delete(kind);
 }
 
-async function minterFor(kind: MailKind): Promise<LinkMinter | undefined> {
+/** The LinkMinter of a link-bearing kind (a test override first); undefined for kinds without a link. */
+export async function minterFor(kind: MailKind): Promise<LinkMinter | undefined> {
   const override = testMinters.get(kind);
   if (override) return override;
   const entry = MINTER_MODULES[kind];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
-import { BACKOFF_MS, enqueueMail, MAX_ATTEMPTS, setLinkMinterForTest } from '../../src/mail/outbox.js';
+import { BACKOFF_MS, enqueueMail, MAX_ATTEMPTS, minterFor, setLinkMinterForTest } from '../../src/mail/outbox.js';
 import type { MailKind, OutboxRow } from '../../src/mail/types.js';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
@@ -151,6 +151,29 @@ describe('outbox flush', () => {
     expect(relay.received).toHaveLength(1);
   });
 
+  it('two flushes at once never send a message twice (SKIP LOCKED claims)', async () => {
+    await enqueue(20);
+    const [a, b] = await Promise.all([
+      cli(['outbox', 'flush', '--json'], { database: db, env: env(), clock: at(0) }),
+      cli(['outbox', 'flush', '--json'], { database: db, env: env(), clock: at(0) }),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(a.json().results.length + b.json().results.length).toBe(20);
+    expect(relay.received).toHaveLength(20);
+    for (const row of await rows()) expect(relay.acceptedCount(row.message_id!)).toBe(1);
+  });
+
+  it('shows a progress bar on a terminal only', async () => {
+    await enqueue(3);
+    const tty = await cli(['outbox', 'flush'], { database: db, env: env(), clock: at(0), interactive: true });
+    expect(tty.code, tty.stderr).toBe(0);
+    expect(tty.stderr).toMatch(/delivering mail \[#+\] 100% 3\/3/);
+    await enqueue(3);
+    const plain = await cli(['outbox', 'flush'], { database: db, env: env(), clock: at(0) });
+    expect(plain.stderr).not.toMatch(/delivering mail/);
+  });
+
   it('--dry-run sends nothing', async () => {
     await enqueue(2);
     const r = await cli(['outbox', 'flush', '--dry-run', '--json'], { database: db, env: env(), clock: at(0) });
@@ -162,6 +185,13 @@ describe('outbox flush', () => {
 
 describe('link minting at delivery', () => {
   afterEach(() => setLinkMinterForTest('reset', undefined));
+
+  it('finds the reset and verify minters of the services, and none for other kinds', async () => {
+    expect(typeof (await minterFor('reset'))).toBe('function');
+    expect(typeof (await minterFor('verify'))).toBe('function');
+    expect(await minterFor('notice')).toBeUndefined();
+    expect(await minterFor('test')).toBeUndefined();
+  });
 
   it('puts the minted link in the sent message only, and revokes it when the relay refuses', async () => {
     const events: string[] = [];
