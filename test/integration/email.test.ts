@@ -1,0 +1,192 @@
+/** `email set|verify|check` against a real smtp-server; confirmEmail's binding to one address. */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confirmEmail } from '../../src/index.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+import { count, FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
+import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { HOSTILE_ADDRESSES } from '../fixtures/hostile-addresses.js';
+
+let db: TestDb;
+let relay: TestRelay;
+let ids: Record<string, number>;
+const leaks = new Leaks();
+const env = (extra: Record<string, string | undefined> = {}) => ({ ...db.env, HMIS_SITE_URL: SITE, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM, ...extra });
+const run = (args: string[], o: { clock?: () => Date; env?: Record<string, string | undefined> } = {}) => leaks.run(db, args, { env: env(o.env), clock: o.clock });
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const user = (name: string) => db.knex('users').whereRaw('lower(username) = ?', [name]).first();
+
+beforeAll(async () => {
+  db = await openTestDb();
+  relay = await startRelay();
+  ids = await seedUsers(db.knex, [
+    { username: 'alice', agency: 'Harbor' }, { username: 'bob', agency: 'Harbor' }, { username: 'frank', agency: 'Harbor' },
+    { username: 'nina', agency: 'Harbor', verified: false }, { username: 'otto', agency: 'Harbor', email: null, phone: null },
+    { username: 'clean', agency: 'Quiet Agency' },
+  ]);
+});
+afterAll(async () => {
+  await relay?.close();
+  await db?.close();
+});
+
+describe('email set', () => {
+  it('refuses every hostile address with exit 2, naming it, and writes nothing', async () => {
+    const before = await user('alice');
+    const counts = async () => Promise.all(['audit_log', 'mail_outbox', 'password_reset_tokens'].map((t) => count(db.knex, t)));
+    const n = await counts();
+    for (const a of HOSTILE_ADDRESSES) {
+      const r = await run(['email', 'set', 'alice', a]);
+      expect(r.code, JSON.stringify(a)).toBe(2);
+      expect(r.stderr, JSON.stringify(a)).toMatch(/^hmis-admin: address ".*" .+; give one plain address such as jane\.doe@agency\.org\n$/);
+      expect(r.stdout).toBe('');
+    }
+    expect(await user('alice')).toEqual(before);
+    expect(await counts()).toEqual(n);
+  });
+
+  it('stores IDN domains as punycode and lowercases the domain, keeping the local part', async () => {
+    const r = await run(['email', 'set', 'alice', 'Alice.Smith@Bücher.EXAMPLE.org', '--verified', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ user: 'alice', outcome: 'email_set' });
+    const row = await user('alice');
+    expect(row.email).toBe('Alice.Smith@xn--bcher-kva.example.org');
+    expect(row.email_verified_at).not.toBeNull();
+  });
+
+  it('refuses an address another account uses (any case), naming it', async () => {
+    const r = await run(['email', 'set', 'alice', 'BOB@agency.test.example.org']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`already the address of bob \\(#${ids.bob}\\)`));
+  });
+
+  it('the same address again is a no-op', async () => {
+    const n = await count(db.knex, 'audit_log');
+    const r = await run(['email', 'set', 'alice', 'Alice.Smith@bücher.example.org', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ outcome: 'email_set' });
+    expect(r.json().results[0].message).toMatch(/nothing changed/);
+    expect(await count(db.knex, 'audit_log')).toBe(n);
+  });
+
+  it('a change revokes open links, cancels queued link mail, tells the old address and audits masked', async () => {
+    relay.onMessage = () => ({ code: 421, message: 'later' });
+    expect((await run(['reset', 'send', 'frank', '--json'])).json().results[0].outcome).toBe('queued');
+    relay.onMessage = () => 'accept';
+    expect((await run(['reset', 'send', 'frank'])).code).toBe(0);
+    const link = await leaks.fromMail(relay);
+    const r = await run(['email', 'set', 'frank', 'frank.new@agency.test.example.org', '--phone', '(555) 222-3333', '--ticket', 'HD-9', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0].message).toMatch(/notice to the old address frank@agency\.test\.example\.org: sent/);
+    const row = await user('frank');
+    expect(row).toMatchObject({ email: 'frank.new@agency.test.example.org', phone: '(555) 222-3333', email_verified_at: null });
+    const tokens = await db.knex('password_reset_tokens').where('user_id', ids.frank!);
+    expect(tokens.every((t) => t.revoked_at !== null)).toBe(true);
+    expect(tokens.find((t) => t.token_hash === sha(link.token)).revoked_reason).toBe('email_changed');
+    const check = await run(['reset', 'check', link.url, '--json']);
+    expect(check.json()).toMatchObject({ reason: 'revoked' });
+    expect(check.json().detail).toMatch(/email address changed/);
+    const queued = await db.knex('mail_outbox').where({ user_id: ids.frank, kind: 'reset' }).orderBy('id').first();
+    expect(queued).toMatchObject({ status: 'failed', last_error: 'cancelled: the account email address changed' });
+    const notice = relay.received[relay.received.length - 1]!;
+    expect(notice.to).toEqual(['frank@agency.test.example.org']);
+    expect(notice.raw).toMatch(/f\*\*\*@agency\.test\.example\.org/);
+    expect(notice.raw).not.toContain('frank.new@');
+    const audit = await db.knex('audit_log').where({ action: 'email.set', user_id: ids.frank }).first();
+    expect(audit.ticket).toBe('HD-9');
+    expect(audit.details).toMatchObject({ from: 'f***@agency.test.example.org', to: 'f***@agency.test.example.org', phoneChanged: true, verified: false });
+    const flush = await run(['outbox', 'flush', '--json'], { clock: () => new Date(Date.now() + 3_600_000) });
+    expect(flush.code).toBe(0);
+    expect(relay.received.filter((m) => m.to.includes('frank@agency.test.example.org'))).toHaveLength(2);
+  });
+
+  it('refuses a bad phone and supports --dry-run', async () => {
+    const bad = await run(['email', 'set', 'bob', 'bob2@agency.test.example.org', '--phone', 'call me']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--phone "call me" may hold only digits/);
+    const dry = await run(['email', 'set', 'bob', 'bob2@agency.test.example.org', '--dry-run', '--json']);
+    expect(dry.json().results[0]).toMatchObject({ outcome: 'would_set_email' });
+    expect((await user('bob')).email).toBe('bob@agency.test.example.org');
+  });
+});
+
+describe('email verify and confirmEmail', () => {
+  it('sends a single-use link bound to the current address', async () => {
+    const r = await run(['email', 'verify', 'nina', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ outcome: 'verification_sent' });
+    const mail = await leaks.fromMail(relay);
+    expect(mail.url).toBe(`${SITE}/email/confirm?token=${mail.token}`);
+    expect(mail.to).toBe('nina@agency.test.example.org');
+    const t = await db.knex('email_verification_tokens').where('user_id', ids.nina!).first();
+    expect(t).toMatchObject({ token_hash: sha(mail.token), email: 'nina@agency.test.example.org' });
+    const results = await Promise.all(Array.from({ length: 10 }, () => confirmEmail(db.knex, mail.token)));
+    expect(results.filter((x) => x.ok)).toEqual([{ ok: true, userId: ids.nina, username: 'nina', email: 'nina@agency.test.example.org' }]);
+    expect((await user('nina')).email_verified_at).not.toBeNull();
+    expect(await confirmEmail(db.knex, mail.token)).toEqual({ ok: false, reason: 'used' });
+    const again = await run(['email', 'verify', 'nina', '--json']);
+    expect(again.code).toBe(0);
+    expect(again.json().results[0]).toMatchObject({ outcome: 'already_verified' });
+  });
+
+  it('a token for an address the account no longer has confirms nothing', async () => {
+    expect((await run(['email', 'verify', 'frank'])).code).toBe(0);
+    const mail = await leaks.fromMail(relay);
+    // Another system changes the address without revoking anything: the binding alone must hold.
+    await db.knex('users').where('id', ids.frank!).update({ email: 'frank.other@agency.test.example.org' });
+    expect(await confirmEmail(db.knex, mail.token)).toEqual({ ok: false, reason: 'email_changed' });
+    expect((await user('frank')).email_verified_at).toBeNull();
+    const t = await db.knex('email_verification_tokens').where('token_hash', sha(mail.token)).first();
+    expect(t.used_at).toBeNull();
+    expect(await confirmEmail(db.knex, 'x')).toEqual({ ok: false, reason: 'malformed' });
+    expect(await confirmEmail(db.knex, 'Z'.repeat(43))).toEqual({ ok: false, reason: 'unknown' });
+    const expired = await run(['email', 'verify', 'frank']);
+    expect(expired.code).toBe(0);
+    const m2 = await leaks.fromMail(relay);
+    expect(await confirmEmail(db.knex, m2.token, new Date(Date.now() + 25 * 3_600_000))).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('refuses without an address (exit 2)', async () => {
+    const r = await run(['email', 'verify', 'otto']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/otto has no email address.*email set otto/);
+  });
+});
+
+describe('email check', () => {
+  it('lists missing, invalid, shared, unverified and phone problems per agency; exit 5 with --fail-if-any', async () => {
+    await seedUsers(db.knex, [
+      { username: 'pia', agency: 'Harbor', email: 'desk@agency.test.example.org' },
+      { username: 'quinn', agency: 'Harbor', email: 'DESK@agency.test.example.org', phone: 'ask' },
+      { username: 'rex', agency: 'Harbor', email: 'not-an-address' },
+    ]);
+    const r = await run(['email', 'check', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = r.json();
+    const by = Object.fromEntries(doc.accounts.map((a: { user: string; problems: string[] }) => [a.user, a.problems]));
+    expect(by.otto).toEqual(['missing_email', 'missing_phone']);
+    expect(by.rex).toEqual(['invalid_email']);
+    expect(by.pia).toEqual(['duplicate_email']);
+    expect(by.quinn).toEqual(['duplicate_email', 'invalid_phone']);
+    expect(by.frank).toEqual(['unverified']);
+    expect(by.clean).toBeUndefined();
+    const harbor = doc.agencies.find((a: { agency: string }) => a.agency === 'Harbor');
+    expect(harbor).toMatchObject({ missingEmail: 1, invalidEmail: 1, duplicateEmail: 2, missingPhone: 1, invalidPhone: 1 });
+    expect(doc.total.accounts).toBe(await count(db.knex, 'users'));
+    const fail = await run(['email', 'check', '--fail-if-any', '--format', 'csv']);
+    expect(fail.code).toBe(5);
+    expect(fail.stdout.split('\n')[0]).toBe('id,user,agency,email,problems,detail');
+    expect(fail.stderr).toMatch(/account\(s\) have an address or phone problem/);
+    const quiet = await run(['email', 'check', '--fail-if-any', '--agency', 'quiet agency']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    for (const line of quiet.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    expect((await run(['email', 'check', '--agency', 'Nowhere'])).code).toBe(2);
+  });
+});
+
+describe('no raw token anywhere', () => {
+  it('finds none of the delivered tokens in any table or captured output', async () => {
+    expect(leaks.tokens.size).toBeGreaterThanOrEqual(4);
+    expect(await leaks.scan(db.knex)).toEqual([]);
+  });
+});
