@@ -132,10 +132,13 @@ export function inquirerPrompts(): Prompts {
     }
   };
   return {
-    confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def })),
-    input: (message, o = {}) => wrap(async () => (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate })),
-    select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices })),
-    search: (message, source) => wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) })),
+    // Prompts draw on stderr: stdout carries only the command's data (one JSON document under --json).
+    confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def }, { output: process.stderr })),
+    input: (message, o = {}) =>
+      wrap(async () => (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate }, { output: process.stderr })),
+    select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices }, { output: process.stderr })),
+    search: (message, source) =>
+      wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) }, { output: process.stderr })),
   };
 }
 

@@ -1,0 +1,125 @@
+/** The built binary: diagnose and report compliance as JSON/CSV, and the helpdesk wizard under a real pseudo-terminal. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+import { spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { binPath, testRoot } from '../helpers/paths.js';
+
+let sdb: SpawnDb;
+const SITE = 'https://hmis.example.org';
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  sdb = await spawnTestDb();
+  env = { HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'helpdesk-mail-')), ...sdb.env, HMIS_SITE_URL: SITE };
+  expect((await spawnCli(['db', 'migrate'], env)).code).toBe(0);
+  const r = await spawnCli(['demo', '--users', '200'], env);
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(async () => sdb?.drop());
+
+describe('diagnose (binary)', () => {
+  it('prints the CONTRACT JSON; exit 5 for a locked account, 0 for a healthy one', async () => {
+    const locked = (await spawnCli(['locked', '--reason', 'failed_logins', '--json'], env)).json<Array<{ username: string }>>()[0]!;
+    const r = await spawnCli(['diagnose', locked.username, '--json'], env);
+    expect(r.code, r.stderr).toBe(5);
+    const doc = r.json();
+    expect(Object.keys(doc)).toEqual(['user', 'canReset', 'checks']);
+    expect(doc).toMatchObject({ user: locked.username, canReset: false });
+    expect(doc.checks.map((c: { id: string }) => c.id)).toEqual(['site', 'locked', 'agreement', 'email', 'recent_resets', 'phone']);
+    expect(doc.checks[1]).toMatchObject({ id: 'locked', status: 'fail', fix: `hmis-admin unlock ${locked.username}` });
+    const all = (await spawnCli(['users', 'list', '--json', '--limit', '60'], env)).json<Array<Record<string, unknown>>>();
+    const healthy = all.find((a) => !a.locked && a.emailVerified && a.phone && Date.parse(a.accountExpiresAt as string) - Date.now() > 31 * 86_400_000)!;
+    const ok = await spawnCli(['diagnose', healthy.username as string, '--json'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().canReset).toBe(true);
+  });
+});
+
+describe('report compliance (binary)', () => {
+  it('--json and --format csv agree, one row per agency', async () => {
+    const j = await spawnCli(['report', 'compliance', '--json'], env);
+    expect(j.code, j.stderr).toBe(0);
+    const doc = j.json();
+    expect(Object.keys(doc)).toEqual(['generatedAt', 'agencies', 'totals']);
+    expect(doc.totals.accounts).toBe(200);
+    const c = await spawnCli(['report', 'compliance', '--format', 'csv'], env);
+    expect(c.code, c.stderr).toBe(0);
+    const lines = c.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('agency,accounts,expired,expiring30d,missingSignatures,missingEmail,unverifiedEmail,missingPhone,lockedOver30d');
+    expect(lines.slice(1)).toEqual(doc.agencies.map((a: Record<string, unknown>) => Object.values(a).join(',')));
+  });
+});
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+describe('helpdesk under a pseudo-terminal (tmux)', () => {
+  const title = 'unlocks an account and sends its link, audited with the ticket';
+  it.skipIf(!hasTmux)(hasTmux ? title : `${title} — SKIPPED: tmux is not installed on this machine`, async () => {
+    const people = (await spawnCli(['locked', '--reason', 'failed_logins', '--json'], env)).json<Array<Record<string, unknown>>>();
+    const who = people.find((p) => p.emailVerified && p.phone && p.email)!;
+    const user = who.username as string;
+    const dir = mkdtempSync(join(testRoot, 'pty-'));
+    const socket = `hmis-e2e-${process.pid}`;
+    const vars = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HMIS_ACTOR: 'pty', TERM: 'xterm-256color', ...env };
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const command =
+      `env -i ${Object.entries(vars).map(([k, v]) => q(`${k}=${v}`)).join(' ')} ${q(process.execPath)} ${q(binPath)} helpdesk --ticket HD-PTY --json` +
+      ` > ${q(join(dir, 'out.json'))}; echo $? > ${q(join(dir, 'exit'))}; sleep 60`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+    const screen = () => tmux('capture-pane', '-p', '-t', 'hd');
+    const waitFor = async (text: string | RegExp) => {
+      for (let i = 0; i < 150; i++) {
+        const s = screen();
+        if (typeof text === 'string' ? s.includes(text) : text.test(s)) return s;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${text}; the screen shows:\n${screen()}`);
+    };
+    tmux('new-session', '-d', '-x', '120', '-y', '40', '-s', 'hd', command);
+    try {
+      await waitFor('Who is it?');
+      tmux('send-keys', '-t', 'hd', '-l', user);
+      await waitFor(`${user} - `);
+      tmux('send-keys', '-t', 'hd', 'Enter');
+      await waitFor(`Unlock ${user}`);
+      tmux('send-keys', '-t', 'hd', '-l', 'y');
+      tmux('send-keys', '-t', 'hd', 'Enter');
+      await waitFor('reset link now?');
+      tmux('send-keys', '-t', 'hd', '-l', 'y');
+      tmux('send-keys', '-t', 'hd', 'Enter');
+      for (let i = 0; i < 150 && !existsSync(join(dir, 'exit')); i++) await new Promise((r) => setTimeout(r, 100));
+      const shown = screen();
+      expect(shown).toMatch(/fail {2}locked/);
+      expect(readFileSync(join(dir, 'exit'), 'utf8').trim(), shown).toBe('0');
+    } finally {
+      spawnSync('tmux', ['-L', socket, 'kill-server']);
+    }
+    const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(out.results.map((r: { outcome: string }) => r.outcome)).toEqual(['unlocked', 'sent']);
+
+    const mailDir = join(env.HMIS_DATA_DIR!, 'mail');
+    const eml = readdirSync(mailDir).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(mailDir, f), 'utf8'));
+    expect(eml).toHaveLength(1);
+    const body = eml[0]!.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+    expect(body).toContain(`To: ${who.email}`);
+    const token = /https:\/\/hmis\.example\.org\/password\/reset\?token=([A-Za-z0-9_-]{43})/.exec(body)?.[1];
+    expect(token).toBeDefined();
+
+    const db = await sdb.open();
+    try {
+      const trail = await db.knex('audit_log').where('ticket', 'HD-PTY').orderBy('id').select('action', 'user_id', 'actor');
+      expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send']);
+      expect(trail.every((a) => a.user_id === who.id && a.actor === 'pty')).toBe(true);
+      const row = await db.knex('users').where('id', who.id).first('locked_at', 'failed_login_attempts');
+      expect(row).toMatchObject({ locked_at: null, failed_login_attempts: 0 });
+      const hash = createHash('sha256').update(token!).digest('hex');
+      expect(await db.knex('password_reset_tokens').where({ user_id: who.id, token_hash: hash }).whereNull('revoked_at').first('id')).toBeDefined();
+    } finally {
+      await db.close();
+    }
+  });
+});
