@@ -189,3 +189,47 @@ describe('helpdesk wizard', () => {
     expect(await findPeople(db.knex, 'm')).toEqual([]);
   });
 });
+
+describe('--ticket everywhere', () => {
+  it('every command with --dry-run or --yes (and mail test) takes --ticket', async () => {
+    const { buildProgram } = await import('../../src/program.js');
+    const program = buildProgram({ exitCode: 0, makeContext: async () => { throw new Error('not run'); } }, '0');
+    const walk = (c: import('commander').Command, path: string[]): string[][] => c.commands.flatMap((x) => [[...path, x.name()], ...walk(x, [...path, x.name()])]);
+    const find = (path: string[]) => path.reduce((c, n) => c.commands.find((x) => x.name() === n)!, program);
+    const mutatingNames: string[] = [];
+    for (const path of walk(program, [])) {
+      const flags = find(path).options.map((o) => o.long);
+      if (flags.includes('--dry-run') || flags.includes('--yes') || path.join(' ') === 'mail test') {
+        mutatingNames.push(path.join(' '));
+        expect(flags, path.join(' ')).toContain('--ticket');
+      }
+    }
+    for (const name of ['unlock', 'lock', 'expire', 'agreement sign', 'email set', 'email verify', 'reset send', 'outbox flush', 'helpdesk']) {
+      expect(mutatingNames).toContain(name);
+    }
+  });
+
+  it('the services write the ticket into audit_log, and audit --ticket shows the whole story newest first', async () => {
+    await db.knex('users').insert({ username: 'tk', first_name: 'Tic', last_name: 'Ket', email: 'tk@agency.example.org', phone: '555-010-0111', account_expires_at: new Date(Date.now() + 200 * DAY) });
+    const steps = [
+      ['lock', 'tk', '--reason', 'called in sick'],
+      ['unlock', 'tk'],
+      ['email', 'set', 'tk', 'tk2@agency.example.org', '--phone', '555-010-0112'],
+      ['email', 'verify', 'tk'],
+      ['agreement', 'sign', 'tk', '--by', 'user'],
+      ['reset', 'send', 'tk'],
+    ];
+    for (const args of steps) {
+      const r = await cli([...args, '--ticket', 'HD-77', '--yes'], { database: db, env });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const story = (await cli(['audit', '--ticket', 'HD-77', '--json'], { database: db })).json<Array<{ action: string; ticket: string; user: string; at: string }>>();
+    expect(story.every((s) => s.ticket === 'HD-77' && s.user === 'tk')).toBe(true);
+    const actions = story.map((s) => s.action).reverse();
+    for (const [i, want] of [/^lock$/, /^unlock/, /^email\./, /^email\.verify/, /^agreement\./, /^reset\.send$/].entries()) {
+      expect(actions.findIndex((a) => want.test(a)), `${want} in ${actions.join(', ')}`).toBeGreaterThanOrEqual(i);
+    }
+    const times = story.map((s) => Date.parse(s.at));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+});
