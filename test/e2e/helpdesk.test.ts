@@ -114,10 +114,10 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
       const trail = await db.knex('audit_log').where('ticket', 'HD-PTY').orderBy('id').select('action', 'user_id', 'actor');
       expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send']);
       expect(trail.every((a) => a.user_id === who.id && a.actor === 'pty')).toBe(true);
-      const row = await db.knex('users').where('id', who.id).first('locked_at', 'failed_login_attempts');
+      const row = await db.knex('users').where('id', who.id as number).first('locked_at', 'failed_login_attempts');
       expect(row).toMatchObject({ locked_at: null, failed_login_attempts: 0 });
       const hash = createHash('sha256').update(token!).digest('hex');
-      expect(await db.knex('password_reset_tokens').where({ user_id: who.id, token_hash: hash }).whereNull('revoked_at').first('id')).toBeDefined();
+      expect(await db.knex('password_reset_tokens').where({ user_id: who.id as number, token_hash: hash }).whereNull('revoked_at').first('id')).toBeDefined();
     } finally {
       await db.close();
     }
