@@ -39,15 +39,17 @@ export async function showAgreement(db: Knex, user: AccountRow, now: Date): Prom
   const last = (await db('user_agreements').where('user_id', user.id).whereNotNull('completed_at').orderBy('completed_at', 'desc').first()) as FullAgreement | undefined;
   const sup = user.supervisor_id ? ((await db('users').where('id', user.supervisor_id).first('username', 'first_name', 'last_name')) as AccountRow | undefined) : undefined;
   const agency = user.agency_id ? ((await db('agencies').where('id', user.agency_id).first('executive_director_name')) as { executive_director_name: string | null } | undefined) : undefined;
-  const missing = missingFor(pending);
   const expired = user.account_expires_at !== null && user.account_expires_at.getTime() <= now.getTime();
+  const status = pending ? 'pending' : last && !expired ? 'complete' : 'none';
+  // A completed renewal needs nothing now; the next one starts with its first signature.
+  const missing = status === 'complete' ? [] : missingFor(pending);
   const signatures = Object.fromEntries(
     SIGNERS.map((s) => [s, { at: iso(pending?.[`${s}_signed_at`]), by: pending?.[`${s}_signed_by`] ?? null }]),
   ) as AgreementView['signatures'];
   return {
     user: user.username,
     // "complete" means the last renewal is done and no new one has started and the account is not expired.
-    status: pending ? 'pending' : last && !expired ? 'complete' : 'none',
+    status,
     expiresAt: iso(user.account_expires_at),
     daysLeft: user.account_expires_at ? daysLeft(user.account_expires_at, now) : null,
     termStartedAt: iso(pending?.term_started_at),

@@ -1,0 +1,92 @@
+/** The built binary for unlock, lock, expiring, expire and agreement: exit codes and --json output. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
+import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
+
+let sdb: SpawnDb;
+let env: Record<string, string>;
+type Account = { username: string; lockReason: string | null; daysLeft: number; missingSignatures: string[] };
+
+beforeAll(async () => {
+  sdb = await spawnTestDb();
+  env = { ...sdb.env };
+  if (onServer) expect((await spawnCli(['db', 'migrate'], env)).code).toBe(0);
+  const r = await spawnCli(['demo', '--users', '200'], env);
+  expect(r.code, r.stderr).toBe(0);
+});
+afterAll(async () => sdb?.drop());
+
+const locked = async (reason: string) => (await spawnCli(['locked', '--reason', reason, '--json'], env)).json<Account[]>();
+
+describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
+  it('unlock: unlocked, then not_locked; an expired-agreement lock is refused (exit 2); unknown exits 3', async () => {
+    const [first] = await locked('failed_logins');
+    const r = await spawnCli(['unlock', first!.username, '--notify', '--ticket', 'HD-1', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0]).toMatchObject({ user: first!.username, outcome: 'unlocked' });
+    const again = await spawnCli(['unlock', first!.username, '--json'], env);
+    expect([again.code, again.json().results[0].outcome]).toEqual([0, 'not_locked']);
+    const [expired] = await locked('agreement_expired');
+    const refused = await spawnCli(['unlock', expired!.username, '--json'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.json().results[0].message).toMatch(/hmis-admin agreement sign/);
+    expect((await spawnCli(['unlock', 'no-such-user'], env)).code).toBe(3);
+    expect((await spawnCli(['unlock', '--all'], env)).code).toBe(2); // no terminal, no --yes
+  });
+
+  it('lock: locked, then already_locked', async () => {
+    const name = (await spawnCli(['users', 'list', '--limit', '40', '--json'], env)).json<Array<{ username: string; locked: boolean }>>().find((u) => !u.locked)!.username;
+    const r = await spawnCli(['lock', name, '--reason', 'left the agency', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results[0].outcome).toBe('locked');
+    expect((await spawnCli(['lock', name, '--reason', 'again', '--json'], env)).json().results[0].outcome).toBe('already_locked');
+  });
+
+  it('expiring --json adds daysLeft and missingSignatures; --fail-if-any exits 5', async () => {
+    const r = await spawnCli(['expiring', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.json<Account[]>();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.daysLeft).toBeGreaterThanOrEqual(0);
+      expect(row.daysLeft).toBeLessThanOrEqual(30);
+      expect(Array.isArray(row.missingSignatures)).toBe(true);
+    }
+    expect((await spawnCli(['expiring', '--fail-if-any', '--json'], env)).code).toBe(5);
+    const notify = await spawnCli(['expiring', '--notify', '--json'], env);
+    expect(notify.code, notify.stderr).toBe(0);
+    expect(notify.json().results.length).toBeGreaterThan(0);
+    expect((await spawnCli(['expiring', '--notify', '--json'], env)).json().results).toEqual([]);
+  });
+
+  it('expire --json locks the expired accounts; a second run has nothing to do', async () => {
+    const r = await spawnCli(['expire', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const body = r.json();
+    expect(body.running).toBe(false);
+    expect(body.counts.expired).toBeGreaterThan(0);
+    expect(body.results.every((x: { outcome: string }) => x.outcome === 'expired')).toBe(true);
+    expect((await spawnCli(['expire', '--json'], env)).json().counts.expired).toBe(0);
+  });
+
+  it('agreement show / sign --json: three signatures renew and lift the lock', async () => {
+    const [expired] = await locked('agreement_expired');
+    const name = expired!.username;
+    const shown = await spawnCli(['agreement', 'show', name, '--json'], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const missing = shown.json().missingSignatures as string[];
+    expect(missing.length).toBeGreaterThan(0);
+    const outcomes: string[] = [];
+    for (const by of missing) {
+      const r = await spawnCli(['agreement', 'sign', name, '--by', by, '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      outcomes.push(r.json().results[0].outcome);
+    }
+    expect(outcomes.at(-1)).toBe('renewed');
+    const after = (await spawnCli(['agreement', 'show', name, '--json'], env)).json();
+    expect(after).toMatchObject({ status: 'complete', missingSignatures: [] });
+    expect(after.daysLeft).toBeGreaterThanOrEqual(364);
+    const twice = await spawnCli(['agreement', 'sign', name, '--by', 'user', '--date', '2999-01-01'], env);
+    expect(twice.code).toBe(2);
+  });
+});
