@@ -60,9 +60,17 @@ function dueQuery(db: Knex, now: Date, ids?: number[]) {
  */
 export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
   return db.transaction(async (trx) => {
-    const due = dueQuery(trx, now, ids).select('id').orderBy([{ column: 'next_attempt_at' }, { column: 'id' }]).limit(limit).forUpdate().skipLocked();
+    // Two statements, not `update … where id in (select … limit n for update skip locked)`: in that
+    // form PostgreSQL may rescan the subquery, skip the rows it just updated and claim far more than n.
+    const due = (await dueQuery(trx, now, ids)
+      .select('id')
+      .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()) as Array<{ id: number | string }>;
+    if (!due.length) return [];
     const rows = (await trx('mail_outbox')
-      .whereIn('id', due)
+      .whereIn('id', due.map((d) => Number(d.id)))
       .where('status', 'pending')
       .update({
         status: 'sending',

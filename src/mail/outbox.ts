@@ -23,7 +23,7 @@ import {
 } from '../db/outbox.js';
 import { OperationalError } from '../errors.js';
 import { insertLink, senderDomain } from './compose.js';
-import { classifySendError, openTransport, type MailTransport } from './transport.js';
+import { classifySendError, openTransport, POOL_OPTIONS, type MailTransport } from './transport.js';
 import type { LinkMinter, MailKind, MintedLink, OutboxRow, OutgoingMail } from './types.js';
 
 export type { OutboxListRow } from '../db/outbox.js';
@@ -48,7 +48,10 @@ export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 2 * 3_6
 export const MAX_ATTEMPTS = 10;
 /** A row claimed longer ago than this belongs to a run that crashed. */
 export const STALE_SENDING_MS = 10 * 60_000;
-const CLAIM_BATCH = 50;
+// Batches start as small as the pool and grow while the relay takes mail: an unreachable relay
+// (each connection waiting out its timeout) then costs one small batch, not the whole queue.
+const FIRST_BATCH = POOL_OPTIONS.maxConnections;
+const MAX_BATCH = 50;
 
 /** When attempt number `attempts` (1-based) failed temporarily, the next try is due this much later. */
 export function backoffMs(attempts: number): number {
@@ -122,8 +125,9 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
   const bar = total > 1 ? ctx.out.progress(total, 'delivering mail') : undefined;
   const results: DeliveryResult[] = [];
   try {
+    let batch = FIRST_BATCH;
     while (results.length < limit) {
-      const rows = await claimDue(knex, ctx.clock(), Math.min(CLAIM_BATCH, limit - results.length), domain, options.ids);
+      const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids);
       if (!rows.length) break;
       // The pool spreads a batch over its few connections; each row settles on its own.
       const settled = await Promise.all(
@@ -134,6 +138,12 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
         }),
       );
       results.push(...settled);
+      if (settled.every((r) => r.outcome === 'queued' && r.unreachable)) {
+        const left = total - results.length;
+        if (left > 0) ctx.out.warn(`the relay at ${transport.target} is unreachable; ${left} more message(s) stay queued for the next \`hmis-admin outbox flush\``);
+        break;
+      }
+      batch = Math.min(batch * 2, MAX_BATCH);
     }
   } finally {
     bar?.done();

@@ -129,13 +129,16 @@ describe('outbox flush', () => {
   });
 
   it('relay down: everything stays pending and flush exits 1; gives up after the last attempt', async () => {
-    await enqueue(2);
+    await enqueue(8);
     const down = { HMIS_SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`, HMIS_MAIL_FROM: FROM };
     const r = await cli(['outbox', 'flush', '--json'], { database: db, env: down, clock: at(0) });
     expect(r.code).toBe(1);
-    expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['queued', 'queued']);
-    expect((await rows()).every((x) => x.status === 'pending' && x.attempts === 1)).toBe(true);
-    await db.knex('mail_outbox').update({ attempts: MAX_ATTEMPTS - 1 });
+    // One small batch finds the relay down; the rest is left untouched for the next run.
+    expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['queued', 'queued', 'queued']);
+    expect(r.stderr).toMatch(/unreachable; 5 more message\(s\) stay queued/);
+    expect((await rows()).map((x) => [x.status, x.attempts])).toEqual([...Array(3).fill(['pending', 1]), ...Array(5).fill(['pending', 0])]);
+    await db.knex('mail_outbox').where('id', '<=', 3).update({ attempts: MAX_ATTEMPTS - 1 });
+    await db.knex('mail_outbox').where('id', '>', 3).delete();
     const last = await cli(['outbox', 'flush', '--json'], { database: db, env: down, clock: at(86_400_000) });
     expect(last.code).toBe(4);
     expect((await rows()).every((x) => x.status === 'failed' && /gave up after 10 attempts/.test(x.last_error!))).toBe(true);
@@ -180,6 +183,9 @@ describe('outbox flush', () => {
     expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['would_send', 'would_send']);
     expect(relay.received).toHaveLength(0);
     expect((await rows()).every((x) => x.status === 'pending' && x.attempts === 0)).toBe(true);
+    const one = await cli(['outbox', 'flush', '--limit', '1', '--json'], { database: db, env: env(), clock: at(0) });
+    expect(one.json().results).toHaveLength(1);
+    expect((await rows()).map((x) => x.status)).toEqual(['sent', 'pending']);
   });
 });
 
