@@ -4,7 +4,6 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../config.js';
-import { findAccountsByEmail } from '../db/accounts.js';
 import { shortDate, shortTime } from '../output/format.js';
 import type { AccountRow } from './accounts.js';
 import { maskEmail } from './audit.js';
@@ -117,7 +116,10 @@ async function emailCheck(db: Knex, user: AccountRow, u: string): Promise<Check>
   if (!parsed.ok) {
     return { id: 'email', status: 'fail', message: `the address ${JSON.stringify(email)} ${parsed.reason}: no reset link can reach it`, fix: setFix };
   }
-  const others = (await findAccountsByEmail(db, email)).filter((r) => r.id !== user.id);
+  // No ORDER BY in SQL: with it, a planner lacking fresh statistics walks the primary key of every account.
+  const others = ((await db('users').whereRaw('lower(email) = lower(?)', [email]).whereNot('id', user.id).limit(10).select('id', 'username')) as Array<{ id: number; username: string }>)
+    .map((r) => ({ id: Number(r.id), username: r.username }))
+    .sort((a, b) => a.id - b.id);
   if (others.length) {
     const names = others.map((r) => `${r.username} (#${r.id})`).join(', ');
     return {
