@@ -8,6 +8,9 @@ import { DAY_MS, utcDayStart } from '../services/days.js';
 import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
 import { sendReminders } from '../services/reminders.js';
 
+/** How long a cron job waits for the embedded database's lock file. */
+const CRON_LOCK_WAIT_MS = 10 * 60_000;
+
 export interface ExpiringOpts {
   within?: string;
   includeExpired?: boolean;
@@ -29,7 +32,8 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
   if (opts.notify && (opts.within !== undefined || opts.includeExpired)) {
     throw new UsageError('--notify works on the reminder stages (HMIS_REMINDER_DAYS), not --within or --include-expired; drop those flags');
   }
-  const db = await ctx.db();
+  // A cron job on the embedded database waits for another process's lock rather than failing.
+  const db = await ctx.db(opts.notify ? { lockWaitMs: CRON_LOCK_WAIT_MS } : undefined);
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
   if (opts.notify) {
     const run = sendReminders(ctx, { agencyId, dryRun: opts.dryRun, ticket: opts.ticket ?? null });
@@ -58,6 +62,7 @@ export interface ExpireOpts {
 
 /** Lock every account whose agreement has expired; a second concurrent run does nothing and exits 0. */
 export async function expire(opts: ExpireOpts, ctx: AppContext): Promise<ResultStream> {
+  await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
   const run = await expireAccounts(ctx, { dryRun: opts.dryRun, ticket: opts.ticket ?? null });
   if (run.running) {
     return {
