@@ -126,8 +126,9 @@ export async function findAccountByUsername(db: Knex, username: string): Promise
 
 /** Accounts holding this address (compared case-insensitively); more than one means a shared address. */
 export async function findAccountsByEmail(db: Knex, email: string): Promise<AccountRow[]> {
-  const rows = (await accountQuery(db).whereRaw('lower(u.email) = lower(?)', [email]).orderBy('u.id').limit(10)) as AccountRow[];
-  return rows.map(normalise);
+  // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
+  const rows = (await accountQuery(db).whereRaw('lower(u.email) = lower(?)', [email]).limit(10)) as AccountRow[];
+  return rows.map(normalise).sort((a, b) => a.id - b.id);
 }
 
 export interface AgencyRow {
