@@ -15,12 +15,17 @@ const WHITESPACE = /[\s\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 // RFC 5322 dot-atom text: what an unquoted local part may hold.
 const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+// dot-atom "@" lowercase LDH labels, no punycode, alphabetic TLD: the common, already-normal form. Every
+// string it matches passes all the rules below and the RFC 5322 grammar, so the parser (about 30 µs a
+// call) is skipped for it; `email check` over a million accounts relies on that.
+const PLAIN = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?!xn--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?!xn--)[a-z]{2,63}$/;
 
 /** Validate and normalise one address: IDN domain to punycode, domain lowercased, local part kept as typed. */
-export function parseEmailAddress(raw: string): Parsed<'address'> {
+export function parseEmailAddress(raw: string, options: { fastPath?: boolean } = {}): Parsed<'address'> {
   const fail = (reason: string) => ({ ok: false as const, reason });
   if (typeof raw !== 'string') return fail('is not text');
   const input = raw.replace(/^ +| +$/g, '');
+  if (options.fastPath !== false && PLAIN.test(input) && input.length <= 254 && input.indexOf('@') <= 64) return { ok: true, address: input };
   if (input === '') return fail('is empty');
   if (CONTROL.test(input)) return fail('contains control characters (such as CR, LF, NUL or tab)');
   if (INVISIBLE.test(input)) return fail('contains invisible or direction-changing characters');

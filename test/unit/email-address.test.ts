@@ -61,3 +61,15 @@ describe('phone', () => {
     for (const p of ['', '12345', 'call me', '555-123-4567 ext 2', '+1 (555) 123-4567\n', '1'.repeat(21), '555+1234567']) expect(isPhone(p), p).toBe(false);
   });
 });
+
+describe('fast path', () => {
+  it('agrees with the full parser on every sample', () => {
+    const samples = [...HOSTILE_ADDRESSES, 'jane@agency.org', 'Jane.Doe@agency.org', 'a@b.co', "o'brien+x@agency.example.org", 'x@xn--bcher-kva.de', 'x@a--b.org',
+      `${'a'.repeat(64)}@agency.org`, `${'a'.repeat(65)}@agency.org`, 'a@1.org', 'a@b.c0', 'a@b.c', 'a{b}@c.org', 'a|b@c.org', `x@${'b'.repeat(63)}.org`, `x@${'b'.repeat(64)}.org`];
+    for (let i = 0; i < 2000; i++) {
+      const chars = 'ab.-_@+1Z%';
+      samples.push(Array.from({ length: 3 + (i % 12) }, (_, j) => chars[(i * 7 + j * 13 + (i >> 3)) % chars.length]).join('') + (i % 3 ? '.org' : ''));
+    }
+    for (const s of samples) expect(parseEmailAddress(s), JSON.stringify(s)).toEqual(parseEmailAddress(s, { fastPath: false }));
+  });
+});
