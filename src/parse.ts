@@ -82,3 +82,15 @@ export function parseUserRef(value: string): UserRef {
 export function describeUserRef(ref: UserRef): string {
   return ref.kind === 'id' ? `#${ref.id}` : ref.kind === 'email' ? ref.email : ref.username;
 }
+
+/** A helpdesk ticket id as the audit trail stores it: 1 to 64 letters, digits, dots, dashes or underscores. */
+export const TICKET_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** --ticket: checked before anything runs, so a mistyped ticket never reaches the audit trail. */
+export function parseTicket(value: string): string {
+  const v = value.trim();
+  if (!TICKET_RE.test(v)) {
+    throw new UsageError(`--ticket ${quote(value)} is not a ticket id; use 1 to 64 letters, digits, dots, dashes or underscores, e.g. HD-1234`);
+  }
+  return v;
+}

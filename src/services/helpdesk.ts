@@ -4,8 +4,7 @@ import { cell } from '../output/format.js';
 import { fullName, listAccounts } from './accounts.js';
 import { loadAddressRules } from './diagnose-links.js';
 
-/** A ticket id as the audit trail stores it. */
-export const TICKET_RE = /^[A-Za-z0-9._-]{1,64}$/;
+export { TICKET_RE } from '../parse.js';
 
 /** Up to 10 accounts matching part of a username, name or email, as prompt choices (display text sanitised). */
 export async function findPeople(db: Knex, term: string | undefined): Promise<Array<{ name: string; value: number; description?: string }>> {
