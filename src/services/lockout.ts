@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import { findAccountById, type AccountRow } from '../db/accounts.js';
+import { accountQuery, findAccountById, normalise, type AccountRow } from '../db/accounts.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
@@ -164,16 +164,11 @@ export async function countLocked(db: Knex, f: { reason?: string; agencyId?: num
 export async function* lockedAccounts(db: Knex, f: { reason?: string; agencyId?: number }, pageSize = 500): AsyncGenerator<AccountRow> {
   let last = 0;
   for (;;) {
-    const q = db('users').whereNotNull('locked_at').where('id', '>', last).orderBy('id').limit(pageSize);
-    if (f.reason) q.where('lock_reason', f.reason);
-    else q.whereRaw("lock_reason is distinct from 'agreement_expired'");
-    if (f.agencyId !== undefined) q.where('agency_id', f.agencyId);
-    const ids = ((await q.pluck('id')) as Array<number | string>).map(Number);
-    for (const id of ids) {
-      const row = await findAccountById(db, id);
-      if (row) yield row;
-    }
-    if (ids.length < pageSize) return;
-    last = ids[ids.length - 1]!;
+    const q = accountQuery(db, { locked: true, lockReason: f.reason, agencyId: f.agencyId }).where('u.id', '>', last).orderBy('u.id').limit(pageSize);
+    if (!f.reason) q.whereRaw("u.lock_reason is distinct from 'agreement_expired'");
+    const rows = ((await q) as AccountRow[]).map(normalise);
+    yield* rows;
+    if (rows.length < pageSize) return;
+    last = rows[rows.length - 1]!.id;
   }
 }
