@@ -12,7 +12,7 @@ import { quote } from '../parse.js';
 import { fullName, type AccountRow } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
 import { parseEmailAddress, parsePhone } from './email-address.js';
-import { MintRefused, requireUsableAddress } from './reset.js';
+import { cancelQueuedLinkMail, MintRefused, requireUsableAddress } from './reset.js';
 import { buildLink, hashToken, newToken, requireLinkSite, TOKEN_RE } from './tokens.js';
 
 export const VERIFY_TTL_MS = 24 * 3_600_000;
@@ -120,11 +120,7 @@ async function revokeForAddressChange(trx: Knex.Transaction, userId: number, now
   const resets = await trx('password_reset_tokens').where('user_id', userId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now, revoked_reason: 'email_changed' });
   const verifies = await trx('email_verification_tokens').where('user_id', userId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
   // Queued reset/verify mail to the old address would mint a fresh link at its next attempt: cancel it.
-  await trx('mail_outbox')
-    .where('user_id', userId)
-    .whereIn('kind', ['reset', 'verify'])
-    .where('status', 'pending')
-    .update({ status: 'failed', last_error: 'cancelled: the account email address changed' });
+  await cancelQueuedLinkMail(trx, userId, ['reset', 'verify'], 'the account email address changed');
   return Number(resets) + Number(verifies);
 }
 
@@ -163,6 +159,7 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   const db = (await ctx.db()).knex;
   const ticket = opts.ticket ?? null;
   const id = await db.transaction(async (trx) => {
+    await cancelQueuedLinkMail(trx, user.id, ['verify'], 'a newer confirmation link was sent');
     const id = await enqueueMail(trx, { kind: 'verify', userId: user.id, to, subject: 'Confirm your HMIS email address', text: body.text, html: body.html, ticket, params: { email: to, ttlMs: VERIFY_TTL_MS, siteUrl: site.siteUrl, path: site.path } });
     await writeAudit(trx, { actor: ctx.config.actor, action: 'email.verify_sent', userId: user.id, ticket, details: { to: maskEmail(to), outboxId: id } });
     return id;

@@ -79,6 +79,14 @@ export const mintResetLink: LinkMinter = async (db, row, now) => {
   };
 };
 
+/**
+ * Cancel the user's still-queued link mail of these kinds: a retry of an older message would otherwise
+ * mint a link that supersedes the newer one the user just received (or go to an address no longer theirs).
+ */
+export async function cancelQueuedLinkMail(trx: Knex.Transaction, userId: number, kinds: Array<'reset' | 'verify'>, why: string): Promise<number> {
+  return Number(await trx('mail_outbox').where('user_id', userId).whereIn('kind', kinds).where('status', 'pending').update({ status: 'failed', last_error: `cancelled: ${why}` }));
+}
+
 /** The unlock command for a locked account, as the refusal should name it. */
 export async function unlockHint(db: Knex, user: AccountRow): Promise<string> {
   const who = sanitizeForDisplay(user.username);
@@ -135,6 +143,7 @@ export async function sendResetLink(
   });
   const ticket = opts.ticket ?? null;
   const outboxId = await db.transaction(async (trx) => {
+    await cancelQueuedLinkMail(trx, user.id, ['reset'], 'a newer reset link was sent');
     const id = await enqueueMail(trx, {
       kind: 'reset',
       userId: user.id,

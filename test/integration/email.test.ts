@@ -20,7 +20,7 @@ beforeAll(async () => {
   db = await openTestDb();
   relay = await startRelay();
   ids = await seedUsers(db.knex, [
-    { username: 'alice', agency: 'Harbor' }, { username: 'bob', agency: 'Harbor' }, { username: 'frank', agency: 'Harbor' },
+    { username: 'alice', agency: 'Harbor' }, { username: 'bob', agency: 'Harbor' }, { username: 'frank', agency: 'Harbor', verified: false },
     { username: 'nina', agency: 'Harbor', verified: false }, { username: 'otto', agency: 'Harbor', email: null, phone: null },
     { username: 'clean', agency: 'Quiet Agency' },
   ]);
@@ -70,11 +70,11 @@ describe('email set', () => {
   });
 
   it('a change revokes open links, cancels queued link mail, tells the old address and audits masked', async () => {
-    relay.onMessage = () => ({ code: 421, message: 'later' });
-    expect((await run(['reset', 'send', 'frank', '--json'])).json().results[0].outcome).toBe('queued');
-    relay.onMessage = () => 'accept';
     expect((await run(['reset', 'send', 'frank'])).code).toBe(0);
     const link = await leaks.fromMail(relay);
+    relay.onMessage = () => ({ code: 421, message: 'later' });
+    expect((await run(['email', 'verify', 'frank', '--json'])).json().results[0].outcome).toBe('queued');
+    relay.onMessage = () => 'accept';
     const r = await run(['email', 'set', 'frank', 'frank.new@agency.test.example.org', '--phone', '(555) 222-3333', '--ticket', 'HD-9', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results[0].message).toMatch(/notice to the old address frank@agency\.test\.example\.org: sent/);
@@ -86,7 +86,7 @@ describe('email set', () => {
     const check = await run(['reset', 'check', link.url, '--json']);
     expect(check.json()).toMatchObject({ reason: 'revoked' });
     expect(check.json().detail).toMatch(/email address changed/);
-    const queued = await db.knex('mail_outbox').where({ user_id: ids.frank, kind: 'reset' }).orderBy('id').first();
+    const queued = await db.knex('mail_outbox').where({ user_id: ids.frank, kind: 'verify' }).orderBy('id').first();
     expect(queued).toMatchObject({ status: 'failed', last_error: 'cancelled: the account email address changed' });
     const notice = relay.received[relay.received.length - 1]!;
     expect(notice.to).toEqual(['frank@agency.test.example.org']);

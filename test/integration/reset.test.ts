@@ -19,7 +19,7 @@ beforeAll(async () => {
   db = await openTestDb();
   relay = await startRelay();
   ids = await seedUsers(db.knex, [
-    { username: 'alice' }, { username: 'frank' }, { username: 'gina' }, { username: 'hank' }, { username: 'ivy' },
+    { username: 'alice' }, { username: 'frank' }, { username: 'gina' }, { username: 'hank' }, { username: 'ivy' }, { username: 'jill' },
     { username: 'bob', lock: 'failed_logins' }, { username: 'carol', lock: 'agreement_expired' }, { username: 'adam', lock: 'admin' },
     { username: 'dave', email: null }, { username: 'erin', email: 'not-an-address' },
   ]);
@@ -154,6 +154,21 @@ describe('reset send', () => {
     expect(rows[0].revoked_reason).toMatch(/^undelivered/);
     expect(rows[1].token_hash).toBe(sha(mail.token));
     expect((await run(['reset', 'check', mail.token], { clock: () => later })).code).toBe(0);
+  });
+  it('a newer send cancels a still-queued older one, so a retry cannot supersede the link just delivered', async () => {
+    relay.onMessage = () => ({ code: 421, message: '4.3.2 try again later' });
+    expect((await run(['reset', 'send', 'jill', '--json'])).json().results[0].outcome).toBe('queued');
+    accept();
+    expect((await run(['reset', 'send', 'jill'])).code).toBe(0);
+    const mail = await leaks.fromMail(relay);
+    const rows = await db.knex('mail_outbox').where({ user_id: ids.jill, kind: 'reset' }).orderBy('id');
+    expect(rows.map((r) => r.status)).toEqual(['failed', 'sent']);
+    expect(rows[0].last_error).toBe('cancelled: a newer reset link was sent');
+    const later = new Date(Date.now() + 10 * 60_000);
+    const received = relay.received.length;
+    expect((await run(['outbox', 'flush'], { clock: () => later })).code).toBe(0);
+    expect(relay.received.slice(received).filter((m) => m.to.includes('jill@agency.test.example.org'))).toHaveLength(0);
+    expect((await run(['reset', 'check', mail.url], { clock: () => later })).code).toBe(0);
   });
 });
 
