@@ -136,7 +136,7 @@ async function expireOne(ctx: AppContext, id: number, now: Date, opts: { dryRun?
   if (!user) return undefined;
   const pending = (await pendingAgreements(knex, [id])).get(id);
   const missing = missingFor(pending);
-  const base = `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with \`${signCommand(user.username, missing)}\``;
+  const base = `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with ${signCommand(user.username, missing)}`;
   if (opts.dryRun) return { user: user.username, outcome: 'would_expire', message: `would lock: ${base}` };
   try {
     return await knex.transaction(async (trx) => {

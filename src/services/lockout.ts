@@ -23,10 +23,10 @@ interface Previous {
   old_attempts: number;
 }
 
-/** The command that records the signatures an expired agreement still lacks. */
+/** The commands (each in backticks) that record the signatures an expired agreement still lacks. */
 export function signCommand(username: string, missing: Signer[]): string {
   const roles = missing.length ? missing : (['user', 'supervisor', 'director'] as Signer[]);
-  return roles.map((r) => `hmis-admin agreement sign ${username} --by ${r}`).join(' and ');
+  return roles.map((r) => `\`hmis-admin agreement sign ${username} --by ${r}\``).join(', ');
 }
 
 /** Why an agreement_expired lock cannot be lifted here, naming the signatures that would lift it. */
@@ -38,7 +38,7 @@ async function refusal(db: Knex, user: AccountRow): Promise<Outcome> {
     outcome: 'refused',
     message:
       `locked because the user agreement expired on ${ymd(user.account_expires_at)}; unlock renews nothing. ` +
-      `Missing signatures: ${missing.join(', ')}; record them with \`${signCommand(user.username, missing)}\` (the last one lifts the lock)`,
+      `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(user.username, missing)} (the last one lifts the lock)`,
   };
 }
 
