@@ -65,10 +65,10 @@ export function expiringView(): ListView<ExpiringRow> {
     columns: [
       { header: 'ID', width: 7, value: (r) => r.id },
       { header: 'USERNAME', width: 14, value: (r) => r.username },
-      { header: 'AGENCY', width: 18, value: (r) => r.agency ?? '' },
+      { header: 'AGENCY', width: 17, value: (r) => r.agency ?? '' },
       { header: 'EXPIRES', width: 11, value: (r) => shortDate(r.account_expires_at) },
       { header: 'DAYS', width: 6, value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
-      { header: 'MISSING', width: 24, value: (r) => r.missing.join(',') || '-' },
+      { header: 'MISSING', width: 25, value: (r) => r.missing.join(',') || '-' },
     ],
     toJson: (r) => ({ ...accountJson(r), daysLeft: r.daysLeft, missingSignatures: r.missing }),
     empty: 'no agreements expire in that time',

@@ -43,8 +43,10 @@ export async function showAgreement(db: Knex, user: AccountRow, now: Date): Prom
   const status = pending ? 'pending' : last && !expired ? 'complete' : 'none';
   // A completed renewal needs nothing now; the next one starts with its first signature.
   const missing = status === 'complete' ? [] : missingFor(pending);
+  // Signatures of the renewal in progress, or of the one that made the account current.
+  const shown = pending ?? (status === 'complete' ? last : undefined);
   const signatures = Object.fromEntries(
-    SIGNERS.map((s) => [s, { at: iso(pending?.[`${s}_signed_at`]), by: pending?.[`${s}_signed_by`] ?? null }]),
+    SIGNERS.map((s) => [s, { at: iso(shown?.[`${s}_signed_at`]), by: shown?.[`${s}_signed_by`] ?? null }]),
   ) as AgreementView['signatures'];
   return {
     user: user.username,
@@ -52,7 +54,7 @@ export async function showAgreement(db: Knex, user: AccountRow, now: Date): Prom
     status,
     expiresAt: iso(user.account_expires_at),
     daysLeft: user.account_expires_at ? daysLeft(user.account_expires_at, now) : null,
-    termStartedAt: iso(pending?.term_started_at),
+    termStartedAt: iso(shown?.term_started_at),
     signatures,
     missingSignatures: missing,
     lastRenewal: last ? { completedAt: iso(last.completed_at), renewedUntil: iso(last.renewed_until) } : null,
