@@ -6,6 +6,7 @@ import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { resolveAgency, resolveUser } from '../services/accounts.js';
 import { countLocked, lockAccount, lockedAccounts, unlockAccount } from '../services/lockout.js';
+import { deliverNotices, deliveryNote } from '../services/notices.js';
 import { LOCK_REASONS } from './locked.js';
 
 export interface UnlockOpts {
@@ -67,27 +68,49 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
 
 async function* unlockNamed(ctx: AppContext, users: string[], opts: UnlockOpts): AsyncGenerator<Outcome> {
   const { knex } = await ctx.db();
-  for (const name of users) {
-    try {
-      const user = await resolveUser(knex, name);
-      yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun });
-    } catch (err) {
-      if (err instanceof NotFoundError) yield { user: name, outcome: 'not_found', message: err.message };
-      else if (err instanceof CliError && err.exitCode === 2) yield { user: name, outcome: 'refused', message: err.message };
-      else yield { user: name, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+  yield* batched(ctx, async function* (deferDelivery) {
+    for (const name of users) {
+      try {
+        const user = await resolveUser(knex, name);
+        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery });
+      } catch (err) {
+        if (err instanceof NotFoundError) yield { user: name, outcome: 'not_found', message: err.message };
+        else if (err instanceof CliError && err.exitCode === 2) yield { user: name, outcome: 'refused', message: err.message };
+        else yield { user: name, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+      }
     }
-  }
+  });
 }
 
 async function* unlockFiltered(ctx: AppContext, filter: { reason?: string; agencyId?: number }, opts: UnlockOpts): AsyncGenerator<Outcome> {
   const { knex } = await ctx.db();
-  for await (const user of lockedAccounts(knex, filter)) {
-    try {
-      yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun });
-    } catch (err) {
-      yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+  yield* batched(ctx, async function* (deferDelivery) {
+    for await (const user of lockedAccounts(knex, filter)) {
+      try {
+        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery });
+      } catch (err) {
+        yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+      }
     }
+  });
+}
+
+/** Deliver the notices of a bulk run 100 at a time over one transport, then report each account. */
+async function* batched(ctx: AppContext, work: (defer: (id: number) => void) => AsyncIterable<Outcome>): AsyncGenerator<Outcome> {
+  let pending: Array<[Outcome, number | undefined]> = [];
+  let last: number | undefined;
+  const flush = async function* () {
+    const ids = pending.flatMap(([, id]) => (id === undefined ? [] : [id]));
+    const delivered = await deliverNotices(ctx, ids);
+    for (const [r, id] of pending) yield id === undefined ? r : { ...r, message: `${r.message}; ${deliveryNote('notice', delivered.get(id))}` };
+    pending = [];
+  };
+  for await (const r of work((id) => (last = id))) {
+    pending.push([r, last]);
+    last = undefined;
+    if (pending.length >= 100) yield* flush();
   }
+  yield* flush();
 }
 
 async function* tally(rows: AsyncIterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {

@@ -46,7 +46,13 @@ async function refusal(db: Knex, user: AccountRow): Promise<Outcome> {
 export async function unlockAccount(
   ctx: AppContext,
   user: AccountRow,
-  opts: { ticket?: string | null; notify?: boolean; dryRun?: boolean },
+  opts: {
+    ticket?: string | null;
+    notify?: boolean;
+    dryRun?: boolean;
+    /** Bulk runs: take the notice's outbox id and deliver many at once (the message then says nothing of delivery). */
+    deferDelivery?: (outboxId: number) => void;
+  },
 ): Promise<Outcome> {
   const { knex } = await ctx.db();
   const now = ctx.clock();
@@ -106,6 +112,7 @@ export async function unlockAccount(
   const parts = [`unlocked (was locked: ${changed.old_reason ?? 'unknown reason'}; failed logins reset from ${Number(changed.old_attempts)} to 0)`];
   if (opts.notify) {
     if (!changed.email) parts.push('no email address on file, so the user was not told');
+    else if (opts.deferDelivery) opts.deferDelivery(outboxId!);
     else parts.push(deliveryNote('notice', (await deliverNotices(ctx, [outboxId!])).get(outboxId!)));
   }
   if (changed.account_expires_at && changed.account_expires_at.getTime() <= now.getTime()) {

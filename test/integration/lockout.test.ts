@@ -133,6 +133,17 @@ describe('unlock', () => {
     expect(mail.text_body).toMatch(/has now been unlocked/);
   });
 
+  it('bulk --notify delivers the notices in batches and reports each', async () => {
+    for (const name of ['m1', 'm2', 'm3']) await seedUser(db.knex, { username: name, lockedAt: LOCKED, lockReason: 'failed_logins', failed: 3 });
+    await seedUser(db.knex, { username: 'm4', email: null, lockedAt: LOCKED, lockReason: 'admin' });
+    const r = await run(['unlock', '--all', '--notify', '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const msgs = r.json().results.map((x: { user: string; message: string }) => `${x.user}: ${x.message}`);
+    expect(msgs.filter((m: string) => /; notice sent$/.test(m))).toHaveLength(3);
+    expect(msgs.find((m: string) => m.startsWith('m4'))).toMatch(/no email address on file/);
+    expect(await count(db.knex('mail_outbox').where('status', 'sent'))).toBe(3);
+  });
+
   it('--all pages through every matching account, leaves expired-agreement locks alone, filters by reason and agency', async () => {
     const agency = await seedAgency(db.knex);
     await db.knex.raw(
