@@ -12,8 +12,9 @@ import type { Outcome } from '../output/views.js';
 import { formatDuration } from '../parse.js';
 import { fullName, type AccountRow } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
-import { currentAgreement, missingSignatures } from './detail.js';
+import { currentAgreement, missingSignatures, type Signer } from './detail.js';
 import { parseEmailAddress } from './email-address.js';
+import { signCommand } from './lockout.js';
 import { buildLink, newToken, requireLinkSite } from './tokens.js';
 
 export const MIN_TTL_MS = 5 * 60_000;
@@ -91,9 +92,10 @@ export async function cancelQueuedLinkMail(trx: Knex.Transaction, userId: number
 export async function unlockHint(db: Knex, user: AccountRow): Promise<string> {
   const who = sanitizeForDisplay(user.username);
   if (user.lock_reason === 'agreement_expired') {
-    const missing = missingSignatures(await currentAgreement(db, user.id));
-    const by = missing.length ? missing.join(', ') : 'director';
-    return `${who}'s account is locked because the user agreement expired; record the missing signatures (${by}) with \`hmis-admin agreement sign ${who} --by ${missing[0] ?? 'director'}\``;
+    // A completed agreement is the old term: the renewal needs all three signatures again.
+    const pending = await currentAgreement(db, user.id);
+    const missing = pending && !pending.completed_at ? missingSignatures(pending) : (['user', 'supervisor', 'director'] as Signer[]);
+    return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(who, missing)}`;
   }
   const why = user.lock_reason === 'failed_logins' ? 'after failed logins' : user.lock_reason === 'admin' ? 'by an administrator' : '';
   return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${who}\``.replace('  ', ' ');
