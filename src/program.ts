@@ -1,5 +1,5 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { parseTicket } from './parse.js';
 import type { GlobalFlags } from './config.js';
 import type { AppContext } from './context.js';
@@ -26,16 +26,8 @@ function mutating(cmd: Command): Command {
   return cmd
     .option('--dry-run', 'show what would change; change and send nothing')
     .option('-y, --yes', 'do bulk or destructive work without asking (needed without a terminal)')
-    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', ticketArg);
-}
-
-/** commander calls this while parsing: a bad ticket is a usage error (exit 2) before any work. */
-function ticketArg(value: string): string {
-  try {
-    return parseTicket(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message.replace(/^--ticket /, ''));
-  }
+    // Checked while parsing: a bad ticket is a usage error (exit 2) before any work.
+    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', parseTicket);
 }
 
 export function buildProgram(state: RunState, version: string): Command {

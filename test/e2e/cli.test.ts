@@ -50,7 +50,7 @@ describe('start-up', () => {
 describe('usage errors', () => {
   it.each([
     [['locked', '--bogus'], /unknown option '--bogus'/],
-    [['lockd'], /unknown command 'lockd' \(Did you mean locked\?\)/],
+    [['lockd'], /unknown command 'lockd' \(Did you mean .*locked\?\)/],
     [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
     [['users', 'list', '--limit', '-1'], /--limit: "-1" is not a whole number/],
     [['users', 'list', '--expiring', '30 days'], /--expiring: "30 days" is not a duration/],

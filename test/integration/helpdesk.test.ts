@@ -177,7 +177,7 @@ describe('helpdesk wizard', () => {
   it('a malformed --ticket is a usage error', async () => {
     const r = await cli(['helpdesk', '--ticket', 'bad ticket!'], { database: db, env, interactive: true, prompt: scripted([]) });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--ticket "bad ticket!": a ticket is 1 to 64/);
+    expect(r.stderr).toMatch(/--ticket "bad ticket!" is not a ticket id; use 1 to 64/);
   });
 
   it('the search shows at most 10 sanitised matches', async () => {
