@@ -100,6 +100,17 @@ describe('email set', () => {
     expect(relay.received.filter((m) => m.to.includes('frank@agency.test.example.org'))).toHaveLength(2);
   });
 
+  it('two admins giving one new address to two accounts at once: exactly one succeeds', async () => {
+    await seedUsers(db.knex, [{ username: 'sam' }, { username: 'tess' }]);
+    const [a, b] = await Promise.all([
+      run(['email', 'set', 'sam', 'front.desk@agency.test.example.org']),
+      run(['email', 'set', 'tess', 'Front.Desk@agency.test.example.org']),
+    ]);
+    expect([a!.code, b!.code].sort()).toEqual([0, 2]);
+    expect((a!.code === 2 ? a! : b!).stderr).toMatch(/already the address of (sam|tess)/);
+    expect(await db.knex('users').whereRaw('lower(email) = ?', ['front.desk@agency.test.example.org'])).toHaveLength(1);
+  });
+
   it('refuses a bad phone and supports --dry-run', async () => {
     const bad = await run(['email', 'set', 'bob', 'bob2@agency.test.example.org', '--phone', 'call me']);
     expect(bad.code).toBe(2);
