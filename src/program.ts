@@ -148,7 +148,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .command('test')
     .description('connect and log in to the relay, send a test message through the outbox, report DKIM signing')
     .argument('<address>', 'where to send the test message')
-    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry')
+    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', parseTicket)
     .addHelpText('after', examples('hmis-admin mail test you@agency.org', 'HMIS_SMTP_URL=smtps://user:pass@relay.example.org:465 hmis-admin mail test you@agency.org --json'))
     .action(run(() => import('./commands/mail.js'), 'test', async (p) => p.doc((await mailViews()).relayTestText)));
   mail

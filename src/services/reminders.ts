@@ -12,6 +12,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
+import { maskEmail, writeAudit } from './audit.js';
 import { utcDayStart, ymd } from './days.js';
 import type { Signer } from './detail.js';
 import { expiringAccounts, inPages, signerLabel, type ExpiringRow } from './expiry.js';
@@ -120,6 +121,14 @@ async function remindOne(
       params: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString() },
     });
     await trx('agreement_reminders').where('id', claimed[0].id).update({ outbox_id: outboxId });
+    // The reminder is a change like any other: the trail shows who was told what, and under which ticket.
+    await writeAudit(trx, {
+      actor: ctx.config.actor,
+      action: 'reminder.sent',
+      userId: row.id,
+      ticket: opts.ticket ?? null,
+      details: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString(), to: maskEmail(to), cc: cc.map(maskEmail), missing: row.missing },
+    });
     return { user: row.username, outcome: 'queued', message: `${what}${row.email ? '' : ' (no address for the user: sent to the supervisor/director)'}`, outboxId };
   });
 }

@@ -157,8 +157,12 @@ describe('expiring --notify', () => {
     await seedTwo({ jdoe: '2027-03-17T00:00:00Z' });
     const jd = await db.knex('users').where('username', 'jdoe').first('id');
     await db.knex('user_agreements').insert({ user_id: jd.id, term_started_at: new Date('2026-03-17T00:00:00Z'), supervisor_signed_at: new Date('2027-03-01T00:00:00Z') });
-    const r = await run(['expiring', '--notify', '--json']);
+    const r = await run(['expiring', '--notify', '--json', '--ticket', 'HD-77']);
     expect(r.json().results).toEqual([{ user: 'jdoe', outcome: 'sent', message: expect.stringMatching(/^7-day reminder \(7 days left, expires 2027-03-17; missing: user, director\); reminder sent/) }]);
+    const audit = await db.knex('audit_log').where('action', 'reminder.sent');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ user_id: jd.id, ticket: 'HD-77' });
+    expect(JSON.stringify(audit[0].details)).toContain('j***@harbor.example.org');
     const mail = await db.knex('mail_outbox').where('kind', 'reminder').first();
     expect(mail.to_address).toBe('jdoe@harbor.example.org');
     expect(typeof mail.cc === 'string' ? JSON.parse(mail.cc) : mail.cc).toEqual(['boss@harbor.example.org', 'ed@harbor.example.org']);
