@@ -56,6 +56,7 @@ describe('parseUserRef', () => {
 describe('quote', () => {
   it('escapes control characters so a message stays one line', () => {
     expect(quote('a\nb\u0007\u009b')).toBe('"a\\nb\\u0007\\u009b"');
+    expect(quote('x\u2028y\u202ez\u200b')).toBe('"x\\u2028y\\u202ez\\u200b"');
     expect(quote('x'.repeat(200)).length).toBeLessThan(90);
   });
 });
