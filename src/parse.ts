@@ -8,7 +8,7 @@ export function quote(value: string): string {
   const short = value.length > 80 ? `${value.slice(0, 77)}...` : value;
   // JSON.stringify escapes C0 controls and quotes; DEL, C1 controls, line separators, zero-width and
   // bidi characters (which can make a message read differently from what it holds) are escaped by hand.
-  return JSON.stringify(short).replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(short).replace(/[\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** "90m", "12h", "30d", "2w" → milliseconds. `what` names the flag or variable in the error. */

@@ -20,13 +20,8 @@ export const VERIFY_TTL_MS = 24 * 3_600_000;
 /** Parse `address` for `email set`, or throw a UsageError naming the value and the reason. */
 export function requireAddress(address: string): string {
   const p = parseEmailAddress(address);
-  if (!p.ok) throw new UsageError(`address ${shown(address)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
+  if (!p.ok) throw new UsageError(`address ${quote(address)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
   return p.address;
-}
-
-/** quote() plus the line and direction characters it leaves alone: a refused address must print as one plain line. */
-function shown(value: string): string {
-  return quote(value).replace(/[\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Change (or confirm) an account's address; see CONTRACT `email set`. */
