@@ -4,7 +4,7 @@ import { shortTime } from '../output/format.js';
 import { sanitizeForDisplay } from '../output/sanitize.js';
 import type { AccountRow } from './accounts.js';
 import type { Check, DiagnoseEnv } from './diagnose.js';
-import { PLACEHOLDER_SITE } from './tokens.js';
+import { PLACEHOLDER_SITE, requireLinkSite } from './tokens.js';
 
 
 /** A word for a copy-paste command line: bare when safe, otherwise single-quoted for the shell. */
@@ -39,13 +39,13 @@ export async function siteCheck(db: Knex, user: AccountRow, env: DiagnoseEnv): P
 async function siteCheckInner(db: Knex, user: AccountRow, env: DiagnoseEnv): Promise<Check> {
   const { config } = env;
   const setFix = 'export HMIS_SITE_URL=https://<your HMIS site>';
-  let expected = config.siteUrl;
-  if (!expected) {
-    if (!env.embedded) return { id: 'site', status: 'fail', message: 'HMIS_SITE_URL is not set: reset links cannot be built against this database', fix: setFix };
-    if (config.smtpUrl) return { id: 'site', status: 'fail', message: 'HMIS_SITE_URL is not set but a mail relay is: real mail would carry a placeholder link', fix: setFix };
-    expected = PLACEHOLDER_SITE;
-  } else if (!expected.startsWith('https://') && !env.embedded) {
-    return { id: 'site', status: 'fail', message: `HMIS_SITE_URL ${expected} is not https: links against a server database must use https`, fix: setFix };
+  let expected: string;
+  try {
+    // The same rule `reset send` applies, so diagnose never passes a site that sending would refuse.
+    // Judged by the database actually open (env.embedded), which is what decides in production too.
+    expected = requireLinkSite({ ...config, databaseSource: env.embedded ? 'embedded' : 'env' }, 'reset').siteUrl;
+  } catch (err) {
+    return { id: 'site', status: 'fail', message: (err as Error).message, fix: setFix };
   }
   const want = origin(expected);
   const tokens = (await db('password_reset_tokens')
