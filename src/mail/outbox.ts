@@ -21,7 +21,6 @@ import {
   type OutboxFilter,
   type OutboxListRow,
 } from '../db/outbox.js';
-import { OperationalError } from '../errors.js';
 import { insertLink, senderDomain } from './compose.js';
 import { classifySendError, openTransport, POOL_OPTIONS, type MailTransport } from './transport.js';
 import type { LinkMinter, MailKind, MintedLink, OutboxRow, OutgoingMail } from './types.js';
@@ -77,10 +76,10 @@ export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMai
   });
 }
 
-// Link-bearing kinds mint their link at delivery; the modules are written by the reset/email service.
-const MINTER_MODULES: Partial<Record<MailKind, [string, string]>> = {
-  reset: ['../services/reset.js', 'mintResetLink'],
-  verify: ['../services/email.js', 'mintVerifyLink'],
+// Link-bearing kinds mint their link at delivery, loaded only when such mail goes out.
+const MINTERS: Partial<Record<MailKind, () => Promise<LinkMinter>>> = {
+  reset: async () => (await import('../services/reset.js')).mintResetLink,
+  verify: async () => (await import('../services/email.js')).mintVerifyLink,
 };
 const testMinters = new Map<MailKind, LinkMinter>();
 
@@ -92,19 +91,7 @@ export function setLinkMinterForTest(kind: MailKind, minter: LinkMinter | undefi
 
 /** The LinkMinter of a link-bearing kind (a test override first); undefined for kinds without a link. */
 export async function minterFor(kind: MailKind): Promise<LinkMinter | undefined> {
-  const override = testMinters.get(kind);
-  if (override) return override;
-  const entry = MINTER_MODULES[kind];
-  if (!entry) return undefined;
-  const [spec, name] = entry;
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(spec)) as Record<string, unknown>;
-  } catch (err) {
-    throw new OperationalError(`cannot deliver ${kind} mail: ${spec} failed to load (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (typeof mod[name] !== 'function') throw new OperationalError(`cannot deliver ${kind} mail: ${spec} has no ${name}`);
-  return mod[name] as LinkMinter;
+  return testMinters.get(kind) ?? MINTERS[kind]?.();
 }
 
 /**
