@@ -153,7 +153,9 @@ export function loadConfig(
     const key = String(issue.path[0] ?? 'configuration');
     const name = key === 'HMIS_DATABASE_URL' && fromFlag.has(key) ? '--db' : key === 'HMIS_ACTOR' && fromFlag.has(key) ? '--actor' : key;
     const raw = merged[key];
-    const shown = raw === undefined || /KEY|URL/.test(key) && /:[^@/]*@/.test(raw) ? '' : ` ${quote(raw)}`;
+    // URLs may carry passwords and key settings point at secrets: name the variable, never echo its value.
+    const secret = /URL|KEY/.test(key) && raw !== undefined && /@|password|secret/i.test(raw);
+    const shown = raw === undefined || secret ? '' : ` ${quote(raw)}`;
     throw new UsageError(`${name}${shown} ${issue.message}`);
   }
   const c = parsed.data;

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { Config } from './config.js';
 import type { Database, OpenOptions } from './db/connection.js';
 import { CancelledError, UsageError } from './errors.js';
+import { sanitizeLines } from './output/sanitize.js';
 
 export interface Output {
   stdout: Writable;
@@ -62,10 +63,10 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     stderr,
     interactive,
     notice: (m) => {
-      if (!config.quiet) stderr.write(`${m}\n`);
+      if (!config.quiet) stderr.write(`${sanitizeLines(m)}\n`);
     },
     warn: (m) => {
-      stderr.write(`warning: ${m}\n`);
+      stderr.write(`warning: ${sanitizeLines(m)}\n`);
     },
     progress: (total, label) => (interactive && !config.quiet ? progressBar(stderr, total, label) : { tick: () => {}, done: () => {} }),
   };

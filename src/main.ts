@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
 import { CliError } from './errors.js';
+import { sanitizeForDisplay } from './output/sanitize.js';
 import { buildProgram, type RunState } from './program.js';
 import type { ContextOptions } from './context.js';
 
@@ -81,16 +82,18 @@ function report(err: unknown, stderr: Writable, env: Record<string, string | und
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     // Commander puts "(Did you mean …?)" on a second line: keep it, on one line.
     const msg = (usageMessage || err.message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.$/, '');
-    stderr.write(`hmis-admin: ${msg}; see \`hmis-admin --help\`\n`);
+    stderr.write(`hmis-admin: ${sanitizeForDisplay(msg)}; see \`hmis-admin --help\`\n`);
     return 2;
   }
   if (err instanceof CliError) {
-    stderr.write(`hmis-admin: ${err.message}\n`);
+    // Messages may carry database text (usernames, addresses): never let it drive the terminal.
+    stderr.write(`hmis-admin: ${sanitizeForDisplay(err.message.replace(/\n/g, ' '))}\n`);
     if (debug && err.stack) stderr.write(`${err.stack}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  stderr.write(`hmis-admin: unexpected error: ${(e?.message ?? String(err)).split('\n')[0]} (rerun with DEBUG=hmis-admin for details)\n`);
+  const first = sanitizeForDisplay((e?.message ?? String(err)).split('\n')[0]!);
+  stderr.write(`hmis-admin: unexpected error: ${first} (rerun with DEBUG=hmis-admin for details)\n`);
   if (debug && e?.stack) stderr.write(`${e.stack}\n`);
   return 1;
 }

@@ -1,9 +1,10 @@
 /** Opening the database: a PostgreSQL server through pg, or the embedded PGlite folder guarded by a lock file. */
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
 import { describeConnectionError, OperationalError } from '../errors.js';
+import { acquireLock } from './lockfile.js';
 import { migrateLatest, pendingMigrations } from './migrate.js';
 
 export type DbKind = 'postgres' | 'pglite';
@@ -82,6 +83,10 @@ async function openEmbedded(
 ): Promise<Database> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const dir = join(config.dataDir, 'pgdata');
+  // PGlite writes its files world-writable; the folder it lives in is ours alone, even if it existed.
+  // (HMIS_DATA_DIR itself may be shared, e.g. /tmp: only folders the tool owns are tightened.)
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const release = await acquireLock(join(config.dataDir, 'pgdata.lock'), options.lockWaitMs ?? 15_000);
   try {
     const { default: ClientPgLite } = await import('knex-pglite');
@@ -116,78 +121,4 @@ async function openEmbedded(
   }
 }
 
-/** A lock file holding our pid; a lock left by a dead process is taken over. Returns the release function. */
-export async function acquireLock(path: string, waitMs: number): Promise<() => void> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        process.off('exit', release);
-        try {
-          unlinkSync(path);
-        } catch {
-          /* already gone */
-        }
-      };
-      process.on('exit', release);
-      return release;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = readHolder(path);
-    if (holder === undefined ? isOld(path) : !isAlive(holder)) {
-      try {
-        unlinkSync(path); // stale: its process is gone
-      } catch {
-        /* another process took it first */
-      }
-      continue;
-    }
-    if (Date.now() >= deadline) throw new LockBusyError(path, holder ?? 0);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** The embedded database is held by another running process. */
-export class LockBusyError extends OperationalError {
-  constructor(
-    readonly path: string,
-    readonly pid: number,
-  ) {
-    super(`the embedded database is in use by process ${pid} (lock file ${path}); wait for it to finish, or use a PostgreSQL server with --db`);
-  }
-}
-
-function readHolder(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A lock file with no pid yet is being written; only an old one is abandoned. */
-function isOld(path: string): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs > 5000;
-  } catch {
-    return true;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { acquireLock, LockBusyError } from './lockfile.js';

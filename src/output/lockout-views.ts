@@ -101,7 +101,7 @@ export function agreementText(a: AgreementView, color: boolean): string {
   ];
   if (a.lastRenewal) fields.push(['last renewal', `${shortDate(a.lastRenewal.completedAt)}, until ${shortDate(a.lastRenewal.renewedUntil)}`]);
   const out = [renderFields(fields, color)];
-  if (a.next.length) out.push('', 'to record the missing signatures:', ...a.next.map((c) => `  ${c}`));
+  if (a.next.length) out.push('', 'to record the missing signatures:', ...a.next.map((c) => `  ${cell(c)}`));
   return out.join('\n');
 }
 

@@ -5,3 +5,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 export function sanitizeForDisplay(value: string): string {
   return value.replace(CONTROL, '');
 }
+
+/** The same, line by line: for messages that may span lines on purpose. */
+export function sanitizeLines(value: string): string {
+  return value.split('\n').map(sanitizeForDisplay).join('\n');
+}

@@ -86,3 +86,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ color: false }, { HOME: '/h' }, empty, true).color).toBe(false);
   });
 });
+
+describe('secrets in configuration errors', () => {
+  it.each(['postgress://admin:s3/cr3t@db.internal/hmis', 'smtpx://u:p@ss/w@relay'])('never echoes %j', (url) => {
+    const key = url.startsWith('smtpx') ? 'HMIS_SMTP_URL' : 'HMIS_DATABASE_URL';
+    let message = '';
+    try {
+      loadConfig({}, { HOME: '/h', [key]: url }, mkdtempSync(join(tmpdir(), 'hmis-cfg-')), false);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(new RegExp(`^${key} must be`));
+    expect(message).not.toMatch(/cr3t|ss\/w/);
+  });
+});
