@@ -94,7 +94,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('--missing-email', 'only accounts with no email address')
     .option('--search <text>', 'part of a username, name or email address')
     .option('--limit <n>', 'at most this many')
-    .addHelpText('after', examples('hmis-admin users list --search garcia', 'hmis-admin users list --expiring 30d --agency "Harbor Light Shelter" --csv'))
+    .addHelpText('after', examples('hmis-admin users list --search garcia', 'hmis-admin users list --expiring 30d --agency "Harbor Light Shelter" --format csv'))
     .action(run(() => import('./commands/users.js'), 'list', async (p) => p.list((await views()).accountsView)));
   users
     .command('show')

@@ -1,11 +1,11 @@
 /** `expiring` (list, or --notify to send the due reminder stage) and `expire` (the cron job). */
-import type { AppContext } from '../context.js';
+import { confirmOrRefuse, type AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { formatDuration, parseDuration } from '../parse.js';
 import { resolveAgency } from '../services/accounts.js';
 import { DAY_MS, utcDayStart } from '../services/days.js';
-import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
+import { countExpiredUnlocked, expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
 import { sendReminders } from '../services/reminders.js';
 
 /** How long a cron job waits for the embedded database's lock file. */
@@ -18,6 +18,7 @@ export interface ExpiringOpts {
   notify?: boolean;
   failIfAny?: boolean;
   dryRun?: boolean;
+  yes?: boolean;
   ticket?: string;
 }
 
@@ -36,6 +37,8 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
   const db = await ctx.db(opts.notify ? { lockWaitMs: CRON_LOCK_WAIT_MS } : undefined);
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
   if (opts.notify) {
+    // Bulk mail: asked on a terminal, --yes otherwise (the cron line carries it).
+    if (!opts.dryRun) await confirmOrRefuse(ctx, 'Send every account its due agreement reminder now?', opts.yes, '`expiring --notify`');
     const run = sendReminders(ctx, { agencyId, dryRun: opts.dryRun, ticket: opts.ticket ?? null });
     return {
       kind: 'notify',
@@ -57,12 +60,17 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
 
 export interface ExpireOpts {
   dryRun?: boolean;
+  yes?: boolean;
   ticket?: string;
 }
 
 /** Lock every account whose agreement has expired; a second concurrent run does nothing and exits 0. */
 export async function expire(opts: ExpireOpts, ctx: AppContext): Promise<ResultStream> {
-  await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
+  const db = await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
+  if (!opts.dryRun) {
+    const n = await countExpiredUnlocked(db.knex, ctx.clock());
+    if (n > 0) await confirmOrRefuse(ctx, `Lock ${n} account(s) whose user agreement has expired?`, opts.yes, '`expire`');
+  }
   const run = await expireAccounts(ctx, { dryRun: opts.dryRun, ticket: opts.ticket ?? null });
   if (run.running) {
     return {

@@ -89,3 +89,11 @@ export async function insertDemoAgreements(db: Knex): Promise<void> {
     from users
     where account_expires_at < now() + interval '30 days'`);
 }
+
+/** The first two demo accounts carry the names the README and --help examples use (jdoe, msmith). */
+export async function nameDemoExamples(db: Knex): Promise<void> {
+  await db.raw(`update users set username = 'jdoe', first_name = 'Jane', last_name = 'Doe', email = 'jane.doe@agency.org'
+    where id = (select min(id) from users)`);
+  await db.raw(`update users set username = 'msmith', first_name = 'Michael', last_name = 'Smith', email = 'michael.smith@agency.org'
+    where id = (select min(id) from users where username <> 'jdoe')`);
+}

@@ -3,7 +3,13 @@ import { sanitizeForDisplay } from './sanitize.js';
 
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  let s = Array.isArray(value) ? value.join(';') : value instanceof Date ? value.toISOString() : String(value);
+  let s = Array.isArray(value)
+    ? value.join(';')
+    : value instanceof Date
+      ? value.toISOString()
+      : typeof value === 'object'
+        ? JSON.stringify(value) // audit details and other records: their JSON, not "[object Object]"
+        : String(value);
   s = sanitizeForDisplay(s);
   if (/^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -73,6 +73,12 @@ export interface ExpireRun {
   counts: Record<string, number>;
 }
 
+/** How many unlocked accounts `expire` would lock now (for its confirmation question). */
+export async function countExpiredUnlocked(knex: Knex, now: Date): Promise<number> {
+  const [row] = (await knex('users').whereNull('locked_at').where('account_expires_at', '<=', now).count({ n: '*' })) as Array<{ n: number | string }>;
+  return Number(row?.n ?? 0);
+}
+
 /**
  * Lock every unlocked account whose agreement has expired. On a server the job holds
  * pg_try_advisory_xact_lock in a guard transaction for its whole run while each account commits

@@ -53,14 +53,14 @@ describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
       expect(Array.isArray(row.missingSignatures)).toBe(true);
     }
     expect((await spawnCli(['expiring', '--fail-if-any', '--json'], env)).code).toBe(5);
-    const notify = await spawnCli(['expiring', '--notify', '--json'], env);
+    const notify = await spawnCli(['expiring', '--notify', '--yes', '--json'], env);
     expect(notify.code, notify.stderr).toBe(0);
     expect(notify.json().results.length).toBeGreaterThan(0);
-    expect((await spawnCli(['expiring', '--notify', '--json'], env)).json().results).toEqual([]);
+    expect((await spawnCli(['expiring', '--notify', '--yes', '--json'], env)).json().results).toEqual([]);
   });
 
   it('expire --json: two processes at once lock each expired account once; a later run has nothing to do', async () => {
-    const both = await Promise.all([spawnCli(['expire', '--json'], env), spawnCli(['expire', '--json'], env)]);
+    const both = await Promise.all([spawnCli(['expire', '--yes', '--json'], env), spawnCli(['expire', '--yes', '--json'], env)]);
     for (const r of both) expect(r.code, r.stderr).toBe(0);
     const bodies = both.map((r) => r.json());
     const users = bodies.flatMap((b) => b.results.map((x: { user: string; outcome: string }) => `${x.user}:${x.outcome}`));
@@ -69,7 +69,7 @@ describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
     expect(users.every((u: string) => u.endsWith(':expired'))).toBe(true);
     // The second either waited for the lock file (embedded) or found the advisory lock taken / nothing left (server).
     expect(bodies[0].counts.expired + bodies[1].counts.expired).toBe(users.length);
-    expect((await spawnCli(['expire', '--json'], env)).json()).toMatchObject({ running: false, counts: { expired: 0 } });
+    expect((await spawnCli(['expire', '--yes', '--json'], env)).json()).toMatchObject({ running: false, counts: { expired: 0 } });
   });
 
   it('agreement show / sign --json: three signatures renew and lift the lock', async () => {

@@ -108,7 +108,7 @@ describe('expiring --notify', () => {
     for (let day = 0; day < days; day++) {
       for (const hour of runsOn(day)) {
         const t = new Date(start + day * DAY + hour * 3_600_000);
-        const r = await run(['expiring', '--notify', '--json'], () => t);
+        const r = await run(['expiring', '--notify', '--yes', '--json'], () => t);
         expect(r.code, `${t.toISOString()}: ${r.stderr}`).toBe(0);
       }
     }
@@ -137,7 +137,7 @@ describe('expiring --notify', () => {
     await seedTwo({ gappy: '2027-06-30T00:00:00Z', sparse: '2027-06-30T00:00:00Z' });
     await db.knex('users').where('username', 'sparse').update({ account_expires_at: new Date('2027-06-30T00:00:01Z') });
     const runAt = async (iso: string) => {
-      const r = await run(['expiring', '--notify', '--json'], () => new Date(iso));
+      const r = await run(['expiring', '--notify', '--yes', '--json'], () => new Date(iso));
       expect(r.code, r.stderr).toBe(0);
       return r.json().results as Array<{ user: string; outcome: string; message: string }>;
     };
@@ -157,7 +157,7 @@ describe('expiring --notify', () => {
     await seedTwo({ jdoe: '2027-03-17T00:00:00Z' });
     const jd = await db.knex('users').where('username', 'jdoe').first('id');
     await db.knex('user_agreements').insert({ user_id: jd.id, term_started_at: new Date('2026-03-17T00:00:00Z'), supervisor_signed_at: new Date('2027-03-01T00:00:00Z') });
-    const r = await run(['expiring', '--notify', '--json', '--ticket', 'HD-77']);
+    const r = await run(['expiring', '--notify', '--yes', '--json', '--ticket', 'HD-77']);
     expect(r.json().results).toEqual([{ user: 'jdoe', outcome: 'sent', message: expect.stringMatching(/^7-day reminder \(7 days left, expires 2027-03-17; missing: user, director\); reminder sent/) }]);
     const audit = await db.knex('audit_log').where('action', 'reminder.sent');
     expect(audit).toHaveLength(1);
@@ -189,7 +189,7 @@ describe('expire', () => {
 
   it('locks every expired unlocked account once, audits and notifies each; a second run finds nothing', async () => {
     await seedExpired(5);
-    const r = await run(['expire', '--json']);
+    const r = await run(['expire', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const body = r.json();
     expect(body.running).toBe(false);
@@ -202,8 +202,21 @@ describe('expire', () => {
     const mail = await db.knex('mail_outbox').where('to_address', 'old1@harbor.example.org').first();
     expect(mail.subject).toMatch(/locked: the user agreement has expired/);
     expect(JSON.stringify(mail.cc)).toMatch(/boss@harbor.example.org/);
-    const again = await run(['expire', '--json']);
+    const again = await run(['expire', '--yes', '--json']);
     expect(again.json()).toEqual({ results: [], running: false, counts: { expired: 0, failed: 0 } });
+  });
+
+  it('without a terminal it needs --yes (exit 2, nothing changed); --notify too', async () => {
+    await seedExpired(2);
+    const r = await run(['expire', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/`expire` needs confirmation; rerun with --yes/);
+    expect(r.stdout).toBe('');
+    const n = await run(['expiring', '--notify']);
+    expect(n.code).toBe(2);
+    expect(await count(db.knex('users').where('lock_reason', 'agreement_expired'))).toBe(0);
+    expect(await count(db.knex('audit_log'))).toBe(0);
+    expect(await count(db.knex('mail_outbox'))).toBe(0);
   });
 
   it('--dry-run changes nothing', async () => {
@@ -216,7 +229,7 @@ describe('expire', () => {
 
   it('two runs at once: one does the work, the other finds the job running (server); never double work', async () => {
     await seedExpired(150);
-    const [a, b] = await Promise.all([run(['expire', '--json']), run(['expire', '--json'])]);
+    const [a, b] = await Promise.all([run(['expire', '--yes', '--json']), run(['expire', '--yes', '--json'])]);
     expect([a.code, b.code]).toEqual([0, 0]);
     const bodies = [a.json(), b.json()];
     expect(bodies[0].counts.expired + bodies[1].counts.expired).toBe(150);

@@ -37,6 +37,7 @@ describe('csv', () => {
     expect(csvCell('=HYPERLINK("x")')).toBe('"\'=HYPERLINK(""x"")"');
     expect(csvCell('-3')).toBe('-3');
     expect(csvCell(null)).toBe('');
+    expect(csvCell({ reason: 'x', n: 1 })).toBe('"{""reason"":""x"",""n"":1}"');
     expect(csvLine([1, 'x', null])).toBe('1,x,\n');
   });
 });
