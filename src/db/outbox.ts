@@ -2,6 +2,7 @@
  * The SQL of the mail outbox. Every state change is a conditional UPDATE … RETURNING, so two
  * `outbox flush` runs (cron overlapping a helpdesk send) never claim or mark one row twice.
  */
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { MailKind, OutboxRow } from '../mail/types.js';
 
@@ -35,6 +36,8 @@ export async function recoverStale(db: Knex, now: Date, staleMs: number): Promis
       status: 'pending',
       next_attempt_at: now,
       claimed_at: null,
+      // The run that claimed it loses ownership: its late marks no longer match.
+      claim_id: null,
       last_error: 'the delivery run that claimed this message stopped before it finished; retrying',
     })
     .returning('id');
@@ -55,8 +58,9 @@ function dueQuery(db: Knex, now: Date, ids?: number[]) {
 }
 
 /**
- * Claim up to `limit` due rows: status 'sending', one more attempt, claimed now. SKIP LOCKED lets a
- * parallel run take other rows instead of waiting; the Message-ID gets its sender domain once.
+ * Claim up to `limit` due rows: status 'sending', one more attempt, claimed now, under a fresh claim_id
+ * that every later mark must present. SKIP LOCKED lets a parallel run take other rows instead of
+ * waiting; the Message-ID gets its sender domain once.
  */
 export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
   return db.transaction(async (trx) => {
@@ -76,6 +80,7 @@ export async function claimDue(db: Knex, now: Date, limit: number, domain: strin
         status: 'sending',
         attempts: trx.raw('attempts + 1'),
         claimed_at: now,
+        claim_id: randomUUID(),
         message_id: trx.raw("case when message_id like '%@%' then message_id else '<' || message_id || '@' || ? || '>' end", [domain]),
       })
       .returning('*')) as OutboxRow[];
@@ -91,25 +96,34 @@ async function usernames(db: Knex, rows: OutboxRow[]): Promise<Map<number, strin
   return new Map(found.map((u) => [Number(u.id), u.username]));
 }
 
-/** The relay accepted: sent, with its reply. Only a row this run claimed is marked. */
-export async function markSent(db: Knex, id: number, now: Date, response: string, emlPath: string | null): Promise<boolean> {
-  const n = await db('mail_outbox')
-    .where({ id, status: 'sending' })
-    .update({ status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null, claimed_at: null });
+/** The row as this claim holds it: status 'sending' and still our claim_id (a stale recovery clears it). */
+function claimed(db: Knex, id: number, claimId: string) {
+  return db('mail_outbox').where({ id, status: 'sending', claim_id: claimId });
+}
+
+/**
+ * Renew the claim just before an attempt (so a long batch is not taken for a crashed run); false when
+ * another run has taken the row over, and this one must neither mint nor send.
+ */
+export async function touchClaim(db: Knex, id: number, claimId: string, now: Date): Promise<boolean> {
+  return Number(await claimed(db, id, claimId).update({ claimed_at: now })) > 0;
+}
+
+/** The relay accepted: sent, with its reply. Only a row this claim still holds is marked; false otherwise. */
+export async function markSent(db: Knex, id: number, claimId: string, now: Date, response: string, emlPath: string | null): Promise<boolean> {
+  const n = await claimed(db, id, claimId).update({ status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null, claimed_at: null, claim_id: null });
   return Number(n) > 0;
 }
 
-/** A temporary failure: back to pending, due again at `next`. */
-export async function markRetry(db: Knex, id: number, next: Date, error: string): Promise<boolean> {
-  const n = await db('mail_outbox').where({ id, status: 'sending' }).update({ status: 'pending', next_attempt_at: next, last_error: error, claimed_at: null });
+/** A temporary failure: back to pending, due again at `next` (only while this claim holds the row). */
+export async function markRetry(db: Knex, id: number, claimId: string, next: Date, error: string): Promise<boolean> {
+  const n = await claimed(db, id, claimId).update({ status: 'pending', next_attempt_at: next, last_error: error, claimed_at: null, claim_id: null });
   return Number(n) > 0;
 }
 
-/** Failed for good, with the relay's reply (or why it was given up). */
-export async function markFailed(db: Knex, id: number, error: string, relayResponse: string | null): Promise<boolean> {
-  const n = await db('mail_outbox')
-    .where({ id, status: 'sending' })
-    .update({ status: 'failed', last_error: error, relay_response: relayResponse, claimed_at: null });
+/** Failed for good, with the relay's reply (or why it was given up); only while this claim holds the row. */
+export async function markFailed(db: Knex, id: number, claimId: string, error: string, relayResponse: string | null): Promise<boolean> {
+  const n = await claimed(db, id, claimId).update({ status: 'failed', last_error: error, relay_response: relayResponse, claimed_at: null, claim_id: null });
   return Number(n) > 0;
 }
 

@@ -18,9 +18,12 @@ import {
   markSent,
   pageOutbox,
   recoverStale,
+  touchClaim,
   type OutboxFilter,
   type OutboxListRow,
 } from '../db/outbox.js';
+import { quote } from '../parse.js';
+import { parseEmailAddress } from '../services/email-address.js';
 import { insertLink, senderDomain } from './compose.js';
 import { classifySendError, openTransport, POOL_OPTIONS, type MailTransport } from './transport.js';
 import type { LinkMinter, MailKind, MintedLink, OutboxRow, OutgoingMail } from './types.js';
@@ -45,12 +48,18 @@ export interface DeliveryResult {
 export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 2 * 3_600_000, 4 * 3_600_000];
 /** After this many attempts a temporarily failing message is given up as failed. */
 export const MAX_ATTEMPTS = 10;
-/** A row claimed longer ago than this belongs to a run that crashed. */
-export const STALE_SENDING_MS = 10 * 60_000;
 // Batches start as small as the pool and grow while the relay takes mail: an unreachable relay
 // (each connection waiting out its timeout) then costs one small batch, not the whole queue.
 const FIRST_BATCH = POOL_OPTIONS.maxConnections;
 const MAX_BATCH = 50;
+/** The longest one message can hold a pooled connection: connect, greeting, then a silent socket. */
+const WORST_SEND_MS = POOL_OPTIONS.connectionTimeout + POOL_OPTIONS.greetingTimeout + POOL_OPTIONS.socketTimeout;
+/**
+ * A row claimed longer ago than this belongs to a run that crashed. It must exceed the worst case of a
+ * live batch (the last row of the largest batch waits for the pool to work through all the others, each
+ * at its timeouts: 17 × 80 s ≈ 23 min), with a margin; each attempt also renews its claim before it starts.
+ */
+export const STALE_SENDING_MS = 2 * Math.ceil(MAX_BATCH / POOL_OPTIONS.maxConnections) * WORST_SEND_MS;
 
 /** When attempt number `attempts` (1-based) failed temporarily, the next try is due this much later. */
 export function backoffMs(attempts: number): number {
@@ -139,21 +148,46 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
   return results;
 }
 
+/** Why a stored recipient is not one plain address (the row was written by an older version, or edited), or null. */
+function badRecipient(row: OutboxRow): string | null {
+  for (const [what, address] of [['to', row.to_address] as const, ...row.cc.map((c) => ['cc', c] as const)]) {
+    const p = parseEmailAddress(address);
+    if (!p.ok) return `the ${what} address ${quote(address)} ${p.reason}; nothing was sent`;
+  }
+  return null;
+}
+
+const TAKEN_OVER = 'another delivery run took this message over (its claim here had been recovered as stale)';
+
 /** One attempt for one claimed row; never throws for a send failure. */
 async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport, row: OutboxListRow): Promise<DeliveryResult> {
   const base = { id: row.id, kind: row.kind, userId: row.user_id, username: row.username, to: row.to_address };
+  const claim = row.claim_id!;
+  // A late mark that matches nothing means another run owns the row now: say so, never act twice.
+  const lost = (detail: string): DeliveryResult => {
+    ctx.out.warn(`message #${row.id}: ${TAKEN_OVER}; ${detail}`);
+    return { ...base, outcome: 'queued', detail: `${TAKEN_OVER}; ${detail}` };
+  };
+  // Renew the claim right before the attempt: a long batch is not mistaken for a crashed run, and a row
+  // another run has meanwhile taken over is neither minted for nor sent from here.
+  if (!(await touchClaim(knex, row.id, claim, ctx.clock()))) return lost('nothing was minted or sent by this run');
+  const bad = badRecipient(row);
+  if (bad) {
+    await markFailed(knex, row.id, claim, bad, null);
+    return { ...base, outcome: 'failed', detail: bad };
+  }
   let minted: MintedLink | undefined;
   let parts = { text: row.text_body, html: row.html_body };
   try {
     const minter = await minterFor(row.kind);
     if (minter) {
-      minted = await minter(knex, row, ctx.clock());
+      minted = await minter(knex, row, ctx.clock(), ctx.config);
       // The link exists only in memory for this send; the row keeps the {{link}} template.
       parts = insertLink(parts, minted.url);
     }
   } catch (err) {
     const detail = `could not prepare the message: ${(err as Error).message.split('\n')[0]}`;
-    await markFailed(knex, row.id, detail, null);
+    if (!(await markFailed(knex, row.id, claim, detail, null))) return lost('nothing was sent by this run');
     return { ...base, outcome: 'failed', detail };
   }
 
@@ -162,28 +196,32 @@ async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport,
     if (info.accepted.length === 0) {
       const detail = `the relay refused every recipient: ${info.rejected.join(', ')} (${info.response})`;
       await revoke(ctx, knex, minted, 'relay refused the message');
-      await markFailed(knex, row.id, detail, info.response);
+      if (!(await markFailed(knex, row.id, claim, detail, info.response))) return lost(`this run's attempt failed too: ${detail}`);
       return { ...base, outcome: 'failed', detail };
     }
-    await markSent(knex, row.id, ctx.clock(), info.response, info.emlPath ?? null);
-    await minted?.delivered?.(knex);
     const detail = info.emlPath ? `written to ${info.emlPath}` : `accepted by ${transport.target}: ${info.response}`;
+    if (!(await markSent(knex, row.id, claim, ctx.clock(), info.response, info.emlPath ?? null))) {
+      // The relay has it, but the row belongs to the other run now, which may deliver a second copy.
+      ctx.out.warn(`message #${row.id}: ${TAKEN_OVER}; this run's copy was ${detail}, so it may arrive twice (same Message-ID)`);
+      return { ...base, outcome: 'sent', detail: `${detail}; ${TAKEN_OVER}, so it may arrive twice`, ...(info.emlPath ? { emlPath: info.emlPath } : {}) };
+    }
+    await minted?.delivered?.(knex);
     return { ...base, outcome: 'sent', detail, ...(info.emlPath ? { emlPath: info.emlPath } : {}) };
   } catch (err) {
     const failure = classifySendError(err);
     // No link may stay valid that the user never received; a retry mints a fresh one.
     await revoke(ctx, knex, minted, failure.temporary ? 'delivery deferred' : 'relay refused the message');
     if (!failure.temporary) {
-      await markFailed(knex, row.id, failure.detail, failure.detail);
+      if (!(await markFailed(knex, row.id, claim, failure.detail, failure.detail))) return lost(`this run's attempt was refused: ${failure.detail}`);
       return { ...base, outcome: 'failed', detail: `refused by the relay: ${failure.detail}` };
     }
     if (row.attempts >= MAX_ATTEMPTS) {
       const detail = `gave up after ${row.attempts} attempts; last error: ${failure.detail}`;
-      await markFailed(knex, row.id, detail, null);
+      if (!(await markFailed(knex, row.id, claim, detail, null))) return lost(`this run's attempt failed: ${failure.detail}`);
       return { ...base, outcome: 'failed', detail, unreachable: failure.unreachable };
     }
     const next = new Date(ctx.clock().getTime() + backoffMs(row.attempts));
-    await markRetry(knex, row.id, next, failure.detail);
+    if (!(await markRetry(knex, row.id, claim, next, failure.detail))) return lost(`this run's attempt failed: ${failure.detail}`);
     return { ...base, outcome: 'queued', detail: `${failure.detail}; will retry after ${next.toISOString()} (outbox flush)`, unreachable: failure.unreachable };
   }
 }

@@ -8,6 +8,7 @@
  * revoked, so no valid token exists that the user never received; a later retry mints a fresh one.
  */
 import type { Knex } from 'knex';
+import type { Config } from '../config.js';
 
 export type MailKind = 'reset' | 'verify' | 'notice' | 'reminder' | 'test';
 
@@ -22,7 +23,10 @@ export interface OutgoingMail {
   /** Plain text; equal in content to html. May contain {{link}} for 'reset' and 'verify'. */
   text: string;
   html: string;
-  /** Kind-specific parameters the minter needs, e.g. { ttlMs } for reset, { email } for verify. Never a token. */
+  /**
+   * Kind-specific parameters the minter needs, e.g. { ttlMs } for reset, { email } for verify. Never a
+   * token, and never where a link points: the site comes from the configuration at delivery time.
+   */
   params?: Record<string, unknown>;
   ticket?: string | null;
 }
@@ -48,6 +52,8 @@ export interface OutboxRow {
   relay_response: string | null;
   eml_path: string | null;
   ticket: string | null;
+  /** Set afresh by each claim; a mark (sent/retry/failed) applies only while the row still has this value. */
+  claim_id: string | null;
 }
 
 export interface MintedLink {
@@ -58,5 +64,9 @@ export interface MintedLink {
   delivered?(db: Knex): Promise<void>;
 }
 
-/** Mints the link for one delivery attempt of a link-bearing message, in its own short transaction. */
-export type LinkMinter = (db: Knex, row: OutboxRow, now: Date) => Promise<MintedLink>;
+/**
+ * Mints the link for one delivery attempt of a link-bearing message, in its own short transaction. The
+ * link is built from `config` (the configuration of the run that delivers), never from the row: a
+ * tampered or stale row cannot point a link elsewhere. A minter that cannot mint throws; the row fails.
+ */
+export type LinkMinter = (db: Knex, row: OutboxRow, now: Date, config: Config) => Promise<MintedLink>;

@@ -155,7 +155,7 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   const ticket = opts.ticket ?? null;
   const id = await db.transaction(async (trx) => {
     await cancelQueuedLinkMail(trx, user.id, ['verify'], 'a newer confirmation link was sent');
-    const id = await enqueueMail(trx, { kind: 'verify', userId: user.id, to, subject: 'Confirm your HMIS email address', text: body.text, html: body.html, ticket, params: { email: to, ttlMs: VERIFY_TTL_MS, siteUrl: site.siteUrl, path: site.path } });
+    const id = await enqueueMail(trx, { kind: 'verify', userId: user.id, to, subject: 'Confirm your HMIS email address', text: body.text, html: body.html, ticket, params: { email: to, ttlMs: VERIFY_TTL_MS } });
     await writeAudit(trx, { actor: ctx.config.actor, action: 'email.verify_sent', userId: user.id, ticket, details: { to: maskEmail(to), outboxId: id } });
     return id;
   });
@@ -165,63 +165,95 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   return { user: who, outcome, message: `${outcome === 'queued' ? 'the relay did not take the message yet' : 'the relay refused the message'}${r?.detail ? `: ${r.detail}` : ''}; no valid link was left behind` };
 }
 
-/** The LinkMinter for kind 'verify': a token bound to the address the mail goes to; older ones are revoked. */
-export const mintVerifyLink: LinkMinter = async (db, row, now) => {
+/**
+ * The LinkMinter for kind 'verify': a token bound to the address the mail goes to; older ones are revoked;
+ * audited `email.verify_minted`. The link is built from the delivering run's configuration, never the row.
+ */
+export const mintVerifyLink: LinkMinter = async (db, row, now, config) => {
   const p = row.params ?? {};
   const email = String(p.email ?? '');
-  const siteUrl = String(p.siteUrl ?? '');
-  const path = String(p.path ?? '');
-  if (!email || !siteUrl || !path || row.user_id === null) throw new MintRefused('the queued verification mail lacks its link parameters');
+  if (!email || row.user_id === null) throw new MintRefused('the queued verification mail lacks its link parameters');
+  let site;
+  try {
+    site = requireLinkSite(config, 'verify');
+  } catch (err) {
+    throw new MintRefused(`no link was minted: ${(err as Error).message}`);
+  }
   const { raw, hash } = newToken();
+  const outboxId = Number(row.id);
   const tokenId = await db.transaction(async (trx) => {
     const user = (await trx('users').where('id', row.user_id!).forUpdate().first('email')) as { email: string | null } | undefined;
     if (user?.email !== email) throw new MintRefused('the account no longer has this address; no link was minted');
     await trx('email_verification_tokens').where('user_id', row.user_id!).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
     const [ins] = (await trx('email_verification_tokens')
-      .insert({ user_id: row.user_id, email, token_hash: hash, created_at: now, expires_at: new Date(now.getTime() + VERIFY_TTL_MS), outbox_id: row.id })
+      .insert({ user_id: row.user_id, email, token_hash: hash, created_at: now, expires_at: new Date(now.getTime() + VERIFY_TTL_MS), outbox_id: outboxId })
       .returning('id')) as Array<{ id: number | string }>;
-    return Number(ins!.id);
+    const id = Number(ins!.id);
+    await writeAudit(trx, { actor: config.actor, action: 'email.verify_minted', userId: row.user_id, ticket: row.ticket, details: { linkId: id, outboxId } });
+    return id;
   });
   return {
-    url: buildLink({ siteUrl, path }, raw),
-    revoke: async (rdb: Knex) => {
-      await rdb('email_verification_tokens').where('id', tokenId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+    url: buildLink(site, raw),
+    revoke: async (rdb: Knex, reason: string) => {
+      await rdb.transaction(async (trx) => {
+        const n = await trx('email_verification_tokens').where('id', tokenId).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+        if (Number(n) > 0) {
+          const details = { linkId: tokenId, outboxId, reason: sanitizeForDisplay(reason).slice(0, 280) };
+          await writeAudit(trx, { actor: config.actor, action: 'email.verify_revoked_undelivered', userId: row.user_id, ticket: row.ticket, details });
+        }
+      });
     },
   };
 };
 
-export type ConfirmResult = { ok: true; userId: number; username: string; email: string } | { ok: false; reason: 'malformed' | 'unknown' | 'used' | 'revoked' | 'expired' | 'email_changed' };
+export type ConfirmResult =
+  | { ok: true; userId: number; username: string; email: string }
+  | { ok: false; reason: 'malformed' | 'unknown' | 'used' | 'revoked' | 'expired' | 'email_changed' | 'busy' };
+
+// Deadlock, serialization failure, lock not available: the statement lost a race and may simply be rerun.
+const RETRYABLE = new Set(['40P01', '40001', '55P03']);
+const CONFIRM_TRIES = 3;
 
 /**
  * Confirm an address for the web application: the token must be unused, unexpired, unrevoked and bound to
- * the account's current address, checked and consumed in one statement (the Devise GHSA-57hq race).
+ * the account's current address, checked and consumed under the account's row lock (the Devise GHSA-57hq
+ * race). A lost lock race is retried; it never reaches the caller as a raw database error ('busy' at worst).
  */
 export async function confirmEmail(db: Knex, rawToken: string, now: Date = new Date()): Promise<ConfirmResult> {
   if (typeof rawToken !== 'string' || !TOKEN_RE.test(rawToken)) return { ok: false, reason: 'malformed' };
   const hash = hashToken(rawToken);
-  const nothing = new Error('no confirmation');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await confirmOnce(db, hash, now);
+    } catch (err) {
+      if (!RETRYABLE.has(String((err as { code?: unknown }).code))) throw err;
+      if (attempt >= CONFIRM_TRIES) return { ok: false, reason: 'busy' };
+    }
+  }
+}
+
+async function confirmOnce(db: Knex, hash: string, now: Date): Promise<ConfirmResult> {
+  const found = (await db('email_verification_tokens').where('token_hash', hash).first('user_id')) as { user_id: number } | undefined;
+  if (!found) return { ok: false, reason: 'unknown' };
   const done = await db.transaction(async (trx) => {
-    const res = await trx.raw(
-      `with t as (
-         update email_verification_tokens v set used_at = ?
-         from users u
-         where v.token_hash = ? and v.used_at is null and v.revoked_at is null and v.expires_at > ?
-           and u.id = v.user_id and u.email = v.email
-         returning v.id, v.user_id, v.email)
-       update users u set email_verified_at = ?, updated_at = ?
-       from t where u.id = t.user_id and u.email = t.email
-       returning u.id, u.username, u.email, t.id as token_id`,
-      [now, hash, now, now, now],
-    );
-    const row = (res.rows as Array<{ id: number; username: string; email: string; token_id: number | string }>)[0];
-    // The CTE may have consumed the token while the address changed under it: roll that back.
-    if (!row) throw nothing;
-    await trx('email_verification_tokens').where('user_id', row.id).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
-    await writeAudit(trx, { actor: 'hmis-web', action: 'email.confirmed', userId: Number(row.id), details: { email: maskEmail(row.email), linkId: Number(row.token_id) } });
-    return { userId: Number(row.id), username: row.username, email: row.email };
-  }).catch((err) => {
-    if (err === nothing) return undefined;
-    throw err;
+    // The account row first, then its tokens: the order email set and the minters lock in, so no deadlock.
+    const user = (await trx('users').where('id', found.user_id).forUpdate().first('id', 'username', 'email')) as
+      | { id: number; username: string; email: string | null }
+      | undefined;
+    if (!user?.email) return undefined;
+    // Under the row lock the address cannot change: consume the token only if it is bound to it.
+    const [token] = (await trx('email_verification_tokens')
+      .where({ token_hash: hash, user_id: user.id, email: user.email })
+      .whereNull('used_at')
+      .whereNull('revoked_at')
+      .where('expires_at', '>', now)
+      .update({ used_at: now })
+      .returning('id')) as Array<{ id: number | string }>;
+    if (!token) return undefined;
+    await trx('users').where('id', user.id).update({ email_verified_at: now, updated_at: now });
+    await trx('email_verification_tokens').where('user_id', user.id).whereNull('used_at').whereNull('revoked_at').update({ revoked_at: now });
+    await writeAudit(trx, { actor: 'hmis-web', action: 'email.confirmed', userId: Number(user.id), details: { email: maskEmail(user.email), linkId: Number(token.id) } });
+    return { userId: Number(user.id), username: user.username, email: user.email };
   });
   if (done) return { ok: true, ...done };
   const t = (await db('email_verification_tokens as v').join('users as u', 'u.id', 'v.user_id').where('v.token_hash', hash).first('v.used_at', 'v.revoked_at', 'v.expires_at', 'v.email', 'u.email as current')) as

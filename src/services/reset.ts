@@ -27,17 +27,24 @@ const linkObservers = new Map<number, (url: string, tokenId: number) => void>();
 export class MintRefused extends Error {}
 
 /**
- * The LinkMinter for kind 'reset': in one short transaction insert the new token (hash only) and revoke
- * the user's older unused links as superseded by it. A refused or retried send revokes what it minted.
+ * The LinkMinter for kind 'reset': in one short transaction insert the new token (hash only), revoke the
+ * user's older unused links as superseded by it and audit `reset.minted`. The link is built from the
+ * delivering run's configuration (requireLinkSite), never from the row. A refused or retried send
+ * revokes what it minted, audited `reset.revoked_undelivered` in the same transaction.
  */
-export const mintResetLink: LinkMinter = async (db, row, now) => {
+export const mintResetLink: LinkMinter = async (db, row, now, config) => {
   const p = row.params ?? {};
   const ttlMs = Number(p.ttlMs);
-  const siteUrl = String(p.siteUrl ?? '');
-  const path = String(p.path ?? '');
-  if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS) || !siteUrl || !path) throw new MintRefused('the queued reset mail lacks its link parameters');
+  if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS)) throw new MintRefused('the queued reset mail lacks its link lifetime');
   if (row.user_id === null) throw new MintRefused('the queued reset mail names no account');
+  let site;
+  try {
+    site = requireLinkSite(config, 'reset');
+  } catch (err) {
+    throw new MintRefused(`no link was minted: ${(err as Error).message}`);
+  }
   const { raw, hash } = newToken();
+  const outboxId = Number(row.id);
   const tokenId = await db.transaction(async (trx) => {
     // Lock the account row: an email change either commits first (and we refuse) or revokes what we mint.
     const user = (await trx('users').where('id', row.user_id!).forUpdate().first('id', 'email')) as { id: number; email: string | null } | undefined;
@@ -50,9 +57,9 @@ export const mintResetLink: LinkMinter = async (db, row, now) => {
         token_hash: hash,
         created_at: now,
         expires_at: new Date(now.getTime() + ttlMs),
-        site_url: `${siteUrl}${path}`,
+        site_url: `${site.siteUrl}${site.path}`,
         sent_to: row.to_address,
-        outbox_id: row.id,
+        outbox_id: outboxId,
         created_by: typeof p.actor === 'string' ? p.actor : null,
         ticket: row.ticket,
       })
@@ -64,18 +71,25 @@ export const mintResetLink: LinkMinter = async (db, row, now) => {
       .whereNull('used_at')
       .whereNull('revoked_at')
       .update({ revoked_at: now, revoked_reason: 'superseded', superseded_by_id: id });
+    await writeAudit(trx, { actor: config.actor, action: 'reset.minted', userId: row.user_id, ticket: row.ticket, details: { linkId: id, outboxId } });
     return id;
   });
-  const url = buildLink({ siteUrl, path }, raw);
-  linkObservers.get(Number(row.id))?.(url, tokenId);
+  const url = buildLink(site, raw);
+  linkObservers.get(outboxId)?.(url, tokenId);
   return {
     url,
     revoke: async (rdb: Knex, reason: string) => {
-      await rdb('password_reset_tokens')
-        .where('id', tokenId)
-        .whereNull('used_at')
-        .whereNull('revoked_at')
-        .update({ revoked_at: now, revoked_reason: `undelivered: ${sanitizeForDisplay(reason)}`.slice(0, 300) });
+      const why = sanitizeForDisplay(reason).slice(0, 280);
+      await rdb.transaction(async (trx) => {
+        const n = await trx('password_reset_tokens')
+          .where('id', tokenId)
+          .whereNull('used_at')
+          .whereNull('revoked_at')
+          .update({ revoked_at: now, revoked_reason: `undelivered: ${why}`.slice(0, 300) });
+        if (Number(n) > 0) {
+          await writeAudit(trx, { actor: config.actor, action: 'reset.revoked_undelivered', userId: row.user_id, ticket: row.ticket, details: { linkId: tokenId, outboxId, reason: why } });
+        }
+      });
     },
   };
 };
@@ -153,7 +167,8 @@ export async function sendResetLink(
       subject: 'Reset your HMIS password',
       text: body.text,
       html: body.html,
-      params: { ttlMs, siteUrl: site.siteUrl, path: site.path, actor: ctx.config.actor },
+      // No site here: the minter builds the link from the configuration of the run that delivers it.
+      params: { ttlMs, actor: ctx.config.actor },
       ticket,
     });
     await writeAudit(trx, {

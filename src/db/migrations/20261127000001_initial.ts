@@ -58,6 +58,9 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('attempts').notNullable().defaultTo(0);
     t.timestamp('next_attempt_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('claimed_at', { useTz: true });
+    // Who holds a 'sending' row: set afresh by each claim; marks match on it, so a run whose claim was
+    // recovered as stale cannot mark a row another run has taken over.
+    t.text('claim_id');
     t.timestamp('sent_at', { useTz: true });
     t.text('last_error');
     t.text('relay_response');
