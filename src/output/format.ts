@@ -26,3 +26,21 @@ export function cell(value: unknown): string {
   if (Array.isArray(value)) return value.map(cell).join(', ');
   return sanitizeForDisplay(String(value));
 }
+
+/**
+ * Word-wrap `text` so that `prefix + text` fits `width` columns; continuation lines are indented to
+ * line up under the text. (Long words such as URLs are left whole: they must stay copyable.)
+ */
+export function wrap(prefix: string, text: string, width = 80, indent = prefix.length): string {
+  const room = Math.max(20, width - indent);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l, i) => (i === 0 ? `${prefix}${l}` : `${' '.repeat(indent)}${l}`)).join('\n');
+}

@@ -2,7 +2,7 @@
 import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/compliance.js';
 import type { Diagnosis } from '../services/diagnose.js';
 import { renderTable, paint, type Column } from './table.js';
-import { cell } from './format.js';
+import { cell, wrap } from './format.js';
 
 const HEADERS: Record<string, string> = {
   accounts: 'ACCTS',
@@ -36,8 +36,8 @@ export function complianceText(r: ComplianceReport, color: boolean): string {
   ];
   const rows: ComplianceRow[] = [...r.agencies, { agency: '(total)', ...r.totals }];
   const legend = [
-    'EXP<30D: agreement expires within 30 days   UNSIGND: pending renewal lacks a signature',
-    'UNVERIF: address not yet confirmed          LCK>30D: locked for more than 30 days',
+    'EXP<30D: agreement expires within 30 days  UNSIGND: renewal lacks a signature',
+    'UNVERIF: address not yet confirmed         LCK>30D: locked for more than 30 days',
   ];
   return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, color), '', ...legend].join('\n');
 }
@@ -50,7 +50,8 @@ export function diagnosisText(d: Diagnosis, color: boolean): string {
   const lines = [`${cell(d.user)}: ${color ? (d.canReset ? paint.good(verdict) : paint.bad(verdict)) : verdict}`];
   for (const c of d.checks) {
     const status = c.status.padEnd(4);
-    lines.push(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)} ${cell(c.message)}`);
+    // The prefix is 22 columns whatever the colour codes add; the message wraps under itself.
+    lines.push(wrap(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)} `, cell(c.message), 80, 22));
     if (c.fix) lines.push(`${' '.repeat(21)}fix: ${color ? paint.bold(cell(c.fix)) : cell(c.fix)}`);
   }
   return lines.join('\n');

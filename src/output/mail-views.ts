@@ -2,7 +2,7 @@
 import type { OutboxListRow } from '../db/outbox.js';
 import type { DoctorReport } from '../mail/dns.js';
 import type { RelayTestResult } from '../mail/relay.js';
-import { cell, iso, shortTime } from './format.js';
+import { cell, iso, shortTime, wrap } from './format.js';
 import type { ListView } from './render.js';
 import { paint, renderFields, type Column } from './table.js';
 
@@ -72,8 +72,8 @@ export function doctorText(r: DoctorReport, color: boolean): string {
   const mark = (s: string) => (color ? (s === 'ok' ? paint.good(s) : s === 'warn' ? paint.warn(s) : paint.bad(s)) : s);
   const lines = [`sender domain: ${cell(r.domain)}`];
   for (const c of r.checks) {
-    lines.push(`${mark(c.status.padEnd(4))}  ${c.id.padEnd(9)} ${cell(c.message)}`);
-    if (c.fix) lines.push(`${' '.repeat(16)}fix: ${cell(c.fix)}`);
+    lines.push(wrap(`${mark(c.status.padEnd(4))}  ${c.id.padEnd(9)} `, cell(c.message), 80, 16));
+    if (c.fix) lines.push(wrap(`${' '.repeat(16)}fix: `, cell(c.fix), 80, 21)); // whole records: see --json
   }
   return lines.join('\n');
 }

@@ -67,3 +67,14 @@ describe('renderList', () => {
     expect(t).not.toContain('\u001b');
   });
 });
+
+describe('wrap', () => {
+  it('keeps prefix + text within the width and lines up continuations', async () => {
+    const { wrap } = await import('../../src/output/format.js');
+    const text = wrap('  fail  locked        ', 'locked since 2026-11-26 08:46 UTC after 3 failed logins (last 2026-11-26 08:41 UTC) and more words here', 80);
+    const lines = text.split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toMatch(/^ {22}\S/);
+  });
+});
