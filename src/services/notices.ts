@@ -6,6 +6,8 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { renderMail, senderAddress } from '../mail/compose.js';
 import { deliverOutbox, enqueueMail } from '../mail/outbox.js';
+import { quote } from '../parse.js';
+import { parseEmailAddress } from './email-address.js';
 
 export interface Notice {
   kind: 'notice' | 'reminder';
@@ -19,29 +21,61 @@ export interface Notice {
   params?: Record<string, unknown>;
 }
 
-/** Record one notice in the outbox inside `trx`; returns the outbox id. */
+/** The recipients a notice may go to, and a line for each stored address that was left out and why. */
+export function noticeRecipients(to: string, cc: string[] = []): { to: string | null; cc: string[]; dropped: string[] } {
+  const valid: string[] = [];
+  const dropped: string[] = [];
+  for (const [what, raw] of [['to', to] as const, ...cc.map((c) => ['cc', c] as const)]) {
+    if (!raw) continue;
+    // A stored address is text somebody typed or imported: "victim@agency.org, attacker@evil.example"
+    // would otherwise become two recipients. Only one plain address is ever addressed.
+    const p = parseEmailAddress(raw);
+    if (!p.ok) dropped.push(`the ${what} address ${quote(raw)} ${p.reason}`);
+    else if (!valid.some((v) => v.toLowerCase() === p.address.toLowerCase())) valid.push(p.address);
+  }
+  const [first, ...rest] = valid;
+  return { to: first ?? null, cc: rest, dropped };
+}
+
+/**
+ * Record one notice in the outbox inside `trx`; returns the outbox id. Every address is validated first:
+ * invalid ones are left out (the row's params say which, and deliveryNote tells the caller). With no valid
+ * recipient left nothing is queued for sending: the row is recorded as failed, saying why.
+ */
 export async function queueNotice(trx: Knex | Knex.Transaction, ctx: AppContext, n: Notice): Promise<number> {
   const sender = senderAddress(ctx.config);
   const { text, html } = renderMail({ greeting: n.greeting, paragraphs: n.paragraphs, senderHint: sender });
-  const cc = [...new Set((n.cc ?? []).filter((a) => a && a.toLowerCase() !== n.to.toLowerCase()))];
-  return enqueueMail(trx, {
+  const r = noticeRecipients(n.to, n.cc);
+  const id = await enqueueMail(trx, {
     kind: n.kind,
     userId: n.userId,
-    to: n.to,
-    cc: cc.length ? cc : undefined,
+    to: r.to ?? n.to,
+    cc: r.to && r.cc.length ? r.cc : undefined,
     subject: n.subject,
     text,
     html,
-    params: n.params,
+    params: { ...n.params, ...(r.dropped.length ? { droppedRecipients: r.dropped } : {}) },
     ticket: n.ticket ?? null,
   });
+  if (!r.to) {
+    const why = `not sent: no valid recipient (${r.dropped.join('; ')}); correct the address, e.g. with \`hmis-admin email set <user> <address>\``;
+    await trx('mail_outbox').where('id', id).update({ status: 'failed', last_error: why.slice(0, 1000) });
+  }
+  return id;
 }
 
 export type Delivery = 'sent' | 'queued' | 'failed';
 
+/** One notice's delivery; `dropped` names the stored addresses it was not sent to, and why. */
+export interface NoticeDelivery {
+  outcome: Delivery;
+  detail: string;
+  dropped?: string[];
+}
+
 /** Deliver recorded notices after commit; a failure never undoes the change (`outbox flush` retries). */
-export async function deliverNotices(ctx: AppContext, ids: number[]): Promise<Map<number, { outcome: Delivery; detail: string }>> {
-  const out = new Map<number, { outcome: Delivery; detail: string }>();
+export async function deliverNotices(ctx: AppContext, ids: number[]): Promise<Map<number, NoticeDelivery>> {
+  const out = new Map<number, NoticeDelivery>();
   if (!ids.length) return out;
   try {
     const results = await deliverOutbox(ctx, { ids });
@@ -50,13 +84,26 @@ export async function deliverNotices(ctx: AppContext, ids: number[]): Promise<Ma
     // The relay or the transport failed as a whole: the rows stay pending for `outbox flush`.
     for (const id of ids) out.set(id, { outcome: 'queued', detail: (err as Error).message.split('\n')[0]! });
   }
+  // What the attempt does not say: notices never queued (no valid recipient) and addresses left out.
+  const { knex } = await ctx.db();
+  const rows = (await knex('mail_outbox').whereIn('id', ids).select('id', 'status', 'last_error', 'params')) as Array<{ id: number | string; status: string; last_error: string | null; params: unknown }>;
+  for (const row of rows) {
+    const id = Number(row.id);
+    const params = (typeof row.params === 'string' ? JSON.parse(row.params) : row.params ?? {}) as { droppedRecipients?: unknown };
+    const dropped = Array.isArray(params.droppedRecipients) ? params.droppedRecipients.map(String) : [];
+    const d = out.get(id);
+    if (d) out.set(id, dropped.length ? { ...d, dropped } : d);
+    else if (row.status === 'failed') out.set(id, { outcome: 'failed', detail: row.last_error ?? '' }); // its detail names the addresses
+
+  }
   return out;
 }
 
 /** How a delivery reads at the end of an outcome message. */
-export function deliveryNote(what: string, d: { outcome: Delivery; detail: string } | undefined): string {
+export function deliveryNote(what: string, d: NoticeDelivery | undefined): string {
+  const left = d?.dropped?.length ? `; not sent to ${d.dropped.join('; ')}` : '';
   if (!d) return `${what} queued; \`hmis-admin outbox flush\` sends it`;
-  if (d.outcome === 'sent') return `${what} sent`;
-  if (d.outcome === 'queued') return `${what} queued (${d.detail || 'relay not reached'}); \`hmis-admin outbox flush\` retries it`;
-  return `${what} failed (${d.detail || 'refused by the relay'}); see \`hmis-admin outbox --status failed\``;
+  if (d.outcome === 'sent') return `${what} sent${left}`;
+  if (d.outcome === 'queued') return `${what} queued (${d.detail || 'relay not reached'}); \`hmis-admin outbox flush\` retries it${left}`;
+  return `${what} failed (${d.detail || 'refused by the relay'}); see \`hmis-admin outbox --status failed\`${left}`;
 }
