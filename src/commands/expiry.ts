@@ -23,7 +23,7 @@ export interface ExpiringOpts {
 }
 
 export type ExpiringResult =
-  | { kind: 'list'; rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string }
+  | { kind: 'list'; rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired: boolean }
   | ({ kind: 'notify' } & ResultStream);
 
 /** Accounts whose agreement expires within --within (UTC calendar days), soonest first. */
@@ -55,6 +55,7 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
     rows: expiringAccounts(db.knex, { now, before, includeExpired: opts.includeExpired, agencyId }),
     failIfAny: Boolean(opts.failIfAny),
     within: formatDuration(withinMs),
+    includeExpired: Boolean(opts.includeExpired),
   };
 }
 

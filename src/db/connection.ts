@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
-import { describeConnectionError, OperationalError } from '../errors.js';
+import { describeConnectionError, OperationalError, UsageError } from '../errors.js';
 import { acquireLock } from './lockfile.js';
 import { migrateLatest, pendingMigrations } from './migrate.js';
 
@@ -71,7 +71,8 @@ async function prepareSchema(db: Database, options: OpenOptions): Promise<void> 
   if (status.pending.length > 0) {
     await db.close();
     const what = status.applied === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
-    throw new OperationalError(`the database at ${db.where} ${what}; run \`hmis-admin db migrate\` first`);
+    // A refused precondition with a known fix (exit 2), not an outage.
+    throw new UsageError(`the database at ${db.where} ${what}; run \`hmis-admin db migrate\` first`);
   }
 }
 

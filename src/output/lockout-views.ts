@@ -76,11 +76,13 @@ export function expiringView(): ListView<ExpiringRow> {
 }
 
 /** The expiring list; with --fail-if-any, exit 5 when it is not empty (after printing it). */
-export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string }, ctx: AppContext): Promise<void> {
+export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired?: boolean }, ctx: AppContext): Promise<void> {
   const v = expiringView();
   const n = await renderList(data.rows, v, { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color });
   if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);
-  if (data.failIfAny && n > 0) throw new CheckFailedError(`${n} account(s) expire within ${data.within} or have expired`);
+  if (data.failIfAny && n > 0) {
+    throw new CheckFailedError(`${n} account(s) listed: the agreement expires within ${data.within}${data.includeExpired ? ' or has expired' : ''}`);
+  }
 }
 
 /** `agreement show` as text. */

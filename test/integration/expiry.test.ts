@@ -62,7 +62,7 @@ describe('expiring', () => {
     const r = await run(['expiring', '--fail-if-any', '--json']);
     expect(r.code).toBe(5);
     expect(r.json()).toHaveLength(4);
-    expect(r.stderr).toMatch(/4 account\(s\) expire within 30d/);
+    expect(r.stderr).toMatch(/4 account\(s\) listed: the agreement expires within 30d$/m);
     await seedAgency(db.knex, 'Quiet Agency', null);
     const none = await run(['expiring', '--fail-if-any', '--agency', 'quiet agency', '--json']);
     expect([none.code, none.json()]).toEqual([0, []]);
