@@ -153,7 +153,7 @@ export async function lockAccount(
 function alreadyLocked(row: AccountRow): Outcome {
   return {
     user: row.username,
-    outcome: 'already_locked',
+    outcome: 'locked', // CONTRACT's outcome for the end state; the message says nothing changed
     message: `already locked (${row.lock_reason ?? 'unknown reason'}) since ${row.locked_at!.toISOString()}; nothing changed`,
   };
 }

@@ -34,12 +34,12 @@ describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
     expect((await spawnCli(['unlock', '--all'], env)).code).toBe(2); // no terminal, no --yes
   });
 
-  it('lock: locked, then already_locked', async () => {
+  it('lock: locked, then locked again with nothing changed', async () => {
     const name = (await spawnCli(['users', 'list', '--limit', '40', '--json'], env)).json<Array<{ username: string; locked: boolean }>>().find((u) => !u.locked)!.username;
     const r = await spawnCli(['lock', name, '--reason', 'left the agency', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results[0].outcome).toBe('locked');
-    expect((await spawnCli(['lock', name, '--reason', 'again', '--json'], env)).json().results[0].outcome).toBe('already_locked');
+    expect((await spawnCli(['lock', name, '--reason', 'again', '--json'], env)).json().results[0].outcome).toBe('locked');
   });
 
   it('expiring --json adds daysLeft and missingSignatures; --fail-if-any exits 5', async () => {

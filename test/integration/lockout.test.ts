@@ -179,7 +179,7 @@ describe('lock', () => {
     expect(typeof a.details === 'string' ? JSON.parse(a.details) : a.details).toEqual({ reason: 'admin', note: 'left the agency' });
     const again = await run(['lock', 'leaver', '--reason', 'again', '--json']);
     expect(again.code).toBe(0);
-    expect(again.json().results[0]).toMatchObject({ outcome: 'already_locked' });
+    expect(again.json().results[0]).toMatchObject({ outcome: 'locked', message: expect.stringMatching(/^already locked .*nothing changed$/) });
     expect(await audits('lock')).toBe(1);
   });
 
