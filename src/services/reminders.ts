@@ -13,6 +13,7 @@ import type { AppContext } from '../context.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
+import { parseEmailAddress } from './email-address.js';
 import { utcDayStart, ymd } from './days.js';
 import type { Signer } from './detail.js';
 import { expiringAccounts, inPages, signerLabel, type ExpiringRow } from './expiry.js';
@@ -90,6 +91,9 @@ async function remindOne(
 ): Promise<(Outcome & { outboxId?: number }) | undefined> {
   const sup = row.supervisor_id ? c.supervisors.get(row.supervisor_id) : undefined;
   const dir = row.agency_id ? c.directors.get(row.agency_id) : undefined;
+  // Only addresses that parse count: a stage with nobody to tell is not recorded, so a later run (after
+  // the address is fixed) still sends it.
+  // (queueNotice drops and reports the invalid ones among them.)
   const addresses = [row.email, sup?.email, dir?.email].filter((a): a is string => Boolean(a));
   const what = `${stage}-day reminder (${row.daysLeft} days left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
   const now = ctx.clock();
@@ -97,9 +101,9 @@ async function remindOne(
     const sent = await knex('agreement_reminders').where({ user_id: row.id, expires_at: row.account_expires_at, stage_days: stage }).first('id');
     return sent ? undefined : { user: row.username, outcome: 'would_send', message: `would send the ${what}` };
   }
-  if (!addresses.length) {
+  if (!addresses.some((a) => parseEmailAddress(a).ok)) {
     // Not recorded: the next run tries again once someone has an address on file.
-    return { user: row.username, outcome: 'failed', message: `${what} not sent: no email address for the user, the supervisor or the Executive Director` };
+    return { user: row.username, outcome: 'failed', message: `${what} not sent: no valid email address for the user, the supervisor or the Executive Director` };
   }
   return knex.transaction(async (trx) => {
     const claimed = (await trx.raw(

@@ -112,7 +112,7 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
     const db = await sdb.open();
     try {
       const trail = await db.knex('audit_log').where('ticket', 'HD-PTY').orderBy('id').select('action', 'user_id', 'actor');
-      expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send']);
+      expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send', 'reset.minted']);
       expect(trail.every((a) => a.user_id === who.id && a.actor === 'pty')).toBe(true);
       const row = await db.knex('users').where('id', who.id as number).first('locked_at', 'failed_login_attempts');
       expect(row).toMatchObject({ locked_at: null, failed_login_attempts: 0 });

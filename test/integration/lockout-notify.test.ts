@@ -83,6 +83,18 @@ describe('notice recipients are validated', () => {
     expect(recipients().join(' ')).not.toContain('evil.example');
   });
 
+  it('expiring --notify with nobody validly addressable records no stage, so it goes out once the address is fixed', async () => {
+    const agency = await seedAgency(db.knex, 'Harbor', HOSTILE);
+    await seedUser(db.knex, { username: 'vic', email: HOSTILE, agencyId: agency, expiresAt: new Date('2027-03-17T00:00:00Z') });
+    const first = await run(['expiring', '--notify', '--yes', '--json']);
+    expect(first.json().results[0]).toMatchObject({ user: 'vic', outcome: 'failed', message: expect.stringMatching(/no valid email address/) });
+    expect(await count(db.knex('agreement_reminders'))).toBe(0);
+    await db.knex('users').where('username', 'vic').update({ email: 'vic@harbor.example.org' });
+    const second = await run(['expiring', '--notify', '--yes', '--json']);
+    expect(second.json().results[0]).toMatchObject({ user: 'vic', outcome: 'sent' });
+    expect(recipients()).toEqual(['vic@harbor.example.org']);
+  });
+
   it('agreement renewal with a hostile address: renewed, no notice sent, the outcome says why', async () => {
     const agency = await seedAgency(db.knex);
     await seedUser(db.knex, { username: 'vic', email: HOSTILE, agencyId: agency, expiresAt: new Date('2027-03-01T00:00:00Z'), lockedAt: LOCKED, lockReason: 'agreement_expired' });
