@@ -144,11 +144,12 @@ export function buildProgram(state: RunState, version: string): Command {
     .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.results));
 
   const mail = program.command('mail').description('prove the mail relay works and check the sender domain').addHelpText('after', examples('hmis-admin mail doctor'));
-  mail
-    .command('test')
-    .description('connect and log in to the relay, send a test message through the outbox, report DKIM signing')
-    .argument('<address>', 'where to send the test message')
-    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', parseTicket)
+  mutating(
+    mail
+      .command('test')
+      .description('connect and log in to the relay, send a test message through the outbox, report DKIM signing')
+      .argument('<address>', 'where to send the test message'),
+  )
     .addHelpText('after', examples('hmis-admin mail test you@agency.org', 'HMIS_SMTP_URL=smtps://user:pass@relay.example.org:465 hmis-admin mail test you@agency.org --json'))
     .action(run(() => import('./commands/mail.js'), 'test', async (p) => p.doc((await mailViews()).relayTestText)));
   mail

@@ -5,11 +5,12 @@ import { testRelay, type RelayTestResult } from '../mail/relay.js';
 
 export interface MailTestOpts {
   ticket?: string;
+  dryRun?: boolean;
 }
 
 /** Connect, log in and send one test message through the outbox; exit 1 when the relay fails. */
 export async function test(address: string, opts: MailTestOpts, ctx: AppContext): Promise<RelayTestResult> {
-  return testRelay(ctx, address, opts.ticket ?? null);
+  return testRelay(ctx, address, opts.ticket ?? null, Boolean(opts.dryRun));
 }
 
 export interface DoctorOpts {

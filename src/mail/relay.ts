@@ -29,7 +29,7 @@ export function checkTestAddress(address: string): string {
 }
 
 /** Verify the relay, then send one test message through the outbox and report how it went. */
-export async function testRelay(ctx: AppContext, address: string, ticket?: string | null): Promise<RelayTestResult> {
+export async function testRelay(ctx: AppContext, address: string, ticket?: string | null, dryRun = false): Promise<RelayTestResult> {
   const to = checkTestAddress(address);
   const transport = await openTransport(ctx.config);
   const result: RelayTestResult = {
@@ -45,8 +45,9 @@ export async function testRelay(ctx: AppContext, address: string, ticket?: strin
   try {
     try {
       await transport.verify();
-      result.connected = true;
-      result.authenticated = true;
+      // The .eml folder has no relay: nothing connected or logged in.
+      result.connected = transport.kind === 'smtp';
+      result.authenticated = transport.kind === 'smtp';
     } catch (err) {
       const failure = classifySendError(err);
       result.connected = (err as { code?: string }).code === 'EAUTH';
@@ -54,6 +55,11 @@ export async function testRelay(ctx: AppContext, address: string, ticket?: strin
       return result;
     }
 
+    if (dryRun) {
+      result.detail = transport.kind === 'smtp' ? 'connected and logged in; --dry-run: no test message sent' : '--dry-run: no test message written';
+      result.exitCode = 0;
+      return result;
+    }
     const sender = senderAddress(ctx.config);
     const body = renderMail({
       greeting: 'Hello,',
