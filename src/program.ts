@@ -65,6 +65,8 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('--no-color', 'no colour, even on a terminal')
     .option('-q, --quiet', 'no notices or progress on stderr')
     .showSuggestionAfterError(true)
+    // Every subcommand's --help also lists --db, --json, --format and the other global options.
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', examples('hmis-admin demo', 'hmis-admin locked', 'hmis-admin --db postgres://hmis@db.example.org/hmis users show jdoe'));
 
   const db = program.command('db').description('schema migrations').addHelpText('after', examples('hmis-admin db status'));

@@ -70,6 +70,8 @@ export type Delivery = 'sent' | 'queued' | 'failed';
 export interface NoticeDelivery {
   outcome: Delivery;
   detail: string;
+  /** Where the .eml went when no relay is configured (CONTRACT: the path is printed). */
+  emlPath?: string;
   dropped?: string[];
 }
 
@@ -79,7 +81,7 @@ export async function deliverNotices(ctx: AppContext, ids: number[]): Promise<Ma
   if (!ids.length) return out;
   try {
     const results = await deliverOutbox(ctx, { ids });
-    for (const r of results) out.set(Number(r.id), { outcome: r.outcome, detail: r.detail });
+    for (const r of results) out.set(Number(r.id), { outcome: r.outcome, detail: r.detail, emlPath: r.emlPath });
   } catch (err) {
     // The relay or the transport failed as a whole: the rows stay pending for `outbox flush`.
     for (const id of ids) out.set(id, { outcome: 'queued', detail: (err as Error).message.split('\n')[0]! });
@@ -103,7 +105,7 @@ export async function deliverNotices(ctx: AppContext, ids: number[]): Promise<Ma
 export function deliveryNote(what: string, d: NoticeDelivery | undefined): string {
   const left = d?.dropped?.length ? `; not sent to ${d.dropped.join('; ')}` : '';
   if (!d) return `${what} queued; \`hmis-admin outbox flush\` sends it`;
-  if (d.outcome === 'sent') return `${what} sent${left}`;
+  if (d.outcome === 'sent') return `${what} sent${d.emlPath ? ` (written to ${d.emlPath})` : ''}${left}`;
   if (d.outcome === 'queued') return `${what} queued (${d.detail || 'relay not reached'}); \`hmis-admin outbox flush\` retries it${left}`;
   return `${what} failed (${d.detail || 'refused by the relay'}); see \`hmis-admin outbox --status failed\`${left}`;
 }

@@ -139,7 +139,7 @@ describe('unlock', () => {
     const r = await run(['unlock', '--all', '--notify', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const msgs = r.json().results.map((x: { user: string; message: string }) => `${x.user}: ${x.message}`);
-    expect(msgs.filter((m: string) => /; notice sent$/.test(m))).toHaveLength(3);
+    expect(msgs.filter((m: string) => /; notice sent( \(written to \S+\.eml\))?$/.test(m))).toHaveLength(3);
     expect(msgs.find((m: string) => m.startsWith('m4'))).toMatch(/no email address on file/);
     expect(await count(db.knex('mail_outbox').where('status', 'sent'))).toBe(3);
   });
