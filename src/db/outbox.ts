@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { MailKind, OutboxRow } from '../mail/types.js';
+import { pageById } from './paging.js';
 
 export interface OutboxListRow extends OutboxRow {
   username: string | null;
@@ -135,25 +136,14 @@ export interface OutboxFilter {
 
 /** Newest first, paged on id so a long history streams. */
 export async function* pageOutbox(db: Knex, filter: OutboxFilter, limit = Infinity, pageSize = 500): AsyncGenerator<OutboxListRow> {
-  let lastId: number | undefined;
-  let yielded = 0;
-  while (yielded < limit) {
-    const want = Math.min(pageSize, limit - yielded);
-    const q = db('mail_outbox as o')
-      .leftJoin('users as u', 'u.id', 'o.user_id')
-      .select('o.*', 'u.username')
-      .orderBy('o.id', 'desc')
-      .limit(want);
+  const build = () => {
+    const q = db('mail_outbox as o').leftJoin('users as u', 'u.id', 'o.user_id').select('o.*', 'u.username');
     if (filter.status) q.where('o.status', filter.status);
     if (filter.kind) q.where('o.kind', filter.kind);
     if (filter.userId !== undefined) q.where('o.user_id', filter.userId);
-    if (lastId !== undefined) q.where('o.id', '<', lastId);
-    const rows = (await q) as OutboxListRow[];
-    for (const row of rows) yield normalise(row);
-    yielded += rows.length;
-    if (rows.length < want) return;
-    lastId = Number(rows[rows.length - 1]!.id);
-  }
+    return q;
+  };
+  for await (const row of pageById<OutboxListRow>(build, 'o.id', 'desc', limit, pageSize)) yield normalise(row);
 }
 
 /** Due rows without claiming them (`outbox flush --dry-run`). */

@@ -1,5 +1,6 @@
 /** The audit trail: one row per change, written in the change's own transaction; addresses masked, no tokens. */
 import type { Knex } from 'knex';
+import { pageById } from '../db/paging.js';
 import { iso } from '../output/format.js';
 
 export interface AuditEntry {
@@ -50,15 +51,10 @@ export interface AuditRow {
 
 /** Newest first (ids follow commit order closely enough), paged on id so a long trail streams. */
 export async function* pageAudit(db: Knex, filter: AuditFilter, limit = Infinity, pageSize = 1000): AsyncGenerator<AuditRow> {
-  let last: AuditRow | undefined;
-  let yielded = 0;
-  while (yielded < limit) {
-    const want = Math.min(pageSize, limit - yielded);
+  const build = () => {
     const q = db('audit_log as l')
       .leftJoin('users as u', 'u.id', 'l.user_id')
-      .select('l.id', 'l.at', 'l.actor', 'l.action', 'l.user_id', 'u.username', 'l.ticket', 'l.details')
-      .orderBy('l.id', 'desc')
-      .limit(want);
+      .select('l.id', 'l.at', 'l.actor', 'l.action', 'l.user_id', 'u.username', 'l.ticket', 'l.details');
     if (filter.userId !== undefined) q.where('l.user_id', filter.userId);
     if (filter.actor) q.whereRaw('lower(l.actor) = lower(?)', [filter.actor]);
     if (filter.action) {
@@ -67,15 +63,11 @@ export async function* pageAudit(db: Knex, filter: AuditFilter, limit = Infinity
     }
     if (filter.ticket) q.where('l.ticket', filter.ticket);
     if (filter.since) q.where('l.at', '>=', filter.since);
-    if (last) q.where('l.id', '<', last.id);
-    const rows = (await q) as AuditRow[];
-    for (const row of rows) {
-      row.id = Number(row.id);
-      yield row;
-    }
-    yielded += rows.length;
-    if (rows.length < want) return;
-    last = rows[rows.length - 1];
+    return q;
+  };
+  for await (const row of pageById<AuditRow>(build, 'l.id', 'desc', limit, pageSize)) {
+    row.id = Number(row.id);
+    yield row;
   }
 }
 

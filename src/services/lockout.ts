@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { accountQuery, findAccountById, normalise, type AccountRow } from '../db/accounts.js';
+import { pageById } from '../db/paging.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
@@ -169,13 +170,10 @@ export async function countLocked(db: Knex, f: { reason?: string; agencyId?: num
 
 /** Locked accounts page by page on id (each unlock drops one out of the filter; the key keeps its place). */
 export async function* lockedAccounts(db: Knex, f: { reason?: string; agencyId?: number }, pageSize = 500): AsyncGenerator<AccountRow> {
-  let last = 0;
-  for (;;) {
-    const q = accountQuery(db, { locked: true, lockReason: f.reason, agencyId: f.agencyId }).where('u.id', '>', last).orderBy('u.id').limit(pageSize);
+  const build = () => {
+    const q = accountQuery(db, { locked: true, lockReason: f.reason, agencyId: f.agencyId });
     if (!f.reason) q.whereRaw("u.lock_reason is distinct from 'agreement_expired'");
-    const rows = ((await q) as AccountRow[]).map(normalise);
-    yield* rows;
-    if (rows.length < pageSize) return;
-    last = rows[rows.length - 1]!.id;
-  }
+    return q;
+  };
+  for await (const row of pageById<AccountRow>(build, 'u.id', 'asc', Infinity, pageSize)) yield normalise(row);
 }

@@ -137,6 +137,21 @@ describe('audit', () => {
     await expect(db.knex('audit_log').del()).rejects.toThrow(/append-only/);
   });
 
+  it('pages by id without losing or repeating entries, and stops at the limit', async () => {
+    for (let i = 0; i < 5; i++) await db.knex('audit_log').insert({ actor: 'pager', action: 'test.page', details: '{}' });
+    const { pageAudit } = await import('../../src/services/audit.js');
+    const ids = async (limit: number, size: number) => {
+      const out: number[] = [];
+      for await (const r of pageAudit(db.knex, { actor: 'pager' }, limit, size)) out.push(r.id);
+      return out;
+    };
+    const all = await ids(Infinity, 1000);
+    expect(all).toHaveLength(5);
+    expect([...all].sort((a, b) => b - a)).toEqual(all);
+    expect(await ids(Infinity, 2)).toEqual(all);
+    expect(await ids(3, 2)).toEqual(all.slice(0, 3));
+  });
+
   it('rejects a malformed --since and --limit -1 (exit 2)', async () => {
     const a = await cli(['audit', '--since', '3 days'], { database: db });
     expect(a.code).toBe(2);
