@@ -114,7 +114,8 @@ async function openEmbedded(
     };
     options.notice?.(`using the embedded database in ${dir} (set HMIS_DATABASE_URL or --db for a PostgreSQL server)`);
     // The embedded database is the tool's own: it is always brought up to date.
-    await migrateLatest(knex);
+    // One plain query when current; knex's migrator (lock table, listing) only when something is pending.
+    if ((await pendingMigrations(knex)).pending.length) await migrateLatest(knex);
     return db;
   } catch (err) {
     release();
