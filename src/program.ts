@@ -45,10 +45,10 @@ export function buildProgram(state: RunState, version: string): Command {
       state.ctx = ctx;
       const mod = await load();
       const raw = await (mod[name] as Handler)(...positional, opts, ctx);
-      const { exitCode, ...data } = (raw && typeof raw === 'object' && 'exitCode' in raw ? raw : { exitCode: 0, ...(raw as object) }) as {
-        exitCode: number;
-      };
-      const body = raw && typeof raw === 'object' && 'exitCode' in raw ? data : raw;
+      // A handler may pick the exit code by returning { exitCode, ...data }; the rest is what is shown.
+      let body = raw;
+      let exitCode = 0;
+      if (raw && typeof raw === 'object' && 'exitCode' in raw) ({ exitCode, ...body } = raw as { exitCode: number });
       const presenter = await present(await import('./output/present.js'));
       await presenter(body, ctx);
       state.exitCode = exitCode;
