@@ -25,6 +25,9 @@ require 'devise/version'
 
 def seconds(name, default) = Integer(ENV.fetch(name, default.to_s)).seconds
 
+KEY_DIGEST = ENV.fetch('DEVISE_KEY_DIGEST', 'sha1')
+abort "DEVISE_KEY_DIGEST must be sha1 or sha256, not #{KEY_DIGEST.inspect}" unless %w[sha1 sha256].include?(KEY_DIGEST)
+
 class HarnessApp < Rails::Application
   config.root = __dir__
   config.eager_load = false
@@ -51,7 +54,7 @@ end
 Devise.setup do |config|
   require 'devise/orm/active_record'
   config.secret_key = ENV.fetch('DEVISE_SECRET')
-  if ENV.fetch('DEVISE_KEY_DIGEST', 'sha1') == 'sha256'
+  if KEY_DIGEST == 'sha256'
     config.token_generator = Devise::TokenGenerator.new(ActiveSupport::CachingKeyGenerator.new(Sha256KeyGenerator.new(config.secret_key)))
   end
   config.mailer_sender = 'hmis@example.org'
@@ -183,8 +186,7 @@ module Ops
   def user(o) = { user: row(o['id'] ? User.unscoped.find_by(id: o['id']) : find(o.fetch('login'))) }
 
   def info(_ = nil)
-    digest = Devise.token_generator.instance_variable_get(:@key_generator).instance_variable_get(:@key_generator).class == Sha256KeyGenerator ? 'sha256' : 'sha1'
-    { ready: true, devise: Devise::VERSION, rails: Rails.version, ruby: RUBY_VERSION, key_digest: digest,
+    { ready: true, devise: Devise::VERSION, rails: Rails.version, ruby: RUBY_VERSION, key_digest: KEY_DIGEST,
       maximum_attempts: Devise.maximum_attempts, unlock_strategy: Devise.unlock_strategy, unlock_in: Devise.unlock_in.to_i,
       reset_password_within: Devise.reset_password_within.to_i, confirm_within: Devise.confirm_within.to_i,
       reconfirmable: Devise.reconfirmable, authentication_keys: Devise.authentication_keys }

@@ -240,7 +240,9 @@ export async function startDevise(databaseUrl: string, settings: Partial<DeviseS
       if (exited) return;
       const gone = new Promise((resolve) => child.once('exit', resolve));
       child.stdin.end(`${JSON.stringify({ op: 'quit' })}\n`);
+      const stuck = setTimeout(() => child.kill('SIGKILL'), 10_000); // never hang the suite on a wedged Ruby
       await gone;
+      clearTimeout(stuck);
     },
   };
 }
