@@ -23,12 +23,8 @@ export async function openTestDb(): Promise<TestDb> {
   const { default: knexFactory } = await import('knex');
   const { migrateLatest } = await import('../../src/db/migrate.js');
   if (serverUrl) {
-    const name = `hmis_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`create database ${name}`);
-    await admin.destroy();
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
+    const server = await createServerDatabase('hmis_test');
+    const url = new URL(server.url);
     const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 30 } });
     await migrateLatest(knex);
     return {
@@ -39,9 +35,7 @@ export async function openTestDb(): Promise<TestDb> {
       reset: () => truncateAll(knex),
       close: async () => {
         await knex.destroy();
-        const a = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-        await a.raw(`drop database if exists ${name} with (force)`);
-        await a.destroy();
+        await server.drop();
       },
     };
   }
@@ -92,12 +86,8 @@ export interface SpawnDb {
 export async function spawnTestDb(): Promise<SpawnDb> {
   const { default: knexFactory } = await import('knex');
   if (serverUrl) {
-    const name = `hmis_e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`create database ${name}`);
-    await admin.destroy();
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
+    const server = await createServerDatabase('hmis_e2e');
+    const url = new URL(server.url);
     return {
       env: { HMIS_DATABASE_URL: url.toString(), HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'data-')) },
       open: async () => {
@@ -105,9 +95,7 @@ export async function spawnTestDb(): Promise<SpawnDb> {
         return { knex, kind: 'postgres', where: url.host, close: () => knex.destroy() };
       },
       drop: async () => {
-        const a = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-        await a.raw(`drop database if exists ${name} with (force)`);
-        await a.destroy();
+        await server.drop();
       },
     };
   }
@@ -122,4 +110,20 @@ export async function spawnTestDb(): Promise<SpawnDb> {
     },
     drop: async () => rmSync(dataDir, { recursive: true, force: true }),
   };
+}
+
+/** A fresh, empty database on the test server (`<prefix>_<pid>_<random>`); drop() removes it, forcing out connections. */
+export async function createServerDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!serverUrl) throw new Error('a server database needs HMIS_TEST_DATABASE_URL');
+  const { default: knexFactory } = await import('knex');
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const onServer = async (sql: string) => {
+    const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+    await admin.raw(sql);
+    await admin.destroy();
+  };
+  await onServer(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => onServer(`drop database if exists ${name} with (force)`) };
 }
