@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
 import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
-import { binPath, repoRoot, testRoot } from '../helpers/paths.js';
+import { binPath, repoRoot, sandboxEnv, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ describe('start-up', () => {
     const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
     const r = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, '--help'], {
-        env: { ...process.env, HMIS_IMPORT_LOG: log },
+        env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log },
         stdio: 'ignore',
       });
       child.on('close', (code) => resolve(code ?? -1));
