@@ -1,6 +1,6 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
@@ -111,15 +111,37 @@ describe('the main job', () => {
   });
 });
 
-describe.skipIf(onServer)('the embedded database', () => {
-  it('says on stderr that it is in use, and creates itself on first use', async () => {
-    const env = { HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'fresh-')) };
-    const r = await spawnCli(['locked', '--json'], env);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toEqual([]);
-    expect(r.stderr).toMatch(/^using the embedded database in .*pgdata/);
+describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
+  it('a command finding no embedded database refuses (exit 2), creates nothing and says how to point it at one', async () => {
+    const dataDir = join(mkdtempSync(join(testRoot, 'none-')), 'hmis-admin');
+    for (const args of [['-q', 'expire', '--yes'], ['locked', '--json'], ['db', 'status']]) {
+      const r = await spawnCli(args, { HMIS_DATA_DIR: dataDir });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^hmis-admin: no HMIS database: HMIS_DATABASE_URL is not set and there is no embedded database in \S+pgdata;/);
+      expect(r.stderr).toMatch(/--db postgres:\/\/\S+ or HMIS_DATABASE_URL/);
+      expect(r.stderr).toContain('`hmis-admin demo`');
+      expect(existsSync(dataDir), 'the data folder must not be created').toBe(false);
+    }
   });
 
+  it('demo and db migrate create the embedded database; then every command uses it', async () => {
+    const demoDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
+    const demo = await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: demoDir });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stderr).toMatch(/^using the embedded database in .*pgdata/);
+    const locked = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: demoDir });
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(locked.json<unknown[]>().length).toBeGreaterThan(0);
+    const migrateDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
+    expect((await spawnCli(['db', 'migrate'], { HMIS_DATA_DIR: migrateDir })).code).toBe(0);
+    const empty = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: migrateDir });
+    expect([empty.code, empty.json()]).toEqual([0, []]);
+  });
+});
+
+describe.skipIf(onServer)('the embedded database', () => {
   it('a second process waits for the lock file, then fails naming the holder', async () => {
     const { acquireLock } = await import('../../src/db/connection.js');
     const release = await acquireLock(join(sdb.env.HMIS_DATA_DIR!, 'pgdata.lock'), 1000);
