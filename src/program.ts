@@ -225,7 +225,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .command('unlock')
       .description('unlock accounts: clears the lock, its reason and the failed-login counter together')
       .argument('[user...]', 'usernames, email addresses or #ids')
-      .option('--all', 'every locked account (except expired-agreement locks unless --reason agreement_expired)')
+      .option('--all', 'every locked account, except expired-agreement and admin locks unless --reason names them')
       .addOption(new Option('--reason <reason>', 'with --all: only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
       .option('--agency <name>', 'with --all: only this agency')
       .option('--notify', 'email each user that the account is open again (through the outbox)'),
@@ -236,7 +236,7 @@ export function buildProgram(state: RunState, version: string): Command {
   mutating(
     program
       .command('lock')
-      .description("an administrator's lock (reason admin), e.g. for staff who left the agency")
+      .description("an administrator's lock (reason admin), e.g. for staff who left the agency; it replaces a failed-login or agreement lock")
       .argument('<user>', 'username, email address or #id')
       .option('--reason <text>', 'why; stored in the audit trail (required)'),
   )
