@@ -1,5 +1,5 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseTicket } from './parse.js';
 import type { GlobalFlags } from './config.js';
 import type { AppContext } from './context.js';
@@ -20,6 +20,12 @@ const views = () => import('./output/views.js');
 const docs = () => import('./output/docs.js');
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+/** `--by` may be repeated: every role given is kept (checked here, so a bad one is a usage error like any choice). */
+function collectSigners(value: string, previous: string[] | undefined): string[] {
+  if (!['user', 'supervisor', 'director'].includes(value)) throw new InvalidArgumentError('Allowed choices are user, supervisor, director.');
+  return [...(previous ?? []), value];
+}
 
 /** Mutating commands share --dry-run, --yes and --ticket. */
 function mutating(cmd: Command): Command {
@@ -282,12 +288,19 @@ export function buildProgram(state: RunState, version: string): Command {
   mutating(
     agreement
       .command('sign')
-      .description('record one signature on the pending renewal; the third renews the account')
+      .description('record signatures on the pending renewal (repeat --by for several, all in one transaction); the third renews the account')
       .argument('<user>', 'username, email address or #id')
-      .addOption(new Option('--by <signer>', 'who signed').choices(['user', 'supervisor', 'director']))
+      .addOption(
+        new Option('--by <signer>', 'who signed; repeat for several, e.g. --by supervisor --by director')
+          .choices(['user', 'supervisor', 'director'])
+          .argParser(collectSigners),
+      )
       .option('--date <date>', 'when it was signed (ISO 8601; default now)'),
   )
-    .addHelpText('after', examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by director --date 2026-11-20 --ticket HD-1250'))
+    .addHelpText(
+      'after',
+      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
+    )
     .action(run(() => import('./commands/agreement.js'), 'sign', streamed));
 
   // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --
