@@ -69,7 +69,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']))
     .option('--actor <name>', 'who is acting, for the audit log (default: HMIS_ACTOR or your login)')
     .option('--no-color', 'no colour, even on a terminal')
-    .option('-q, --quiet', 'no notices or progress on stderr')
+    .option('-q, --quiet', 'no notices or progress on stderr; bulk tables list only what did not succeed, then a summary line')
     .showSuggestionAfterError(true)
     // Every subcommand's --help also lists --db, --json, --format and the other global options.
     .configureHelp({ showGlobalOptions: true })
@@ -149,7 +149,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .option('--limit <n>', 'deliver at most this many'),
   )
     .addHelpText('after', examples('hmis-admin outbox flush', 'hmis-admin outbox flush --json --limit 500', 'hmis-admin outbox flush --dry-run'))
-    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.results));
+    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.bulkResults));
 
   const mail = program.command('mail').description('prove the mail relay works and check the sender domain').addHelpText('after', examples('hmis-admin mail doctor'));
   mutating(
