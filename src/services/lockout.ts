@@ -195,6 +195,7 @@ export async function lockAccount(
   if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.old_locked_at, done.old_reason)}` };
   const row = await findAccountById(knex, user.id);
   if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
+  if (!row.locked_at) return { user: row.username, outcome: 'failed', message: 'another administrator unlocked it while this ran; run the lock again' };
   return alreadyLocked(row);
 }
 
