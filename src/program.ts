@@ -1,5 +1,5 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseTicket } from './parse.js';
 import type { GlobalFlags } from './config.js';
 import type { AppContext } from './context.js';
@@ -20,6 +20,12 @@ const views = () => import('./output/views.js');
 const docs = () => import('./output/docs.js');
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+
+/** `--by` may be repeated: every role given is kept (checked here, so a bad one is a usage error like any choice). */
+function collectSigners(value: string, previous: string[] | undefined): string[] {
+  if (!['user', 'supervisor', 'director'].includes(value)) throw new InvalidArgumentError('Allowed choices are user, supervisor, director.');
+  return [...(previous ?? []), value];
+}
 
 /** Mutating commands share --dry-run, --yes and --ticket. */
 function mutating(cmd: Command): Command {
@@ -63,7 +69,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']))
     .option('--actor <name>', 'who is acting, for the audit log (default: HMIS_ACTOR or your login)')
     .option('--no-color', 'no colour, even on a terminal')
-    .option('-q, --quiet', 'no notices or progress on stderr')
+    .option('-q, --quiet', 'no notices or progress on stderr; bulk tables list only what did not succeed, then a summary line')
     .showSuggestionAfterError(true)
     // Every subcommand's --help also lists --db, --json, --format and the other global options.
     .configureHelp({ showGlobalOptions: true })
@@ -143,7 +149,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .option('--limit <n>', 'deliver at most this many'),
   )
     .addHelpText('after', examples('hmis-admin outbox flush', 'hmis-admin outbox flush --json --limit 500', 'hmis-admin outbox flush --dry-run'))
-    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.results));
+    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.bulkResults));
 
   const mail = program.command('mail').description('prove the mail relay works and check the sender domain').addHelpText('after', examples('hmis-admin mail doctor'));
   mutating(
@@ -225,7 +231,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .command('unlock')
       .description('unlock accounts: clears the lock, its reason and the failed-login counter together')
       .argument('[user...]', 'usernames, email addresses or #ids')
-      .option('--all', 'every locked account (except expired-agreement locks unless --reason agreement_expired)')
+      .option('--all', 'every locked account, except expired-agreement and admin locks unless --reason names them')
       .addOption(new Option('--reason <reason>', 'with --all: only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
       .option('--agency <name>', 'with --all: only this agency')
       .option('--notify', 'email each user that the account is open again (through the outbox)'),
@@ -236,7 +242,7 @@ export function buildProgram(state: RunState, version: string): Command {
   mutating(
     program
       .command('lock')
-      .description("an administrator's lock (reason admin), e.g. for staff who left the agency")
+      .description("an administrator's lock (reason admin), e.g. for staff who left the agency; it replaces a failed-login or agreement lock")
       .argument('<user>', 'username, email address or #id')
       .option('--reason <text>', 'why; stored in the audit trail (required)'),
   )
@@ -282,12 +288,19 @@ export function buildProgram(state: RunState, version: string): Command {
   mutating(
     agreement
       .command('sign')
-      .description('record one signature on the pending renewal; the third renews the account')
+      .description('record signatures on the pending renewal (repeat --by for several, all in one transaction); the third renews the account')
       .argument('<user>', 'username, email address or #id')
-      .addOption(new Option('--by <signer>', 'who signed').choices(['user', 'supervisor', 'director']))
+      .addOption(
+        new Option('--by <signer>', 'who signed; repeat for several, e.g. --by supervisor --by director')
+          .choices(['user', 'supervisor', 'director'])
+          .argParser(collectSigners),
+      )
       .option('--date <date>', 'when it was signed (ISO 8601; default now)'),
   )
-    .addHelpText('after', examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by director --date 2026-11-20 --ticket HD-1250'))
+    .addHelpText(
+      'after',
+      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
+    )
     .action(run(() => import('./commands/agreement.js'), 'sign', streamed));
 
   // -- helpdesk, diagnose and reports (issue 5): register these commands below this line --

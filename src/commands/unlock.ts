@@ -5,7 +5,7 @@ import type { ResultStream } from '../output/lockout-views.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { resolveAgency, resolveUser } from '../services/accounts.js';
-import { countLocked, lockAccount, lockedAccounts, unlockAccount } from '../services/lockout.js';
+import { countLocked, KEPT_BY_DEFAULT, lockAccount, lockedAccounts, unlockAccount, type BulkFilter } from '../services/lockout.js';
 import { deliverNotices, deliveryNote } from '../services/notices.js';
 import { LOCK_REASONS } from './locked.js';
 
@@ -44,22 +44,28 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   }
 
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
-  // Accounts locked because their agreement expired need signatures, not an unlock: --all leaves them
-  // out unless --reason agreement_expired asks for them (and then reports each as refused).
-  const filter = { reason: opts.reason, agencyId };
+  // Accounts locked because their agreement expired need signatures, and an administrator's lock (staff
+  // who left) needs a deliberate unlock: --all leaves both out unless --reason names them.
+  const filter: BulkFilter = { reason: opts.reason, agencyId };
   const total = await countLocked(db.knex, filter);
-  const skipped = opts.reason === undefined ? await countLocked(db.knex, { reason: 'agreement_expired', agencyId }) : 0;
+  const skipped: Record<string, number> = {};
+  for (const reason of KEPT_BY_DEFAULT) skipped[reason] = opts.reason === undefined ? await countLocked(db.knex, { reason, agencyId }) : 0;
   if (total > 0 && !opts.dryRun) {
     await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
   }
   const counts: Record<string, number> = {};
   return {
     results: tally(unlockFiltered(ctx, filter, opts), counts),
-    summary: () => ({ counts }),
+    summary: () => ({ counts, skipped }),
     after: () =>
       [
         total === 0 ? 'no locked accounts match' : undefined,
-        skipped ? `${skipped} account(s) locked for an expired agreement were left alone; see \`hmis-admin expiring --include-expired\`` : undefined,
+        skipped.agreement_expired
+          ? `${skipped.agreement_expired} account(s) locked for an expired agreement were left alone; see \`hmis-admin expiring --include-expired\``
+          : undefined,
+        skipped.admin
+          ? `${skipped.admin} account(s) locked by an administrator were left alone; unlock them by name, or with \`--all --reason admin\``
+          : undefined,
       ]
         .filter(Boolean)
         .join('\n') || undefined,
@@ -82,12 +88,12 @@ async function* unlockNamed(ctx: AppContext, users: string[], opts: UnlockOpts):
   });
 }
 
-async function* unlockFiltered(ctx: AppContext, filter: { reason?: string; agencyId?: number }, opts: UnlockOpts): AsyncGenerator<Outcome> {
+async function* unlockFiltered(ctx: AppContext, filter: BulkFilter, opts: UnlockOpts): AsyncGenerator<Outcome> {
   const { knex } = await ctx.db();
   yield* batched(ctx, async function* (deferDelivery) {
     for await (const user of lockedAccounts(knex, filter)) {
       try {
-        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery });
+        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery, only: filter });
       } catch (err) {
         yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
       }

@@ -1,10 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { testRoot } from '../helpers/paths.js';
 
-const empty = mkdtempSync(join(tmpdir(), 'hmis-cfg-'));
+const empty = mkdtempSync(join(testRoot, 'hmis-cfg-'));
 const load = (env: Record<string, string>, flags = {}, cwd = empty) => loadConfig(flags, { HOME: '/home/x', ...env }, cwd, false);
 
 describe('loadConfig', () => {
@@ -29,7 +29,7 @@ describe('loadConfig', () => {
   });
 
   it('orders flags > environment > .env > defaults', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hmis-cfg-'));
+    const dir = mkdtempSync(join(testRoot, 'hmis-cfg-'));
     writeFileSync(join(dir, '.env'), 'HMIS_DATABASE_URL=postgres://dotenv/db\nHMIS_LOCKOUT_THRESHOLD=5\nHMIS_ACTOR=fromfile\n');
     expect(load({}, {}, dir)).toMatchObject({ databaseUrl: 'postgres://dotenv/db', lockoutThreshold: 5, actor: 'fromfile' });
     expect(load({ HMIS_DATABASE_URL: 'postgres://env/db', HMIS_ACTOR: 'fromenv' }, {}, dir)).toMatchObject({ databaseUrl: 'postgres://env/db', actor: 'fromenv', databaseSource: 'env' });
@@ -92,7 +92,7 @@ describe('secrets in configuration errors', () => {
     const key = url.startsWith('smtpx') ? 'HMIS_SMTP_URL' : 'HMIS_DATABASE_URL';
     let message = '';
     try {
-      loadConfig({}, { HOME: '/h', [key]: url }, mkdtempSync(join(tmpdir(), 'hmis-cfg-')), false);
+      loadConfig({}, { HOME: '/h', [key]: url }, mkdtempSync(join(testRoot, 'hmis-cfg-')), false);
     } catch (err) {
       message = (err as Error).message;
     }
