@@ -87,18 +87,21 @@ function dueQuery(db: Knex, now: Date, ids?: number[]) {
 /**
  * Claim up to `limit` due rows: status 'sending', one more attempt, claimed now, under a fresh claim_id
  * that every later mark must present. SKIP LOCKED lets a parallel run take other rows instead of
- * waiting; the Message-ID gets its sender domain once.
+ * waiting. A caller naming its rows (`reset send` delivering what it just queued) waits for a lock
+ * instead: the holder is a short transaction cancelling or claiming that very row, and the row must be
+ * judged after it (cancelled: superseded), not skipped as if it were not due. The Message-ID gets its
+ * sender domain once.
  */
 export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
   return db.transaction(async (trx) => {
     // Two statements, not `update … where id in (select … limit n for update skip locked)`: in that
     // form PostgreSQL may rescan the subquery, skip the rows it just updated and claim far more than n.
-    const due = (await dueQuery(trx, now, ids)
+    const select = dueQuery(trx, now, ids)
       .select('id')
       .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
       .limit(limit)
-      .forUpdate()
-      .skipLocked()) as Array<{ id: number | string }>;
+      .forUpdate();
+    const due = (await (ids ? select : select.skipLocked())) as Array<{ id: number | string }>;
     if (!due.length) return [];
     const rows = (await trx('mail_outbox')
       .whereIn('id', due.map((d) => Number(d.id)))

@@ -188,7 +188,7 @@ describe('concurrent sends for one person', () => {
     for (const x of results.filter((y) => y.outcome === 'superseded')) expect(x.message).toMatch(/a newer reset link for kate was sent .*nothing will be retried/);
     const rows = await db.knex('mail_outbox').where({ user_id: ids.kate, kind: 'reset' });
     expect(rows.filter((r) => r.status === 'pending' || r.status === 'sending')).toEqual([]);
-    expect(rows.filter((r) => r.status === 'failed' && /^cancelled: /.test(r.last_error))).toHaveLength(counts.superseded!);
+    expect(rows.filter((r) => r.status === 'failed' && /^cancelled: /.test(r.last_error))).toHaveLength(counts.superseded ?? 0);
     // Of the links that went out, the newest one works.
     const newest = await db.knex('password_reset_tokens').where('user_id', ids.kate!).orderBy('id', 'desc').first();
     expect(newest.revoked_at).toBeNull();
