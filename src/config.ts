@@ -5,13 +5,13 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
-import { parseCount, parseDuration, quote } from './parse.js';
-import { DAY_MS } from './services/days.js';
+import { parseCount, quote } from './parse.js';
 import { parseSender } from './validate/address.js';
 import { parseDatabaseUrl } from './validate/database-url.js';
-import { dnsName, parseDnsServer, selectorProblem } from './validate/host.js';
+import { parseDnsServer } from './validate/host.js';
+import { unsafeCharacters } from './validate/chars.js';
 import { checkDataDir, readDkimKey } from './validate/paths.js';
-import { checkText, TEXT_LIMITS } from './validate/text.js';
+import { actorName, agreementTerm, boundedDuration, dkimDomain, dkimSelector, linkPath, pathText, reminderDays } from './validate/settings.js';
 import { parseSiteUrl, parseSmtpUrl } from './validate/urls.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
@@ -53,16 +53,26 @@ export interface GlobalFlags {
   quiet?: boolean;
 }
 
+/** What kind of value a variable holds (its zod description), so tests can generate hostile ones for it. */
+export type VariableKind =
+  | 'database-url' | 'path' | 'site-url' | 'link-path' | 'smtp-url' | 'sender' | 'domain' | 'selector' | 'dns-server'
+  | 'count' | 'duration' | 'days' | 'actor';
+
 /**
  * A variable checked by one of the shared validators (src/validate/): the same function a flag of the
  * same kind goes through. Unset or blank is "not set"; a refusal is a complete one-line message.
  */
-function field<T>(key: string, check: (value: string, what: string) => T) {
+function field<T>(key: string, kind: VariableKind, check: (value: string, what: string) => T) {
   return z
     .string()
     .optional()
     .transform((v, ctx): T | undefined => {
       if (v === undefined || v.trim() === '') return undefined;
+      const unsafe = unsafeCharacters(v); // anywhere, even where trimming would hide it
+      if (unsafe) {
+        ctx.addIssue({ code: 'custom', message: `${key} ${quote(v)} ${unsafe}` });
+        return z.NEVER;
+      }
       try {
         return check(v, key);
       } catch (err) {
@@ -70,78 +80,33 @@ function field<T>(key: string, check: (value: string, what: string) => T) {
         ctx.addIssue({ code: 'custom', message: err.message });
         return z.NEVER;
       }
-    });
+    })
+    .describe(kind);
 }
 
-const withDefault = <T>(key: string, fallback: string, check: (value: string, what: string) => T) =>
-  field(key, check).transform((v) => v ?? check(fallback, key));
-
-/** A link path on the site: plain segments only, so it cannot step to another host or folder. */
-function linkPath(value: string, what: string): string {
-  const v = value.trim();
-  if (!/^(\/[A-Za-z0-9._~-]+)+\/?$/.test(v) || /\/\.\.?(\/|$)/.test(v) || v.length > 200) {
-    throw new UsageError(`${what} ${quote(value)} must be a path of plain segments starting with /, e.g. /password/reset`);
-  }
-  return v;
-}
-
-function bounded(min: number, max: number, message: string) {
-  return (value: string, what: string): number => {
-    const ms = parseDuration(value, what);
-    if (ms < min || ms > max) throw new UsageError(`${what} ${quote(value)} ${message}`);
-    return ms;
-  };
-}
-
-function agreementTerm(value: string, what: string): number {
-  const ms = parseDuration(value, what);
-  if (ms < DAY_MS || ms % DAY_MS !== 0) throw new UsageError(`${what} ${quote(value)} must be a whole number of days or weeks, e.g. 365d`);
-  return ms;
-}
-
-function reminderDays(value: string, what: string): number[] {
-  if (!/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/.test(value)) throw new UsageError(`${what} ${quote(value)} must be a comma-separated list of days, e.g. 30,14,7,1`);
-  const days = [...new Set(value.split(',').map((d) => Number(d.trim())))].sort((a, b) => b - a);
-  if (!days.every((d) => d >= 1 && d <= 365)) throw new UsageError(`${what} ${quote(value)}: each stage must be from 1 to 365 days`);
-  return days;
-}
-
-function dkimDomain(value: string, what: string): string {
-  const d = dnsName(value.trim(), { dot: true });
-  if (!d.ok) throw new UsageError(`${what} ${quote(value)} ${d.reason}; give the signing domain, e.g. hmis.example.org`);
-  return d.name;
-}
-
-function dkimSelector(value: string, what: string): string {
-  const problem = selectorProblem(value.trim());
-  if (problem) throw new UsageError(`${what} ${quote(value)} ${problem}`);
-  return value.trim().toLowerCase();
-}
-
-const actorText = (value: string, what: string) => checkText(value, what, { max: TEXT_LIMITS.actor, kind: 'name', example: 'give a plain name, e.g. --actor jsmith' });
-const dataDirText = (value: string, what: string) => {
-  if (value.trim() !== value) throw new UsageError(`${what} ${quote(value)} starts or ends with spaces; give the folder without them`);
-  return value;
-};
+const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T) =>
+  field(key, kind, check)
+    .transform((v) => v ?? check(fallback, key))
+    .describe(kind);
 
 /** Every variable the tool reads, with the validator of its kind (the property tests walk this list). */
 export const CONFIG_VARIABLES = {
-  HMIS_DATABASE_URL: field('HMIS_DATABASE_URL', parseDatabaseUrl),
-  HMIS_DATA_DIR: field('HMIS_DATA_DIR', dataDirText),
-  HMIS_SITE_URL: field('HMIS_SITE_URL', parseSiteUrl),
-  HMIS_RESET_PATH: withDefault('HMIS_RESET_PATH', '/password/reset', linkPath),
-  HMIS_VERIFY_PATH: withDefault('HMIS_VERIFY_PATH', '/email/confirm', linkPath),
-  HMIS_SMTP_URL: field('HMIS_SMTP_URL', parseSmtpUrl),
-  HMIS_MAIL_FROM: field('HMIS_MAIL_FROM', parseSender),
-  HMIS_DKIM_DOMAIN: field('HMIS_DKIM_DOMAIN', dkimDomain),
-  HMIS_DKIM_SELECTOR: field('HMIS_DKIM_SELECTOR', dkimSelector),
-  HMIS_DKIM_KEY_FILE: field('HMIS_DKIM_KEY_FILE', dataDirText),
-  HMIS_DNS_SERVER: field('HMIS_DNS_SERVER', parseDnsServer),
-  HMIS_LOCKOUT_THRESHOLD: withDefault('HMIS_LOCKOUT_THRESHOLD', '3', (v, what) => parseCount(v, what, 1, 100)),
-  HMIS_RESET_TTL: withDefault('HMIS_RESET_TTL', '60m', bounded(5 * 60_000, 7 * DAY_MS, 'must be between 5m and 7d (short links are safer)')),
-  HMIS_AGREEMENT_TERM: withDefault('HMIS_AGREEMENT_TERM', '365d', agreementTerm),
-  HMIS_REMINDER_DAYS: withDefault('HMIS_REMINDER_DAYS', '30,14,7,1', reminderDays),
-  HMIS_ACTOR: field('HMIS_ACTOR', actorText),
+  HMIS_DATABASE_URL: field('HMIS_DATABASE_URL', 'database-url', parseDatabaseUrl),
+  HMIS_DATA_DIR: field('HMIS_DATA_DIR', 'path', pathText),
+  HMIS_SITE_URL: field('HMIS_SITE_URL', 'site-url', parseSiteUrl),
+  HMIS_RESET_PATH: withDefault('HMIS_RESET_PATH', 'link-path', '/password/reset', linkPath),
+  HMIS_VERIFY_PATH: withDefault('HMIS_VERIFY_PATH', 'link-path', '/email/confirm', linkPath),
+  HMIS_SMTP_URL: field('HMIS_SMTP_URL', 'smtp-url', parseSmtpUrl),
+  HMIS_MAIL_FROM: field('HMIS_MAIL_FROM', 'sender', parseSender),
+  HMIS_DKIM_DOMAIN: field('HMIS_DKIM_DOMAIN', 'domain', dkimDomain),
+  HMIS_DKIM_SELECTOR: field('HMIS_DKIM_SELECTOR', 'selector', dkimSelector),
+  HMIS_DKIM_KEY_FILE: field('HMIS_DKIM_KEY_FILE', 'path', pathText),
+  HMIS_DNS_SERVER: field('HMIS_DNS_SERVER', 'dns-server', parseDnsServer),
+  HMIS_LOCKOUT_THRESHOLD: withDefault('HMIS_LOCKOUT_THRESHOLD', 'count', '3', (v, what) => parseCount(v, what, 1, 100)),
+  HMIS_RESET_TTL: withDefault('HMIS_RESET_TTL', 'duration', '60m', boundedDuration(5 * 60_000, 7 * 86_400_000, 'must be between 5m and 7d (short links are safer)')),
+  HMIS_AGREEMENT_TERM: withDefault('HMIS_AGREEMENT_TERM', 'duration', '365d', agreementTerm),
+  HMIS_REMINDER_DAYS: withDefault('HMIS_REMINDER_DAYS', 'days', '30,14,7,1', reminderDays),
+  HMIS_ACTOR: field('HMIS_ACTOR', 'actor', actorName),
 };
 
 const schema = z.object(CONFIG_VARIABLES).superRefine((c, ctx) => {
@@ -208,7 +173,7 @@ export function loadConfig(
   const dataDir = resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin'));
   checkDataDir(dataDir, c.HMIS_DATA_DIR ? 'HMIS_DATA_DIR' : 'the data folder (HMIS_DATA_DIR, default $XDG_DATA_HOME/hmis-admin)');
   // The login name is checked like --actor: the audit trail stores it.
-  const actor = c.HMIS_ACTOR ?? actorText(defaultActor(merged), 'your login name (set --actor or HMIS_ACTOR instead)');
+  const actor = c.HMIS_ACTOR ?? actorName(defaultActor(merged), 'your login name (set --actor or HMIS_ACTOR instead)');
   let dkim: Config['dkim'] = null;
   if (c.HMIS_DKIM_DOMAIN) {
     dkim = { domain: c.HMIS_DKIM_DOMAIN, selector: c.HMIS_DKIM_SELECTOR!, keyFile: resolve(cwd, c.HMIS_DKIM_KEY_FILE!) };

@@ -9,10 +9,10 @@ export { formatDuration, parseDate, parseDuration } from './validate/time.js';
 /** A whole number within bounds, for --limit, --users and friends. */
 export function parseCount(value: string, what: string, min = 1, max = 10_000_000): number {
   if (!/^\d+$/.test(value.trim())) {
-    throw new UsageError(`${what}: ${quote(value)} is not a whole number; give a number from ${min} to ${max}`);
+    throw new UsageError(`${what} ${quote(value)} is not a whole number; give a number from ${min} to ${max}`);
   }
   const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`${what}: ${value} is out of range; give a number from ${min} to ${max}`);
+  if (n < min || n > max) throw new UsageError(`${what} ${value} is out of range; give a number from ${min} to ${max}`);
   return n;
 }
 
@@ -26,14 +26,14 @@ export type UserRef =
  * well formed; an id no account can have (beyond the id column's range) is left for the lookup to
  * report as "does not exist" (exit 3), so it never reaches the database as an out-of-range number.
  */
-export function parseUserRef(value: string): UserRef {
+export function parseUserRef(value: string, what = 'user'): UserRef {
   const v = value.trim();
-  if (v === '') throw new UsageError('a user is required: give a username, an email address or #<id>');
+  if (v === '') throw new UsageError(`${what}: a user is required: give a username, an email address or #<id>`);
   const unsafe = unsafeCharacters(v) ?? (INVISIBLE.test(v) ? 'contains invisible characters (such as a zero-width space)' : null);
-  if (unsafe) throw new UsageError(`user ${quote(value)} ${unsafe}; give a username, an email address or #<id>`);
-  if (v.length > 254) throw new UsageError(`user ${quote(value)} is longer than 254 characters; give a username, an email address or #<id>`);
+  if (unsafe) throw new UsageError(`${what} ${quote(value)} ${unsafe}; give a username, an email address or #<id>`);
+  if (v.length > 254) throw new UsageError(`${what} ${quote(value)} is longer than 254 characters; give a username, an email address or #<id>`);
   if (v.startsWith('#')) {
-    if (!/^#\d+$/.test(v)) throw new UsageError(`user ${quote(value)}: after # give the numeric account id, e.g. #12`);
+    if (!/^#\d+$/.test(v)) throw new UsageError(`${what} ${quote(value)}: after # give the numeric account id, e.g. #12`);
     const digits = v.slice(1).replace(/^0+(?=\d)/, '');
     return { kind: 'id', id: Number(digits), digits };
   }

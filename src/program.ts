@@ -117,7 +117,7 @@ export function buildProgram(state: RunState, version: string): Command {
   program
     .command('audit')
     .description('the audit trail, newest first')
-    .option('--user <user>', 'only entries about this account', value.user())
+    .option('--user <user>', 'only entries about this account', value.user('--user'))
     .option('--actor <name>', 'only entries by this actor', value.actor('--actor'))
     .option('--action <action>', 'only this action (unlock also matches unlock.*)', value.action('--action'))
     .option('--ticket <id>', "a helpdesk ticket's whole story", value.ticket())
@@ -238,7 +238,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .command('lock')
       .description("an administrator's lock (reason admin), e.g. for staff who left the agency")
       .argument('<user>', 'username, email address or #id', value.user())
-      .option('--reason <text>', 'why; stored in the audit trail (required)', value.reason('--reason')),
+      .requiredOption('--reason <text>', 'why; stored in the audit trail', value.reason('--reason')),
   )
     .addHelpText('after', examples('hmis-admin lock jdoe --reason "left Harbor Light on 2026-11-30" --ticket HD-1240'))
     .action(run(() => import('./commands/unlock.js'), 'lock', streamed));
@@ -284,7 +284,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .command('sign')
       .description('record one signature on the pending renewal; the third renews the account')
       .argument('<user>', 'username, email address or #id', value.user())
-      .addOption(new Option('--by <signer>', 'who signed').choices(['user', 'supervisor', 'director']))
+      .addOption(new Option('--by <signer>', 'who signed').choices(['user', 'supervisor', 'director']).makeOptionMandatory())
       .option('--date <date>', 'when it was signed (ISO 8601; default now)', value.date('--date')),
   )
     .addHelpText('after', examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by director --date 2026-11-20 --ticket HD-1250'))

@@ -39,7 +39,7 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   }
 
   if (!opts.all) {
-    users.forEach(parseUserRef); // a malformed name refuses the whole run before anything changes
+    users.forEach((u) => parseUserRef(u)); // a malformed name refuses the whole run before anything changes
     if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
     return { results: unlockNamed(ctx, users, opts) };
   }

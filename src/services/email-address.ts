@@ -3,8 +3,12 @@
  * stricter rules of our own, because every address we accept is one we will send reset links to.
  */
 import { domainToASCII } from 'node:url';
-import emailAddresses from 'email-addresses';
+import { createRequire } from 'node:module';
 import { BIDI, CONTROL, INVISIBLE, SEPARATOR, WHITESPACE } from '../validate/chars.js';
+
+// The RFC 5322 parser is loaded on first use: the fast path below and `--help` never need it.
+const require = createRequire(import.meta.url);
+const emailAddresses = () => require('email-addresses') as typeof import('email-addresses');
 
 export type Parsed<T extends string> = ({ ok: true } & { [K in T]: string }) | { ok: false; reason: string };
 
@@ -52,7 +56,7 @@ export function parseEmailAddress(raw: string, options: { fastPath?: boolean } =
   if (address.length > 254) return fail(`is ${address.length} characters long; at most 254 are allowed`);
 
   // The parser has the last word on the grammar; it must read back exactly the address we built.
-  const parsed = emailAddresses.parseOneAddress({ input: address, rejectTLD: true });
+  const parsed = emailAddresses().parseOneAddress({ input: address, rejectTLD: true });
   if (!parsed || parsed.type !== 'mailbox' || parsed.name !== null || parsed.address !== address || parsed.parts.comments.length > 0) {
     return fail('is not a valid address (RFC 5322)');
   }

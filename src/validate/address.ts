@@ -10,7 +10,7 @@ import { quote } from './quote.js';
 /** One address by the `email set` rules, normalised (IDN domain to punycode, domain lowercased). */
 export function checkAddress(raw: string, what: string): string {
   const p = parseEmailAddress(raw);
-  if (!p.ok) throw new UsageError(`${what} ${quote(raw)} ${p.reason}; give one plain address, e.g. jane.doe@agency.org`);
+  if (!p.ok) throw new UsageError(`${what} ${quote(raw)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
   return p.address;
 }
 
@@ -21,10 +21,12 @@ export interface Sender {
   name: string | null;
 }
 
-// Characters a display name may not hold even quoted: they would change how the header parses.
-const NAME_SPECIALS = /["\\<>()]/;
-// RFC 5322 specials that need the name to be quoted.
-const NEEDS_QUOTES = /[,;:@[\].]/;
+// Characters a display name may not hold even quoted: they would change how the header parses
+// (quotes, backslashes, brackets, comments, group and route syntax), or (an @) make the name pass
+// for another sender's address.
+const NAME_SPECIALS = /["\\<>()[\]:;@]/;
+// RFC 5322 specials left that need the name to be quoted.
+const NEEDS_QUOTES = /[.,]/;
 
 /** HMIS_MAIL_FROM: `no-reply@hmis.example.org` or `HMIS Support <no-reply@hmis.example.org>`. */
 export function parseSender(raw: string, what: string): Sender {
@@ -43,7 +45,7 @@ export function parseSender(raw: string, what: string): Sender {
   const problem =
     unsafeCharacters(name) ??
     (INVISIBLE.test(name) ? 'has invisible characters in the display name' : null) ??
-    (NAME_SPECIALS.test(name) ? 'has quotes, backslashes, angle brackets or a comment in the display name' : null) ??
+    (NAME_SPECIALS.test(name) ? 'has one of " \\ < > ( ) [ ] : ; @ in the display name' : null) ??
     (name.trim() === '' ? 'has an empty display name' : null) ??
     (name.length > 100 ? 'has a display name longer than 100 characters' : null);
   if (problem) throw fail(problem);

@@ -3,7 +3,7 @@
  * escapes, sslmode, certificate files), and the one place that turns it into pg's connection options.
  */
 import type { Knex } from 'knex';
-import { parseIntoClientConfig } from 'pg-connection-string';
+import { createRequire } from 'node:module';
 import { checkUrl, urlError } from './urls.js';
 import { portProblem } from './host.js';
 
@@ -11,6 +11,11 @@ import { portProblem } from './host.js';
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
 const FIX = 'e.g. postgres://user@db.example.org:5432/hmis';
+
+// Loaded on first use: `--help` and the embedded database never need pg's URL parser.
+const require = createRequire(import.meta.url);
+const parseIntoClientConfig = (url: string): Knex.PgConnectionConfig =>
+  (require('pg-connection-string') as typeof import('pg-connection-string')).parseIntoClientConfig(url) as Knex.PgConnectionConfig;
 
 /** Validate a database URL; returns it trimmed. Throws a UsageError (exit 2) naming `what`. */
 export function parseDatabaseUrl(raw: string, what: string): string {
@@ -44,7 +49,7 @@ export function pgConnection(databaseUrl: string): Knex.PgConnectionConfig {
   const url = new URL(databaseUrl);
   const mode = url.searchParams.get('sslmode');
   const compat = url.searchParams.get('uselibpqcompat') === 'true';
-  if (compat || mode === null || mode === 'disable' || mode === 'no-verify' || mode === 'verify-full') return parseIntoClientConfig(databaseUrl) as Knex.PgConnectionConfig;
+  if (compat || mode === null || mode === 'disable' || mode === 'no-verify' || mode === 'verify-full') return parseIntoClientConfig(databaseUrl);
   url.searchParams.delete('sslmode');
   const config = parseIntoClientConfig(url.href);
   return { ...config, ssl: typeof config.ssl === 'object' ? config.ssl : {} } as Knex.PgConnectionConfig;

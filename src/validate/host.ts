@@ -28,7 +28,8 @@ export function dnsName(name: string, options: { dot?: boolean; underscore?: boo
   }
   if (ascii.length > 253) return fail('is longer than 253 characters');
   if (options.dot && labels.length < 2) return fail('has no dot (give the full domain, e.g. example.org)');
-  if (/^\d+$/.test(labels[labels.length - 1]!) && !isIPv4(ascii)) return fail('has a numeric top-level label');
+  // URL hosts take IPv4 addresses before they get here (urlHost); a DNS name never ends in a number.
+  if (/^\d+$/.test(labels[labels.length - 1]!)) return fail('is an IP address or has a numeric top-level label; give a domain name');
   return { ok: true, name: ascii };
 }
 

@@ -11,6 +11,7 @@ import { quote } from './quote.js';
 
 /** Why a path as typed is unusable (controls or invisible characters), or null. */
 function pathProblem(path: string): string | null {
+  if (path.length > 4096) return `is ${path.length} characters long; at most 4096 are allowed`;
   if (CONTROL.test(path) || SEPARATOR.test(path)) return 'contains control characters';
   if (BIDI.test(path) || INVISIBLE.test(path)) return 'contains invisible or direction-changing characters';
   return null;

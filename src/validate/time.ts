@@ -17,11 +17,11 @@ export const MAX_DURATION_MS = 36_525 * UNIT_MS.d;
 export function parseDuration(value: string, what: string): number {
   const m = /^(\d+)([mhdw])$/.exec(value.trim());
   if (!m) {
-    throw new UsageError(`${what}: ${quote(value)} is not a duration; write a number and a unit, e.g. 90m, 12h, 30d or 2w`);
+    throw new UsageError(`${what} ${quote(value)} is not a duration; write a number and a unit, e.g. 90m, 12h, 30d or 2w`);
   }
   const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-  if (ms <= 0) throw new UsageError(`${what}: ${quote(value)} must be longer than zero, e.g. 30d`);
-  if (ms > MAX_DURATION_MS) throw new UsageError(`${what}: ${quote(value)} is longer than 100 years (36525d); give a shorter duration`);
+  if (ms <= 0) throw new UsageError(`${what} ${quote(value)} must be longer than zero, e.g. 30d`);
+  if (ms > MAX_DURATION_MS) throw new UsageError(`${what} ${quote(value)} is longer than 100 years (36525d); give a shorter duration`);
   return ms;
 }
 
@@ -43,7 +43,7 @@ const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d
 export function parseDate(value: string, what: string): Date {
   const v = value.trim();
   const bad = (why = 'is not a date') =>
-    new UsageError(`${what}: ${quote(value)} ${why}; write ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z`);
+    new UsageError(`${what} ${quote(value)} ${why}; write ISO 8601, e.g. 2026-12-01 or 2026-12-01T09:00:00Z`);
   const d = DATE_RE.exec(v);
   const dt = d ? null : DATETIME_RE.exec(v);
   const parts = d ?? dt;

@@ -24,6 +24,7 @@ export function urlError(raw: string, what: string, problem: string): UsageError
 
 /** Characters no URL of ours may hold as typed: controls, spaces, bidi, invisible characters, backslashes. */
 function rawProblem(raw: string): string | null {
+  if (raw.length > 2048) return `is ${raw.length} characters long; at most 2048 are allowed`;
   if (CONTROL.test(raw) || SEPARATOR.test(raw)) return 'contains control characters';
   if (BIDI.test(raw) || INVISIBLE.test(raw) || LONE_SURROGATE.test(raw)) return 'contains invisible or direction-changing characters';
   if (WHITESPACE.test(raw)) return 'contains spaces; percent-encode them as %20';
@@ -101,6 +102,7 @@ export function parseSiteUrl(raw: string, what: string): string {
   if (typeof checked === 'string') throw urlError(raw, what, `${checked}; ${fix}`);
   const { url, parts } = checked;
   if (parts.rest.includes('?') || parts.rest.includes('#')) throw urlError(raw, what, `must not have a query (?) or fragment (#); ${fix}`);
+  if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(parts.rest)) throw urlError(raw, what, `has . or .. in its path; ${fix}`);
   const path = url.pathname.replace(/\/+$/, '');
   if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/.test(path) || /\/\.\.?(\/|$)/.test(path)) {
     throw urlError(raw, what, `has a path that is not a plain folder; ${fix}`);
