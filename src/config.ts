@@ -70,7 +70,7 @@ function field<T>(key: string, kind: VariableKind, check: (value: string, what: 
       if (v === undefined || v.trim() === '') return undefined;
       const unsafe = unsafeCharacters(v); // anywhere, even where trimming would hide it
       if (unsafe) {
-        ctx.addIssue({ code: 'custom', message: `${key} ${quote(v)} ${unsafe}` });
+        ctx.addIssue({ code: 'custom', message: `${key} ${quote(v)} ${unsafe}; set it again as plain text` });
         return z.NEVER;
       }
       try {

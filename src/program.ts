@@ -238,7 +238,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .command('lock')
       .description("an administrator's lock (reason admin), e.g. for staff who left the agency")
       .argument('<user>', 'username, email address or #id', value.user())
-      .requiredOption('--reason <text>', 'why; stored in the audit trail', value.reason('--reason')),
+      .requiredOption('--reason <text>', 'why; stored in the audit trail (required)', value.reason('--reason')),
   )
     .addHelpText('after', examples('hmis-admin lock jdoe --reason "left Harbor Light on 2026-11-30" --ticket HD-1240'))
     .action(run(() => import('./commands/unlock.js'), 'lock', streamed));

@@ -39,7 +39,7 @@ export type ValueParser<T = string> = ((value: string, previous?: T) => T) & { k
 function tagged<T>(kind: ValueKind, what: string, fn: (value: string, previous?: T) => T): ValueParser<T> {
   const parse = (v: string, previous?: T) => {
     const unsafe = unsafeCharacters(v);
-    if (unsafe) throw new UsageError(`${what} ${quote(v)} ${unsafe}`);
+    if (unsafe) throw new UsageError(`${what} ${quote(v)} ${unsafe}; type it again as plain text`);
     return fn(v, previous);
   };
   return Object.assign(parse, { kind });

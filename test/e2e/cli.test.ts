@@ -52,9 +52,9 @@ describe('usage errors', () => {
     [['locked', '--bogus'], /unknown option '--bogus'/],
     [['lockd'], /unknown command 'lockd' \(Did you mean .*locked\?\)/],
     [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
-    [['users', 'list', '--limit', '-1'], /--limit: "-1" is not a whole number/],
-    [['users', 'list', '--expiring', '30 days'], /--expiring: "30 days" is not a duration/],
-    [['audit', '--since', 'yesterday'], /--since: "yesterday" is not a duration/],
+    [['users', 'list', '--limit', '-1'], /--limit "-1" is not a whole number/],
+    [['users', 'list', '--expiring', '30 days'], /--expiring "30 days" is not a duration/],
+    [['audit', '--since', 'yesterday'], /--since "yesterday" is not a duration/],
     [['users', 'show', '#x'], /after # give the numeric account id/],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await spawnCli(args, sdb.env);
@@ -63,6 +63,12 @@ describe('usage errors', () => {
     expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('using the embedded'))).toHaveLength(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("sslmode=require: only our one line on stderr, never pg's multi-line SECURITY WARNING", async () => {
+    const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/x?sslmode=require', 'users', 'list'], sdb.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\)[^\n]*\n$/);
   });
 
   it('a bad environment value names the variable', async () => {
