@@ -147,6 +147,10 @@ describe('hostile values, from the command definitions and the configuration sch
     expect(commandInputs().missing).toEqual([]);
   });
 
+  it('every variable of the configuration schema has a kind', () => {
+    expect(Object.entries(CONFIG_VARIABLES).filter(([, schema]) => !VALID_VARIABLE[schema.description ?? '']).map(([key]) => key)).toEqual([]);
+  });
+
   it('the base command writes when nothing is hostile (so a write would be seen)', async () => {
     const mail = join(dataDir, 'mail');
     const before = await fingerprint(db.knex, mail);
