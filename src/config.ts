@@ -68,13 +68,12 @@ function field<T>(key: string, kind: VariableKind, check: (value: string, what: 
     .optional()
     .transform((v, ctx): T | undefined => {
       if (v === undefined || v.trim() === '') return undefined;
-      const unsafe = unsafeCharacters(v); // anywhere, even where trimming would hide it
-      if (unsafe) {
-        ctx.addIssue({ code: 'custom', message: `${key} ${quote(v)} ${unsafe}; set it again as plain text` });
-        return z.NEVER;
-      }
       try {
-        return check(v, key);
+        const value = check(v, key);
+        // Controls and bidi characters are refused anywhere, even where trimming would hide them.
+        const unsafe = unsafeCharacters(v);
+        if (unsafe) throw new UsageError(`${key} ${quote(v)} ${unsafe}; set it again as plain text`);
+        return value;
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
         ctx.addIssue({ code: 'custom', message: err.message });

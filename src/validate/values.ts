@@ -33,14 +33,16 @@ export type ValueKind =
 export type ValueParser<T = string> = ((value: string, previous?: T) => T) & { kind: ValueKind };
 
 /**
- * Wrap a kind's check: first the rule every value shares — no control, bidi or broken characters
- * anywhere, not even at the ends where trimming would hide them — then the kind's own rules.
+ * Wrap a kind's check with the rule every value shares: no control, bidi or broken characters
+ * anywhere, not even at the ends where trimming would hide them. The kind's own check speaks first,
+ * as its message says best what to type instead.
  */
 function tagged<T>(kind: ValueKind, what: string, fn: (value: string, previous?: T) => T): ValueParser<T> {
   const parse = (v: string, previous?: T) => {
+    const parsed = fn(v, previous);
     const unsafe = unsafeCharacters(v);
     if (unsafe) throw new UsageError(`${what} ${quote(v)} ${unsafe}; type it again as plain text`);
-    return fn(v, previous);
+    return parsed;
   };
   return Object.assign(parse, { kind });
 }
