@@ -170,7 +170,12 @@ export function loadConfig(
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);
   const dataHome = merged.XDG_DATA_HOME || join(merged.HOME || homedir(), '.local', 'share');
   const dataDir = resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin'));
-  checkDataDir(dataDir, c.HMIS_DATA_DIR ? 'HMIS_DATA_DIR' : 'the data folder (HMIS_DATA_DIR, default $XDG_DATA_HOME/hmis-admin)');
+  const databaseSource: Config['databaseSource'] = c.HMIS_DATABASE_URL ? (fromFlag.has('HMIS_DATABASE_URL') ? 'flag' : 'env') : pgEnv ? 'pg-env' : 'embedded';
+  // Checked where it will be used (the embedded database, or the .eml folder without a relay), so a
+  // server-and-relay setup never trips over a HOME it does not need.
+  if (databaseSource === 'embedded' || !c.HMIS_SMTP_URL) {
+    checkDataDir(dataDir, c.HMIS_DATA_DIR ? 'HMIS_DATA_DIR' : 'the data folder (HMIS_DATA_DIR, default $XDG_DATA_HOME/hmis-admin)');
+  }
   // The login name is checked like --actor: the audit trail stores it.
   const actor = c.HMIS_ACTOR ?? actorName(defaultActor(merged), 'your login name (set --actor or HMIS_ACTOR instead)');
   let dkim: Config['dkim'] = null;
@@ -181,7 +186,7 @@ export function loadConfig(
 
   return {
     databaseUrl: c.HMIS_DATABASE_URL ?? null,
-    databaseSource: c.HMIS_DATABASE_URL ? (fromFlag.has('HMIS_DATABASE_URL') ? 'flag' : 'env') : pgEnv ? 'pg-env' : 'embedded',
+    databaseSource,
     dataDir,
     siteUrl: c.HMIS_SITE_URL ?? null,
     resetPath: c.HMIS_RESET_PATH,
