@@ -4,6 +4,7 @@ import { CliError, NotFoundError, UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
+import { checkText, TEXT_LIMITS } from '../validate/text.js';
 import { resolveAgency, resolveUser } from '../services/accounts.js';
 import { countLocked, KEPT_BY_DEFAULT, lockAccount, lockedAccounts, unlockAccount, type BulkFilter } from '../services/lockout.js';
 import { deliverNotices, deliveryNote } from '../services/notices.js';
@@ -38,7 +39,7 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   }
 
   if (!opts.all) {
-    users.forEach(parseUserRef); // a malformed name refuses the whole run before anything changes
+    users.forEach((u) => parseUserRef(u)); // a malformed name refuses the whole run before anything changes
     if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
     return { results: unlockNamed(ctx, users, opts) };
   }
@@ -136,8 +137,7 @@ export interface LockOpts {
 export async function lock(user: string, opts: LockOpts, ctx: AppContext): Promise<ResultStream> {
   const reason = opts.reason?.trim() ?? '';
   if (!reason) throw new UsageError('--reason is required: say why, e.g. --reason "left the agency on 2026-11-30"');
-  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new UsageError(`--reason ${quote(reason)} contains control characters; write plain text`);
-  if (reason.length > 500) throw new UsageError('--reason is longer than 500 characters; shorten it (the ticket can hold the rest)');
+  checkText(reason, '--reason', { max: TEXT_LIMITS.reason, kind: 'prose' }); // also checked at the edge (program.ts)
   const db = await ctx.db();
   const row = await resolveUser(db.knex, user);
   return { single: true, results: [await lockAccount(ctx, row, { reason, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };

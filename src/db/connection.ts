@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
 import { describeConnectionError, OperationalError, UsageError } from '../errors.js';
+import { pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
 import { migrateLatest, pendingMigrations } from './migrate.js';
 
@@ -46,7 +47,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const knex = knexFactory({
     client: 'pg',
     connection: config.databaseUrl
-      ? { connectionString: config.databaseUrl, application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
+      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
       : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
     pool: { min: 0, max: 8 },
     acquireConnectionTimeout: 10_000,

@@ -13,16 +13,10 @@ import { fullName, type AccountRow } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
 import { parseEmailAddress, parsePhone } from './email-address.js';
 import { cancelQueuedLinkMail, MintRefused, requireUsableAddress, supersededOutcome } from './reset.js';
+import { checkAddress } from '../validate/address.js';
 import { buildLink, hashToken, newToken, requireLinkSite, TOKEN_RE } from './tokens.js';
 
 export const VERIFY_TTL_MS = 24 * 3_600_000;
-
-/** Parse `address` for `email set`, or throw a UsageError naming the value and the reason. */
-export function requireAddress(address: string): string {
-  const p = parseEmailAddress(address);
-  if (!p.ok) throw new UsageError(`address ${quote(address)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
-  return p.address;
-}
 
 /** Change (or confirm) an account's address; see CONTRACT `email set`. */
 export async function setEmail(
@@ -31,7 +25,7 @@ export async function setEmail(
   address: string,
   opts: { phone?: string; verified?: boolean; ticket?: string | null; dryRun?: boolean },
 ): Promise<Outcome> {
-  const email = requireAddress(address);
+  const email = checkAddress(address, 'address');
   let phone: string | undefined;
   if (opts.phone !== undefined) {
     const p = parsePhone(opts.phone);

@@ -52,9 +52,9 @@ describe('usage errors', () => {
     [['locked', '--bogus'], /unknown option '--bogus'/],
     [['lockd'], /unknown command 'lockd' \(Did you mean .*locked\?\)/],
     [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
-    [['users', 'list', '--limit', '-1'], /--limit: "-1" is not a whole number/],
-    [['users', 'list', '--expiring', '30 days'], /--expiring: "30 days" is not a duration/],
-    [['audit', '--since', 'yesterday'], /--since: "yesterday" is not a duration/],
+    [['users', 'list', '--limit', '-1'], /--limit "-1" is not a whole number/],
+    [['users', 'list', '--expiring', '30 days'], /--expiring "30 days" is not a duration/],
+    [['audit', '--since', 'yesterday'], /--since "yesterday" is not a duration/],
     [['users', 'show', '#x'], /after # give the numeric account id/],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await spawnCli(args, sdb.env);
@@ -65,10 +65,16 @@ describe('usage errors', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("sslmode=require: only our one line on stderr, never pg's multi-line SECURITY WARNING", async () => {
+    const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/x?sslmode=require', 'users', 'list'], sdb.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\)[^\n]*\n$/);
+  });
+
   it('a bad environment value names the variable', async () => {
     const r = await spawnCli(['locked'], { ...sdb.env, HMIS_LOCKOUT_THRESHOLD: 'lots' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^hmis-admin: HMIS_LOCKOUT_THRESHOLD "lots" must be a whole number/);
+    expect(r.stderr).toMatch(/^hmis-admin: HMIS_LOCKOUT_THRESHOLD "lots" is not a whole number/);
   });
 
   it.each(["o'brien", 'robert; drop table users;--', 'zoë', '李雷'])('unknown user %j exits 3', async (name) => {
