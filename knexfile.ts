@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { loadConfig } from './src/config.js';
 import { migrationConfig } from './src/db/migrate.js';
+import { pgConnection } from './src/validate/database-url.js';
 
 const config = loadConfig();
 if (!config.databaseUrl && config.databaseSource !== 'pg-env') {
@@ -14,7 +15,7 @@ if (!config.databaseUrl && config.databaseSource !== 'pg-env') {
 
 const knexConfig: Knex.Config = {
   client: 'pg',
-  connection: config.databaseUrl ?? {},
+  connection: config.databaseUrl ? pgConnection(config.databaseUrl) : {},
   migrations: migrationConfig,
 };
 

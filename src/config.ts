@@ -5,7 +5,14 @@ import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
-import { parseDuration, quote } from './parse.js';
+import { parseCount, quote } from './parse.js';
+import { parseSender } from './validate/address.js';
+import { parseDatabaseUrl } from './validate/database-url.js';
+import { parseDnsServer } from './validate/host.js';
+import { unsafeCharacters } from './validate/chars.js';
+import { checkDataDir, readDkimKey } from './validate/paths.js';
+import { actorName, agreementTerm, boundedDuration, dkimDomain, dkimSelector, linkPath, pathText, reminderDays } from './validate/settings.js';
+import { parseSiteUrl, parseSmtpUrl } from './validate/urls.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
@@ -14,12 +21,18 @@ export interface Config {
   databaseUrl: string | null;
   databaseSource: 'flag' | 'env' | 'pg-env' | 'embedded';
   dataDir: string;
+  /** The normalised HMIS_SITE_URL (validate/urls.ts): every link is built from this value only. */
   siteUrl: string | null;
   resetPath: string;
   verifyPath: string;
   smtpUrl: string | null;
+  /** The From header: the address, or `Display Name <address>`. */
   mailFrom: string | null;
+  /** The bare sender address (for its domain: Message-IDs, `mail doctor`). */
+  mailFromAddress: string | null;
   dkim: { domain: string; selector: string; keyFile: string } | null;
+  /** The resolver `mail doctor` asks (HMIS_DNS_SERVER), normalised to ip:port. */
+  dnsServer: string | null;
   lockoutThreshold: number;
   resetTtlMs: number;
   agreementTermMs: number;
@@ -40,88 +53,78 @@ export interface GlobalFlags {
   quiet?: boolean;
 }
 
-const nonEmpty = z.string().trim().min(1);
-const optional = z.string().trim().optional().transform((v) => (v ? v : undefined));
+/** What kind of value a variable holds (its zod description), so tests can generate hostile ones for it. */
+export type VariableKind =
+  | 'database-url' | 'path' | 'site-url' | 'link-path' | 'smtp-url' | 'sender' | 'domain' | 'selector' | 'dns-server'
+  | 'count' | 'duration' | 'days' | 'actor';
 
-const postgresUrl = optional.refine((v) => v === undefined || /^postgres(ql)?:\/\/./.test(v), {
-  message: 'must be a postgres:// or postgresql:// URL, e.g. postgres://user@host:5432/hmis',
-});
-const siteUrl = optional.refine(
-  (v) => {
-    if (v === undefined) return true;
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password && !u.search && !u.hash;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be the bare site address, e.g. https://hmis.example.org (no user, query or fragment)' },
-);
-const linkPath = (fallback: string) =>
-  optional
-    .transform((v) => v ?? fallback)
-    .refine((v) => /^\/[A-Za-z0-9._~\-/]*$/.test(v), { message: 'must be a path starting with /, e.g. /password/reset' });
-const smtpUrl = optional.refine((v) => v === undefined || /^smtps?:\/\/[^/]/.test(v), {
-  message: 'must be an smtp:// or smtps:// URL, e.g. smtps://user:pass@relay.example.org:465',
-});
-const duration = (fallback: string) =>
-  optional.transform((v, ctx) => {
-    try {
-      return parseDuration(v ?? fallback, 'duration');
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 90m, 12h, 30d or 2w' });
-      return z.NEVER;
-    }
-  });
+/**
+ * A variable checked by one of the shared validators (src/validate/): the same function a flag of the
+ * same kind goes through. Unset or blank is "not set"; a refusal is a complete one-line message.
+ */
+function field<T>(key: string, kind: VariableKind, check: (value: string, what: string) => T) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): T | undefined => {
+      if (v === undefined || v.trim() === '') return undefined;
+      try {
+        const value = check(v, key);
+        // Controls and bidi characters are refused anywhere, even where trimming would hide them.
+        const unsafe = unsafeCharacters(v);
+        if (unsafe) throw new UsageError(`${key} ${quote(v)} ${unsafe}; set it again as plain text`);
+        return value;
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+        return z.NEVER;
+      }
+    })
+    .describe(kind);
+}
 
-const schema = z
-  .object({
-    HMIS_DATABASE_URL: postgresUrl,
-    HMIS_DATA_DIR: optional,
-    HMIS_SITE_URL: siteUrl,
-    HMIS_RESET_PATH: linkPath('/password/reset'),
-    HMIS_VERIFY_PATH: linkPath('/email/confirm'),
-    HMIS_SMTP_URL: smtpUrl,
-    HMIS_MAIL_FROM: optional.refine((v) => v === undefined || /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(v), {
-      message: 'must be a plain address such as hmis-noreply@example.org',
-    }),
-    HMIS_DKIM_DOMAIN: optional,
-    HMIS_DKIM_SELECTOR: optional,
-    HMIS_DKIM_KEY_FILE: optional,
-    HMIS_LOCKOUT_THRESHOLD: optional
-      .transform((v) => v ?? '3')
-      .refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 100, { message: 'must be a whole number from 1 to 100' })
-      .transform(Number),
-    HMIS_RESET_TTL: duration('60m').refine((ms) => ms >= 5 * 60_000 && ms <= 7 * 86_400_000, {
-      message: 'must be between 5m and 7d (short links are safer)',
-    }),
-    HMIS_AGREEMENT_TERM: duration('365d').refine((ms) => ms >= 86_400_000 && ms % 86_400_000 === 0, {
-      message: 'must be a whole number of days or weeks, e.g. 365d',
-    }),
-    HMIS_REMINDER_DAYS: optional
-      .transform((v) => v ?? '30,14,7,1')
-      .refine((v) => /^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/.test(v), { message: 'must be a comma-separated list of days, e.g. 30,14,7,1' })
-      .transform((v) => [...new Set(v.split(',').map((d) => Number(d.trim())))].sort((a, b) => b - a))
-      .refine((days) => days.every((d) => d >= 1 && d <= 365), { message: 'each stage must be from 1 to 365 days' }),
-    HMIS_ACTOR: optional,
-  })
-  .superRefine((c, ctx) => {
-    if (c.HMIS_SMTP_URL && !c.HMIS_MAIL_FROM) {
-      ctx.addIssue({ code: 'custom', path: ['HMIS_MAIL_FROM'], message: 'is required when HMIS_SMTP_URL is set, e.g. hmis-noreply@example.org' });
-    }
-    const dkim = [c.HMIS_DKIM_DOMAIN, c.HMIS_DKIM_SELECTOR, c.HMIS_DKIM_KEY_FILE].filter(Boolean).length;
-    if (dkim !== 0 && dkim !== 3) {
-      ctx.addIssue({ code: 'custom', path: ['HMIS_DKIM_KEY_FILE'], message: 'DKIM needs all three of HMIS_DKIM_DOMAIN, HMIS_DKIM_SELECTOR and HMIS_DKIM_KEY_FILE' });
-    }
-  });
+const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T) =>
+  field(key, kind, check)
+    .transform((v) => v ?? check(fallback, key))
+    .describe(kind);
+
+/** Every variable the tool reads, with the validator of its kind (the property tests walk this list). */
+export const CONFIG_VARIABLES = {
+  HMIS_DATABASE_URL: field('HMIS_DATABASE_URL', 'database-url', parseDatabaseUrl),
+  HMIS_DATA_DIR: field('HMIS_DATA_DIR', 'path', pathText),
+  HMIS_SITE_URL: field('HMIS_SITE_URL', 'site-url', parseSiteUrl),
+  HMIS_RESET_PATH: withDefault('HMIS_RESET_PATH', 'link-path', '/password/reset', linkPath),
+  HMIS_VERIFY_PATH: withDefault('HMIS_VERIFY_PATH', 'link-path', '/email/confirm', linkPath),
+  HMIS_SMTP_URL: field('HMIS_SMTP_URL', 'smtp-url', parseSmtpUrl),
+  HMIS_MAIL_FROM: field('HMIS_MAIL_FROM', 'sender', parseSender),
+  HMIS_DKIM_DOMAIN: field('HMIS_DKIM_DOMAIN', 'domain', dkimDomain),
+  HMIS_DKIM_SELECTOR: field('HMIS_DKIM_SELECTOR', 'selector', dkimSelector),
+  HMIS_DKIM_KEY_FILE: field('HMIS_DKIM_KEY_FILE', 'path', pathText),
+  HMIS_DNS_SERVER: field('HMIS_DNS_SERVER', 'dns-server', parseDnsServer),
+  HMIS_LOCKOUT_THRESHOLD: withDefault('HMIS_LOCKOUT_THRESHOLD', 'count', '3', (v, what) => parseCount(v, what, 1, 100)),
+  HMIS_RESET_TTL: withDefault('HMIS_RESET_TTL', 'duration', '60m', boundedDuration(5 * 60_000, 7 * 86_400_000, 'must be between 5m and 7d (short links are safer)')),
+  HMIS_AGREEMENT_TERM: withDefault('HMIS_AGREEMENT_TERM', 'duration', '365d', agreementTerm),
+  HMIS_REMINDER_DAYS: withDefault('HMIS_REMINDER_DAYS', 'days', '30,14,7,1', reminderDays),
+  HMIS_ACTOR: field('HMIS_ACTOR', 'actor', actorName),
+};
+
+const schema = z.object(CONFIG_VARIABLES).superRefine((c, ctx) => {
+  if (c.HMIS_SMTP_URL && !c.HMIS_MAIL_FROM) {
+    ctx.addIssue({ code: 'custom', message: 'HMIS_MAIL_FROM is required when HMIS_SMTP_URL is set, e.g. HMIS_MAIL_FROM="HMIS Support <no-reply@hmis.example.org>"' });
+  }
+  const dkim = [c.HMIS_DKIM_DOMAIN, c.HMIS_DKIM_SELECTOR, c.HMIS_DKIM_KEY_FILE].filter(Boolean).length;
+  if (dkim !== 0 && dkim !== 3) {
+    ctx.addIssue({ code: 'custom', message: 'HMIS_DKIM_KEY_FILE: DKIM needs all three of HMIS_DKIM_DOMAIN, HMIS_DKIM_SELECTOR and HMIS_DKIM_KEY_FILE' });
+  }
+});
 
 /** Read KEY=value pairs from .env in `cwd`, if there is one. */
 function readDotEnv(cwd: string): Record<string, string> {
   const file = join(cwd, '.env');
   if (!existsSync(file)) return {};
   try {
-    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+    // Editors on Windows start a UTF-8 file with a byte-order mark; left in, it hides the first variable's name.
+    return parseEnv(readFileSync(file, 'utf8').replace(/^\ufeff/, '')) as Record<string, string>;
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}; fix or remove the file`);
   }
@@ -135,6 +138,9 @@ function defaultActor(env: Record<string, string | undefined>): string {
   }
 }
 
+/** The flag a variable came from, for messages: --db and --actor override their variables. */
+const FLAG_OF: Record<string, string> = { HMIS_DATABASE_URL: '--db', HMIS_ACTOR: '--actor' };
+
 /** Build and validate the configuration once, at start. Throws UsageError (exit 2) naming the bad variable. */
 export function loadConfig(
   flags: GlobalFlags = {},
@@ -144,40 +150,52 @@ export function loadConfig(
 ): Config {
   const merged: Record<string, string | undefined> = { ...readDotEnv(cwd), ...definedOnly(env) };
   const fromFlag = new Set<string>();
-  if (flags.db !== undefined) (merged.HMIS_DATABASE_URL = flags.db), fromFlag.add('HMIS_DATABASE_URL');
-  if (flags.actor !== undefined) (merged.HMIS_ACTOR = flags.actor), fromFlag.add('HMIS_ACTOR');
+  for (const [key, value] of [['HMIS_DATABASE_URL', flags.db], ['HMIS_ACTOR', flags.actor]] as const) {
+    if (value === undefined) continue;
+    if (value.trim() === '') throw new UsageError(`${FLAG_OF[key]} is empty; give a value or leave the option out`);
+    merged[key] = value;
+    fromFlag.add(key);
+  }
 
   const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? 'configuration');
-    const name = key === 'HMIS_DATABASE_URL' && fromFlag.has(key) ? '--db' : key === 'HMIS_ACTOR' && fromFlag.has(key) ? '--actor' : key;
-    const raw = merged[key];
-    // URLs may carry passwords and key settings point at secrets: name the variable, never echo its value.
-    const secret = /URL|KEY/.test(key) && raw !== undefined && /@|password|secret/i.test(raw);
-    const shown = raw === undefined || secret ? '' : ` ${quote(raw)}`;
-    throw new UsageError(`${name}${shown} ${issue.message}`);
+    const key = String(issue.path[0] ?? '');
+    // Messages name the variable; a value that came from a flag is named by the flag.
+    throw new UsageError(fromFlag.has(key) ? issue.message.replace(key, FLAG_OF[key]!) : issue.message);
   }
   const c = parsed.data;
 
   const format = parseFormat(flags);
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);
   const dataHome = merged.XDG_DATA_HOME || join(merged.HOME || homedir(), '.local', 'share');
-  const actor = (c.HMIS_ACTOR ?? defaultActor(merged)).slice(0, 100);
-  if (/[\u0000-\u001f\u007f]/.test(actor)) throw new UsageError(`--actor / HMIS_ACTOR ${quote(actor)} contains control characters; give a plain name`);
+  const dataDir = resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin'));
+  const databaseSource: Config['databaseSource'] = c.HMIS_DATABASE_URL ? (fromFlag.has('HMIS_DATABASE_URL') ? 'flag' : 'env') : pgEnv ? 'pg-env' : 'embedded';
+  // Checked where it will be used (the embedded database, or the .eml folder without a relay), so a
+  // server-and-relay setup never trips over a HOME it does not need.
+  if (databaseSource === 'embedded' || !c.HMIS_SMTP_URL) {
+    checkDataDir(dataDir, c.HMIS_DATA_DIR ? 'HMIS_DATA_DIR' : 'the data folder (HMIS_DATA_DIR, default $XDG_DATA_HOME/hmis-admin)');
+  }
+  // The login name is checked like --actor: the audit trail stores it.
+  const actor = c.HMIS_ACTOR ?? actorName(defaultActor(merged), 'your login name (set --actor or HMIS_ACTOR instead)');
+  let dkim: Config['dkim'] = null;
+  if (c.HMIS_DKIM_DOMAIN) {
+    dkim = { domain: c.HMIS_DKIM_DOMAIN, selector: c.HMIS_DKIM_SELECTOR!, keyFile: resolve(cwd, c.HMIS_DKIM_KEY_FILE!) };
+    readDkimKey(dkim.keyFile, 'HMIS_DKIM_KEY_FILE'); // every DKIM setting is checked before any command writes
+  }
 
   return {
     databaseUrl: c.HMIS_DATABASE_URL ?? null,
-    databaseSource: c.HMIS_DATABASE_URL ? (fromFlag.has('HMIS_DATABASE_URL') ? 'flag' : 'env') : pgEnv ? 'pg-env' : 'embedded',
-    dataDir: resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin')),
-    siteUrl: c.HMIS_SITE_URL ? c.HMIS_SITE_URL.replace(/\/+$/, '') : null,
+    databaseSource,
+    dataDir,
+    siteUrl: c.HMIS_SITE_URL ?? null,
     resetPath: c.HMIS_RESET_PATH,
     verifyPath: c.HMIS_VERIFY_PATH,
     smtpUrl: c.HMIS_SMTP_URL ?? null,
-    mailFrom: c.HMIS_MAIL_FROM ?? null,
-    dkim: c.HMIS_DKIM_DOMAIN
-      ? { domain: c.HMIS_DKIM_DOMAIN.toLowerCase(), selector: c.HMIS_DKIM_SELECTOR!, keyFile: resolve(cwd, c.HMIS_DKIM_KEY_FILE!) }
-      : null,
+    mailFrom: c.HMIS_MAIL_FROM?.header ?? null,
+    mailFromAddress: c.HMIS_MAIL_FROM?.address ?? null,
+    dkim,
+    dnsServer: c.HMIS_DNS_SERVER ?? null,
     lockoutThreshold: c.HMIS_LOCKOUT_THRESHOLD,
     resetTtlMs: c.HMIS_RESET_TTL,
     agreementTermMs: c.HMIS_AGREEMENT_TERM,

@@ -14,19 +14,24 @@ export async function show(user: string, _opts: unknown, ctx: AppContext): Promi
 }
 
 export interface SignOpts {
-  by?: string;
+  /** Repeatable: commander collects every --by given. */
+  by?: string | string[];
   date?: string;
   dryRun?: boolean;
   ticket?: string;
 }
 
-/** Record one signature; the third renews the account. */
+/** Record the given signatures (one transaction); the one completing the set renews the account. */
 export async function sign(user: string, opts: SignOpts, ctx: AppContext): Promise<ResultStream> {
-  if (!opts.by || !(SIGNERS as string[]).includes(opts.by)) {
-    throw new UsageError(`--by ${opts.by === undefined ? 'is required' : `${quote(opts.by)} is not a signer`}; use --by user, --by supervisor or --by director`);
+  const given = opts.by === undefined ? [] : [opts.by].flat();
+  if (!given.length) throw new UsageError('--by is required; use --by user, --by supervisor or --by director (repeat it for several)');
+  for (const by of given) {
+    if (!(SIGNERS as string[]).includes(by)) throw new UsageError(`--by ${quote(by)} is not a signer; use --by user, --by supervisor or --by director`);
   }
+  const twice = given.find((by, i) => given.indexOf(by) !== i);
+  if (twice) throw new UsageError(`--by ${twice} is given twice; name each role that signed once`);
   const at = opts.date === undefined ? undefined : parseDate(opts.date, '--date');
   const db = await ctx.db();
   const row = await resolveUser(db.knex, user);
-  return { single: true, results: [await signAgreement(ctx, row, { by: opts.by as Signer, at, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };
+  return { single: true, results: [await signAgreement(ctx, row, { by: given as Signer[], at, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };
 }

@@ -8,7 +8,8 @@ export interface MigrateResult {
 }
 
 export async function migrate(_opts: unknown, ctx: AppContext): Promise<MigrateResult> {
-  const db = await ctx.db({ skipSchemaCheck: true });
+  // With no server configured, `db migrate` (like `demo`) may create the embedded database.
+  const db = await ctx.db({ skipSchemaCheck: true, create: true });
   const { migrateLatest, migrationStatus } = await import('../db/migrate.js');
   const applied = await migrateLatest(db.knex);
   const status = await migrationStatus(db.knex);

@@ -9,7 +9,7 @@ export interface DemoOpts {
 
 export async function demo(opts: DemoOpts, ctx: AppContext): Promise<DemoResult & { database: string }> {
   const users = parseCount(opts.users ?? '200', '--users', 1, 5_000_000);
-  const db = await ctx.db();
+  const db = await ctx.db({ create: true }); // demo is one of the two commands that may create the embedded database
   const progress = ctx.out.progress(users, 'demo users');
   const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => progress.tick(n) });
   if (result.created) progress.done();

@@ -19,5 +19,5 @@ export interface DoctorOpts {
 
 /** Look up what receivers check; exit 5 when something is missing. */
 export async function doctor(opts: DoctorOpts, ctx: AppContext): Promise<DoctorReport> {
-  return mailDoctor(ctx.config, { server: opts.dnsServer ?? process.env.HMIS_DNS_SERVER });
+  return mailDoctor(ctx.config, { server: opts.dnsServer ?? ctx.config.dnsServer ?? undefined });
 }

@@ -44,9 +44,13 @@ export async function flush(opts: FlushOpts, ctx: AppContext): Promise<{ results
   return { results: results.map(outcomeOf), exitCode };
 }
 
-/** 4 if any message failed for good, 1 if none got through because the relay was unreachable, else 0. */
+/**
+ * 4 if any message failed for good; 1 if none got through because the relay was unreachable, or the
+ * database could not record an outcome (that row stays 'sending' until the stale recovery); else 0.
+ */
 export function flushExitCode(results: DeliveryResult[]): number {
   if (results.some((r) => r.outcome === 'failed')) return 4;
+  if (results.some((r) => r.unrecorded)) return 1;
   if (results.length > 0 && results.every((r) => r.outcome === 'queued' && r.unreachable)) return 1;
   return 0;
 }

@@ -4,8 +4,9 @@ import { CliError, NotFoundError, UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
+import { checkText, TEXT_LIMITS } from '../validate/text.js';
 import { resolveAgency, resolveUser } from '../services/accounts.js';
-import { countLocked, lockAccount, lockedAccounts, unlockAccount } from '../services/lockout.js';
+import { countLocked, KEPT_BY_DEFAULT, lockAccount, lockedAccounts, unlockAccount, type BulkFilter } from '../services/lockout.js';
 import { deliverNotices, deliveryNote } from '../services/notices.js';
 import { LOCK_REASONS } from './locked.js';
 
@@ -38,28 +39,34 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   }
 
   if (!opts.all) {
-    users.forEach(parseUserRef); // a malformed name refuses the whole run before anything changes
+    users.forEach((u) => parseUserRef(u)); // a malformed name refuses the whole run before anything changes
     if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
     return { results: unlockNamed(ctx, users, opts) };
   }
 
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
-  // Accounts locked because their agreement expired need signatures, not an unlock: --all leaves them
-  // out unless --reason agreement_expired asks for them (and then reports each as refused).
-  const filter = { reason: opts.reason, agencyId };
+  // Accounts locked because their agreement expired need signatures, and an administrator's lock (staff
+  // who left) needs a deliberate unlock: --all leaves both out unless --reason names them.
+  const filter: BulkFilter = { reason: opts.reason, agencyId };
   const total = await countLocked(db.knex, filter);
-  const skipped = opts.reason === undefined ? await countLocked(db.knex, { reason: 'agreement_expired', agencyId }) : 0;
+  const skipped: Record<string, number> = {};
+  for (const reason of KEPT_BY_DEFAULT) skipped[reason] = opts.reason === undefined ? await countLocked(db.knex, { reason, agencyId }) : 0;
   if (total > 0 && !opts.dryRun) {
     await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
   }
   const counts: Record<string, number> = {};
   return {
     results: tally(unlockFiltered(ctx, filter, opts), counts),
-    summary: () => ({ counts }),
+    summary: () => ({ counts, skipped }),
     after: () =>
       [
         total === 0 ? 'no locked accounts match' : undefined,
-        skipped ? `${skipped} account(s) locked for an expired agreement were left alone; see \`hmis-admin expiring --include-expired\`` : undefined,
+        skipped.agreement_expired
+          ? `${skipped.agreement_expired} account(s) locked for an expired agreement were left alone; see \`hmis-admin expiring --include-expired\``
+          : undefined,
+        skipped.admin
+          ? `${skipped.admin} account(s) locked by an administrator were left alone; unlock them by name, or with \`--all --reason admin\``
+          : undefined,
       ]
         .filter(Boolean)
         .join('\n') || undefined,
@@ -82,12 +89,12 @@ async function* unlockNamed(ctx: AppContext, users: string[], opts: UnlockOpts):
   });
 }
 
-async function* unlockFiltered(ctx: AppContext, filter: { reason?: string; agencyId?: number }, opts: UnlockOpts): AsyncGenerator<Outcome> {
+async function* unlockFiltered(ctx: AppContext, filter: BulkFilter, opts: UnlockOpts): AsyncGenerator<Outcome> {
   const { knex } = await ctx.db();
   yield* batched(ctx, async function* (deferDelivery) {
     for await (const user of lockedAccounts(knex, filter)) {
       try {
-        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery });
+        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery, only: filter });
       } catch (err) {
         yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
       }
@@ -130,8 +137,7 @@ export interface LockOpts {
 export async function lock(user: string, opts: LockOpts, ctx: AppContext): Promise<ResultStream> {
   const reason = opts.reason?.trim() ?? '';
   if (!reason) throw new UsageError('--reason is required: say why, e.g. --reason "left the agency on 2026-11-30"');
-  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new UsageError(`--reason ${quote(reason)} contains control characters; write plain text`);
-  if (reason.length > 500) throw new UsageError('--reason is longer than 500 characters; shorten it (the ticket can hold the rest)');
+  checkText(reason, '--reason', { max: TEXT_LIMITS.reason, kind: 'prose' }); // also checked at the edge (program.ts)
   const db = await ctx.db();
   const row = await resolveUser(db.knex, user);
   return { single: true, results: [await lockAccount(ctx, row, { reason, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };

@@ -114,7 +114,12 @@ export function normalise(row: AccountRow): AccountRow {
   return row;
 }
 
+/** users.id is a PostgreSQL integer: nothing outside 1…2^31−1 can be an account. */
+export const MAX_ACCOUNT_ID = 2_147_483_647;
+
+/** The account with this id; an id the column cannot hold is simply not there (never an SQL range error). */
 export async function findAccountById(db: Knex, id: number): Promise<AccountRow | undefined> {
+  if (!Number.isSafeInteger(id) || id < 1 || id > MAX_ACCOUNT_ID) return undefined;
   const row = (await accountQuery(db).where('u.id', id).first()) as AccountRow | undefined;
   return row && normalise(row);
 }

@@ -1,9 +1,10 @@
 /** Opening the database: a PostgreSQL server through pg, or the embedded PGlite folder guarded by a lock file. */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
 import { describeConnectionError, OperationalError, UsageError } from '../errors.js';
+import { pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
 import { migrateLatest, pendingMigrations } from './migrate.js';
 
@@ -20,6 +21,8 @@ export interface Database {
 export interface OpenOptions {
   /** Apply pending migrations (the embedded database does this on first use). */
   migrate?: boolean;
+  /** May create the embedded database when there is none (only `demo` and `db migrate`). */
+  create?: boolean;
   /** Skip the check that the schema is current (for `db migrate` / `db status`). */
   skipSchemaCheck?: boolean;
   /** How long to wait for another process holding the embedded database. */
@@ -44,7 +47,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const knex = knexFactory({
     client: 'pg',
     connection: config.databaseUrl
-      ? { connectionString: config.databaseUrl, application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
+      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
       : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
     pool: { min: 0, max: 8 },
     acquireConnectionTimeout: 10_000,
@@ -82,8 +85,10 @@ async function openEmbedded(
   where: string,
   options: OpenOptions,
 ): Promise<Database> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const dir = join(config.dataDir, 'pgdata');
+  // A cron line that lost HMIS_DATABASE_URL must not run "successfully" on a new, empty database.
+  if (!options.create && !existsSync(join(dir, 'PG_VERSION'))) throw noDatabase(dir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // PGlite writes its files world-writable; the folder it lives in is ours alone, even if it existed.
   // (HMIS_DATA_DIR itself may be shared, e.g. /tmp: only folders the tool owns are tightened.)
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -121,6 +126,15 @@ async function openEmbedded(
     release();
     throw err instanceof OperationalError ? err : new OperationalError(`cannot open ${where}: ${(err as Error).message}`);
   }
+}
+
+/** Exit 2: no server configured and no embedded database to use; say how to get one. */
+function noDatabase(dir: string): UsageError {
+  return new UsageError(
+    `no HMIS database: HMIS_DATABASE_URL is not set and there is no embedded database in ${dir}; ` +
+      'point hmis-admin at the HMIS database with --db postgres://user@host/hmis or HMIS_DATABASE_URL (in a cron job: in its environment), ' +
+      'or try it on demo data with `hmis-admin demo`',
+  );
 }
 
 export { acquireLock, LockBusyError } from './lockfile.js';

@@ -1,9 +1,13 @@
 /** Schema migrations as a static list, so the same code runs from src (tsx, knex CLI) and dist. */
 import type { Knex } from 'knex';
 import * as initial from './migrations/20261127000001_initial.js';
+import * as outboxRecipients from './migrations/20261128000001_outbox_recipients.js';
+import * as auditDbUser from './migrations/20261128000002_audit_db_user.js';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261127000001_initial': initial,
+  '20261128000001_outbox_recipients': outboxRecipients,
+  '20261128000002_audit_db_user': auditDbUser,
 };
 
 /** A knex migration source that needs no directory scan or file extension guessing. */

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { MailKind, OutboxRow } from '../mail/types.js';
+import type { MailKind, OutboxRow, RecipientState } from '../mail/types.js';
 import { pageById } from './paging.js';
 
 export interface OutboxListRow extends OutboxRow {
@@ -19,7 +19,28 @@ function normalise<T extends OutboxRow>(row: T): T {
   row.attempts = Number(row.attempts);
   if (typeof row.params === 'string') row.params = JSON.parse(row.params) as Record<string, unknown>;
   if (typeof row.cc === 'string') row.cc = JSON.parse(row.cc) as string[];
+  row.recipients = recipientsOf(row);
   return row;
+}
+
+/**
+ * Each recipient's state. A row written before per-recipient state (recipients null), or settled as a
+ * whole without an attempt (cancelled, no valid address), has every still-pending recipient share the
+ * row's final status.
+ */
+function recipientsOf(row: OutboxRow): RecipientState[] {
+  const raw = (row as { recipients: unknown }).recipients;
+  const stored = (typeof raw === 'string' ? JSON.parse(raw) : raw) as RecipientState[] | null;
+  const list = stored?.length ? stored : initialRecipients(row.to_address, row.cc);
+  const settled = row.status === 'sent' || row.status === 'failed' ? row.status : null;
+  return settled ? list.map((r) => (r.status === 'pending' ? { ...r, status: settled } : r)) : list;
+}
+
+/** The recipients of a new message, all pending: `to`, then each cc not already listed (any case). */
+export function initialRecipients(to: string, cc: string[]): RecipientState[] {
+  const out: RecipientState[] = [{ address: to, role: 'to', status: 'pending', response: null }];
+  for (const c of cc) if (!out.some((r) => r.address.toLowerCase() === c.toLowerCase())) out.push({ address: c, role: 'cc', status: 'pending', response: null });
+  return out;
 }
 
 /** Insert one pending row; returns its id. */
@@ -51,6 +72,11 @@ export async function countDue(db: Knex, now: Date, ids?: number[]): Promise<num
   return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
 }
 
+/** The kinds among the due rows (what a run is about to deliver, for its configuration check). */
+export async function dueKinds(db: Knex, now: Date, ids?: number[]): Promise<MailKind[]> {
+  return (await dueQuery(db, now, ids).distinct('kind').pluck('kind')) as MailKind[];
+}
+
 // A row never tried yet is due whatever its timestamp says: the clock that enqueued it may differ.
 function dueQuery(db: Knex, now: Date, ids?: number[]) {
   const q = db('mail_outbox').where('status', 'pending').where((w) => w.where('next_attempt_at', '<=', now).orWhere('attempts', 0));
@@ -61,18 +87,21 @@ function dueQuery(db: Knex, now: Date, ids?: number[]) {
 /**
  * Claim up to `limit` due rows: status 'sending', one more attempt, claimed now, under a fresh claim_id
  * that every later mark must present. SKIP LOCKED lets a parallel run take other rows instead of
- * waiting; the Message-ID gets its sender domain once.
+ * waiting. A caller naming its rows (`reset send` delivering what it just queued) waits for a lock
+ * instead: the holder is a short transaction cancelling or claiming that very row, and the row must be
+ * judged after it (cancelled: superseded), not skipped as if it were not due. The Message-ID gets its
+ * sender domain once.
  */
 export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
   return db.transaction(async (trx) => {
     // Two statements, not `update … where id in (select … limit n for update skip locked)`: in that
     // form PostgreSQL may rescan the subquery, skip the rows it just updated and claim far more than n.
-    const due = (await dueQuery(trx, now, ids)
+    const select = dueQuery(trx, now, ids)
       .select('id')
       .orderBy([{ column: 'next_attempt_at' }, { column: 'id' }])
       .limit(limit)
-      .forUpdate()
-      .skipLocked()) as Array<{ id: number | string }>;
+      .forUpdate();
+    const due = (await (ids ? select : select.skipLocked())) as Array<{ id: number | string }>;
     if (!due.length) return [];
     const rows = (await trx('mail_outbox')
       .whereIn('id', due.map((d) => Number(d.id)))
@@ -110,22 +139,64 @@ export async function touchClaim(db: Knex, id: number, claimId: string, now: Dat
   return Number(await claimed(db, id, claimId).update({ claimed_at: now })) > 0;
 }
 
+/** How an attempt ends for a row: its new status and whatever else changes with it. */
+export interface Settlement {
+  status: 'pending' | 'sent' | 'failed';
+  recipients?: RecipientState[];
+  next_attempt_at?: Date;
+  sent_at?: Date;
+  last_error: string | null;
+  relay_response?: string | null;
+  eml_path?: string | null;
+  /** Undo the claim's attempt count: the row was claimed but never tried (the run had to stop). */
+  uncount?: boolean;
+}
+
+/**
+ * End this claim's attempt: one conditional UPDATE, only while the row is still 'sending' under our
+ * claim_id; false when another run took it over. The claim_id stays on the settled row, so when an
+ * earlier try of this same write may have committed before its connection died (`afterError`), finding
+ * the row settled under our claim means it did, and the write is not reported as lost.
+ */
+export async function settleClaim(db: Knex, id: number, claimId: string, s: Settlement, afterError = false): Promise<boolean> {
+  const { uncount, recipients, ...fields } = s;
+  const patch: Record<string, unknown> = { ...fields, claimed_at: null };
+  if (recipients) patch.recipients = JSON.stringify(recipients);
+  if (uncount) patch.attempts = db.raw('greatest(attempts - 1, 0)');
+  const n = await claimed(db, id, claimId).update(patch);
+  if (Number(n) > 0) return true;
+  if (!afterError) return false;
+  return Boolean(await db('mail_outbox').where({ id, claim_id: claimId }).whereNot('status', 'sending').first('id'));
+}
+
 /** The relay accepted: sent, with its reply. Only a row this claim still holds is marked; false otherwise. */
 export async function markSent(db: Knex, id: number, claimId: string, now: Date, response: string, emlPath: string | null): Promise<boolean> {
-  const n = await claimed(db, id, claimId).update({ status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null, claimed_at: null, claim_id: null });
-  return Number(n) > 0;
+  return settleClaim(db, id, claimId, { status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null });
 }
 
 /** A temporary failure: back to pending, due again at `next` (only while this claim holds the row). */
 export async function markRetry(db: Knex, id: number, claimId: string, next: Date, error: string): Promise<boolean> {
-  const n = await claimed(db, id, claimId).update({ status: 'pending', next_attempt_at: next, last_error: error, claimed_at: null, claim_id: null });
-  return Number(n) > 0;
+  return settleClaim(db, id, claimId, { status: 'pending', next_attempt_at: next, last_error: error });
 }
 
 /** Failed for good, with the relay's reply (or why it was given up); only while this claim holds the row. */
 export async function markFailed(db: Knex, id: number, claimId: string, error: string, relayResponse: string | null): Promise<boolean> {
-  const n = await claimed(db, id, claimId).update({ status: 'failed', last_error: error, relay_response: relayResponse, claimed_at: null, claim_id: null });
-  return Number(n) > 0;
+  return settleClaim(db, id, claimId, { status: 'failed', last_error: error, relay_response: relayResponse });
+}
+
+const CANCELLED = 'cancelled: ';
+
+/**
+ * Cancel a user's still-pending mail of these kinds (a newer message replaces it); returns how many.
+ * The row becomes 'failed' with last_error "cancelled: <why>", which wasCancelled recognises.
+ */
+export async function cancelPending(trx: Knex.Transaction, userId: number, kinds: MailKind[], why: string): Promise<number> {
+  return Number(await trx('mail_outbox').where('user_id', userId).whereIn('kind', kinds).where('status', 'pending').update({ status: 'failed', last_error: `${CANCELLED}${why}` }));
+}
+
+/** The row was cancelled by cancelPending (never attempted by anyone after that). */
+export function wasCancelled(row: Pick<OutboxRow, 'status' | 'last_error'>): boolean {
+  return row.status === 'failed' && Boolean(row.last_error?.startsWith(CANCELLED));
 }
 
 export interface OutboxFilter {

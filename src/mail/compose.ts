@@ -24,7 +24,7 @@ export function senderAddress(config: Config): string {
 
 /** The domain of the sender address: Message-IDs are made on it and `mail doctor` checks it. */
 export function senderDomain(config: Config): string {
-  const from = senderAddress(config);
+  const from = config.mailFromAddress ?? senderAddress(config); // never the display name's part
   return from.slice(from.lastIndexOf('@') + 1).toLowerCase();
 }
 

@@ -4,12 +4,10 @@
  * without them reset mail lands in spam or is refused.
  */
 import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { UsageError } from '../errors.js';
-import { quote } from '../parse.js';
+import { parseDnsServer } from '../validate/host.js';
 import { senderDomain } from './compose.js';
 
 export interface DoctorCheck {
@@ -31,18 +29,6 @@ export interface DnsOptions {
   timeoutMs?: number;
 }
 
-/** "127.0.0.1:5353", "[::1]:53" or "9.9.9.9" → a server string node:dns accepts. */
-export function parseDnsServer(value: string): string {
-  const v = value.trim();
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(v) ?? /^([^:]+):(\d{1,5})$/.exec(v);
-  const host = m ? m[1]! : v;
-  const port = m ? Number(m[2]) : 53;
-  if (!isIP(host) || port < 1 || port > 65535) {
-    throw new UsageError(`HMIS_DNS_SERVER ${quote(value)} is not a resolver address; give an IP address and optional port, e.g. 127.0.0.1:5353`);
-  }
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 type Lookup = { records: string[] } | { error: string; missing: boolean };
 
 async function txt(resolver: Resolver, name: string): Promise<Lookup> {
@@ -60,7 +46,7 @@ export async function mailDoctor(config: Config, options: DnsOptions = {}): Prom
   const domain = senderDomain(config);
   const checks: DoctorCheck[] = [];
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 1 });
-  if (options.server) resolver.setServers([parseDnsServer(options.server)]);
+  if (options.server) resolver.setServers([parseDnsServer(options.server, 'HMIS_DNS_SERVER')]);
 
   checks.push(
     config.mailFrom

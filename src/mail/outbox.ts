@@ -1,8 +1,9 @@
 /**
- * The durable mail queue. A message is a mail_outbox row before any attempt; it is marked sent only
- * after the relay accepted it; 4xx replies, dropped connections and outages go back to pending with
- * backoff (`outbox flush` retries them); 5xx replies fail for good with the relay's reply stored.
- * nodemailer keeps nothing (#1425): this table is the only record that survives a crash.
+ * The durable mail queue. A message is a mail_outbox row before any attempt; each recipient is marked
+ * sent only after the relay accepted it; 4xx replies, dropped connections and outages go back to pending
+ * with backoff (`outbox flush` retries only the recipients that lack the message); 5xx replies fail a
+ * recipient for good with the relay's reply stored. nodemailer keeps nothing (#1425): this table is the
+ * only record that survives a crash. One attempt is src/mail/attempt.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -10,44 +11,28 @@ import type { AppContext } from '../context.js';
 import {
   claimDue,
   countDue,
+  dueKinds,
   findOutbox,
+  initialRecipients,
   insertOutbox,
   listDue,
-  markFailed,
-  markRetry,
-  markSent,
   pageOutbox,
   recoverStale,
-  touchClaim,
+  settleClaim,
+  wasCancelled,
   type OutboxFilter,
   type OutboxListRow,
 } from '../db/outbox.js';
-import { quote } from '../parse.js';
-import { parseEmailAddress } from '../services/email-address.js';
-import { insertLink, senderDomain } from './compose.js';
-import { classifySendError, openTransport, POOL_OPTIONS, type MailTransport } from './transport.js';
-import type { LinkMinter, MailKind, MintedLink, OutboxRow, OutgoingMail } from './types.js';
+import { deliverOne, persist, type DeliveryResult } from './attempt.js';
+import { senderDomain } from './compose.js';
+import { checkKindsConfig, LINK_KINDS } from './minters.js';
+import { openTransport, POOL_OPTIONS } from './transport.js';
+import type { OutboxRow, OutgoingMail } from './types.js';
 
 export type { OutboxListRow } from '../db/outbox.js';
+export { BACKOFF_MS, backoffMs, MAX_ATTEMPTS, type DeliveryResult } from './attempt.js';
+export { minterFor, setLinkMinterForTest } from './minters.js';
 
-export interface DeliveryResult {
-  id: number;
-  kind: MailKind;
-  userId: number | null;
-  /** The account's username, when the message belongs to one (for `{"results": [{"user": …}]}`). */
-  username?: string | null;
-  to: string;
-  outcome: 'sent' | 'queued' | 'failed';
-  detail: string;
-  emlPath?: string;
-  /** The relay could not be reached at all (for exit 1 when that is true of every message). */
-  unreachable?: boolean;
-}
-
-/** Retry delays after the 1st, 2nd, … failed attempt; the last one repeats. */
-export const BACKOFF_MS = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000, 2 * 3_600_000, 4 * 3_600_000];
-/** After this many attempts a temporarily failing message is given up as failed. */
-export const MAX_ATTEMPTS = 10;
 // Batches start as small as the pool and grow while the relay takes mail: an unreachable relay
 // (each connection waiting out its timeout) then costs one small batch, not the whole queue.
 const FIRST_BATCH = POOL_OPTIONS.maxConnections;
@@ -61,13 +46,11 @@ const WORST_SEND_MS = POOL_OPTIONS.connectionTimeout + POOL_OPTIONS.greetingTime
  */
 export const STALE_SENDING_MS = 2 * Math.ceil(MAX_BATCH / POOL_OPTIONS.maxConnections) * WORST_SEND_MS;
 
-/** When attempt number `attempts` (1-based) failed temporarily, the next try is due this much later. */
-export function backoffMs(attempts: number): number {
-  return BACKOFF_MS[Math.min(Math.max(attempts, 1), BACKOFF_MS.length) - 1]!;
-}
-
 /** Record one message as pending (inside the caller's transaction, next to its audit row); returns its id. */
 export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMail): Promise<number> {
+  // A link-bearing message goes to one address: a retry for a deferred cc would mint a new link that
+  // supersedes the one the first recipient already has.
+  if (mail.cc?.length && LINK_KINDS.includes(mail.kind)) throw new Error(`${mail.kind} mail has exactly one recipient`);
   // The local part is fixed now and the sender's domain is added at the first claim, where the
   // configuration is at hand; every attempt then carries the same Message-ID.
   return insertOutbox(db, {
@@ -75,6 +58,7 @@ export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMai
     user_id: mail.userId ?? null,
     to_address: mail.to,
     cc: JSON.stringify(mail.cc ?? []),
+    recipients: JSON.stringify(initialRecipients(mail.to, mail.cc ?? [])),
     subject: mail.subject,
     text_body: mail.text,
     html_body: mail.html,
@@ -85,27 +69,12 @@ export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMai
   });
 }
 
-// Link-bearing kinds mint their link at delivery, loaded only when such mail goes out.
-const MINTERS: Partial<Record<MailKind, () => Promise<LinkMinter>>> = {
-  reset: async () => (await import('../services/reset.js')).mintResetLink,
-  verify: async () => (await import('../services/email.js')).mintVerifyLink,
-};
-const testMinters = new Map<MailKind, LinkMinter>();
-
-/** Tests register a minter for a kind (undefined removes it). */
-export function setLinkMinterForTest(kind: MailKind, minter: LinkMinter | undefined): void {
-  if (minter) testMinters.set(kind, minter);
-  else testMinters.delete(kind);
-}
-
-/** The LinkMinter of a link-bearing kind (a test override first); undefined for kinds without a link. */
-export async function minterFor(kind: MailKind): Promise<LinkMinter | undefined> {
-  return testMinters.get(kind) ?? MINTERS[kind]?.();
-}
-
 /**
  * Deliver due messages: exactly the rows `ids` (if due), or every due row (`outbox flush`), at most
- * `limit`. Returns one result per attempted message.
+ * `limit`. Returns one result per attempted message, and with `ids` also one for each of them that
+ * another run settled first (`superseded` when a newer message cancelled it). Before claiming anything
+ * the run's own configuration is checked for every kind it would deliver (a UsageError, exit 2, leaves
+ * every row pending); each row then settles on its own.
  */
 export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; limit?: number } = {}): Promise<DeliveryResult[]> {
   const { knex } = await ctx.db();
@@ -114,125 +83,64 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
   if (!options.ids) await recoverStale(knex, now, STALE_SENDING_MS);
   const limit = options.limit ?? Infinity;
   const total = Math.min(limit, await countDue(knex, now, options.ids));
-  if (total === 0) return [];
-
-  const transport = await openTransport(ctx.config);
-  const domain = senderDomain(ctx.config);
-  const bar = total > 1 ? ctx.out.progress(total, 'delivering mail') : undefined;
   const results: DeliveryResult[] = [];
-  try {
-    let batch = FIRST_BATCH;
-    while (results.length < limit) {
-      const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids);
-      if (!rows.length) break;
-      // The pool spreads a batch over its few connections; each row settles on its own.
-      const settled = await Promise.all(
-        rows.map(async (row) => {
-          const r = await deliverOne(ctx, knex, transport, row);
-          bar?.tick();
-          return r;
-        }),
-      );
-      results.push(...settled);
-      if (settled.every((r) => r.outcome === 'queued' && r.unreachable)) {
-        const left = total - results.length;
-        if (left > 0) ctx.out.warn(`the relay at ${transport.target} is unreachable; ${left} more message(s) stay queued for the next \`hmis-admin outbox flush\``);
-        break;
+  if (total > 0) {
+    await checkKindsConfig(ctx.config, await dueKinds(knex, now, options.ids));
+    const transport = await openTransport(ctx.config);
+    const domain = senderDomain(ctx.config);
+    const bar = total > 1 ? ctx.out.progress(total, 'delivering mail') : undefined;
+    try {
+      let batch = FIRST_BATCH;
+      while (results.length < limit) {
+        const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids);
+        if (!rows.length) break;
+        // The pool spreads a batch over its few connections; each row settles on its own (never throws).
+        const settled = await Promise.all(
+          rows.map(async (row) => {
+            const r = await deliverOne(ctx, knex, transport, row).catch((err: unknown) => unexpected(ctx, knex, row, err));
+            bar?.tick();
+            return r;
+          }),
+        );
+        results.push(...settled);
+        const fatal = settled.find((r) => r.fatal)?.fatal;
+        if (fatal) throw fatal;
+        if (settled.every((r) => r.outcome === 'queued' && r.unreachable)) {
+          const left = total - results.length;
+          if (left > 0) ctx.out.warn(`the relay at ${transport.target} is unreachable; ${left} more message(s) stay queued for the next \`hmis-admin outbox flush\``);
+          break;
+        }
+        batch = Math.min(batch * 2, MAX_BATCH);
       }
-      batch = Math.min(batch * 2, MAX_BATCH);
+    } finally {
+      bar?.done();
+      await transport.close();
     }
-  } finally {
-    bar?.done();
-    await transport.close();
   }
+  if (options.ids) results.push(...(await notAttempted(knex, options.ids, results)));
   return results;
 }
 
-/** Why a stored recipient is not one plain address (the row was written by an older version, or edited), or null. */
-function badRecipient(row: OutboxRow): string | null {
-  for (const [what, address] of [['to', row.to_address] as const, ...row.cc.map((c) => ['cc', c] as const)]) {
-    const p = parseEmailAddress(address);
-    if (!p.ok) return `the ${what} address ${quote(address)} ${p.reason}; nothing was sent`;
-  }
-  return null;
+/** A claimed row whose attempt threw (a bug, not a send failure): put back to pending, uncounted. */
+async function unexpected(ctx: AppContext, knex: Knex, row: OutboxListRow, err: unknown): Promise<DeliveryResult> {
+  const detail = `the attempt stopped: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+  await persist((afterError) => settleClaim(knex, row.id, row.claim_id!, { status: 'pending', last_error: detail, uncount: true }, afterError)).catch(() => undefined);
+  return { id: row.id, kind: row.kind, userId: row.user_id, username: row.username, to: row.to_address, outcome: 'queued', detail };
 }
 
-const TAKEN_OVER = 'another delivery run took this message over (its claim here had been recovered as stale)';
-
-/** One attempt for one claimed row; never throws for a send failure. */
-async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport, row: OutboxListRow): Promise<DeliveryResult> {
-  const base = { id: row.id, kind: row.kind, userId: row.user_id, username: row.username, to: row.to_address };
-  const claim = row.claim_id!;
-  // A late mark that matches nothing means another run owns the row now: say so, never act twice.
-  const lost = (detail: string): DeliveryResult => {
-    ctx.out.warn(`message #${row.id}: ${TAKEN_OVER}; ${detail}`);
-    return { ...base, outcome: 'queued', detail: `${TAKEN_OVER}; ${detail}` };
-  };
-  // Renew the claim right before the attempt: a long batch is not mistaken for a crashed run, and a row
-  // another run has meanwhile taken over is neither minted for nor sent from here.
-  if (!(await touchClaim(knex, row.id, claim, ctx.clock()))) return lost('nothing was minted or sent by this run');
-  const bad = badRecipient(row);
-  if (bad) {
-    await markFailed(knex, row.id, claim, bad, null);
-    return { ...base, outcome: 'failed', detail: bad };
+/** Rows asked for by id that this run did not attempt: what became of them. */
+async function notAttempted(knex: Knex, ids: number[], done: DeliveryResult[]): Promise<DeliveryResult[]> {
+  const out: DeliveryResult[] = [];
+  for (const id of ids.filter((i) => !done.some((r) => r.id === i))) {
+    const row = await findOutbox(knex, id);
+    if (!row) continue;
+    const base = { id, kind: row.kind, userId: row.user_id, to: row.to_address };
+    if (wasCancelled(row)) out.push({ ...base, outcome: 'superseded', detail: `${row.last_error}: nothing of it was sent and nothing will be retried` });
+    else if (row.status === 'sent') out.push({ ...base, outcome: 'sent', detail: 'another delivery run sent it' });
+    else if (row.status === 'failed') out.push({ ...base, outcome: 'failed', detail: row.last_error ?? 'failed' });
+    else out.push({ ...base, outcome: 'queued', detail: row.status === 'sending' ? 'another delivery run is sending it now' : 'not due yet' });
   }
-  let minted: MintedLink | undefined;
-  let parts = { text: row.text_body, html: row.html_body };
-  try {
-    const minter = await minterFor(row.kind);
-    if (minter) {
-      minted = await minter(knex, row, ctx.clock(), ctx.config);
-      // The link exists only in memory for this send; the row keeps the {{link}} template.
-      parts = insertLink(parts, minted.url);
-    }
-  } catch (err) {
-    const detail = `could not prepare the message: ${(err as Error).message.split('\n')[0]}`;
-    if (!(await markFailed(knex, row.id, claim, detail, null))) return lost('nothing was sent by this run');
-    return { ...base, outcome: 'failed', detail };
-  }
-
-  try {
-    const info = await transport.send({ to: row.to_address, cc: row.cc, subject: row.subject, ...parts, messageId: row.message_id!, date: ctx.clock() });
-    if (info.accepted.length === 0) {
-      const detail = `the relay refused every recipient: ${info.rejected.join(', ')} (${info.response})`;
-      await revoke(ctx, knex, minted, 'relay refused the message');
-      if (!(await markFailed(knex, row.id, claim, detail, info.response))) return lost(`this run's attempt failed too: ${detail}`);
-      return { ...base, outcome: 'failed', detail };
-    }
-    const detail = info.emlPath ? `written to ${info.emlPath}` : `accepted by ${transport.target}: ${info.response}`;
-    if (!(await markSent(knex, row.id, claim, ctx.clock(), info.response, info.emlPath ?? null))) {
-      // The relay has it, but the row belongs to the other run now, which may deliver a second copy.
-      ctx.out.warn(`message #${row.id}: ${TAKEN_OVER}; this run's copy was ${detail}, so it may arrive twice (same Message-ID)`);
-      return { ...base, outcome: 'sent', detail: `${detail}; ${TAKEN_OVER}, so it may arrive twice`, ...(info.emlPath ? { emlPath: info.emlPath } : {}) };
-    }
-    await minted?.delivered?.(knex);
-    return { ...base, outcome: 'sent', detail, ...(info.emlPath ? { emlPath: info.emlPath } : {}) };
-  } catch (err) {
-    const failure = classifySendError(err);
-    // No link may stay valid that the user never received; a retry mints a fresh one.
-    await revoke(ctx, knex, minted, failure.temporary ? 'delivery deferred' : 'relay refused the message');
-    if (!failure.temporary) {
-      if (!(await markFailed(knex, row.id, claim, failure.detail, failure.detail))) return lost(`this run's attempt was refused: ${failure.detail}`);
-      return { ...base, outcome: 'failed', detail: `refused by the relay: ${failure.detail}` };
-    }
-    if (row.attempts >= MAX_ATTEMPTS) {
-      const detail = `gave up after ${row.attempts} attempts; last error: ${failure.detail}`;
-      if (!(await markFailed(knex, row.id, claim, detail, null))) return lost(`this run's attempt failed: ${failure.detail}`);
-      return { ...base, outcome: 'failed', detail, unreachable: failure.unreachable };
-    }
-    const next = new Date(ctx.clock().getTime() + backoffMs(row.attempts));
-    if (!(await markRetry(knex, row.id, claim, next, failure.detail))) return lost(`this run's attempt failed: ${failure.detail}`);
-    return { ...base, outcome: 'queued', detail: `${failure.detail}; will retry after ${next.toISOString()} (outbox flush)`, unreachable: failure.unreachable };
-  }
-}
-
-/** Revoke a link whose message did not go out; a failure to revoke is reported, not fatal (only a hash is stored). */
-async function revoke(ctx: AppContext, knex: Knex, minted: MintedLink | undefined, reason: string): Promise<void> {
-  try {
-    await minted?.revoke(knex, reason);
-  } catch (err) {
-    ctx.out.warn(`could not revoke the undelivered link: ${(err as Error).message.split('\n')[0]}`);
-  }
+  return out;
 }
 
 /** `outbox [--status …]`: messages newest first, streamed. */

@@ -1,7 +1,6 @@
 /** `mail test <address>`: prove the relay works end to end — connect, log in, send through the outbox. */
 import type { AppContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { quote } from '../parse.js';
+import { checkAddress } from '../validate/address.js';
 import { maskEmail, writeAudit } from '../services/audit.js';
 import { renderMail, senderAddress } from './compose.js';
 import { deliverOutbox, enqueueMail, outboxRow } from './outbox.js';
@@ -19,13 +18,9 @@ export interface RelayTestResult {
   exitCode: number;
 }
 
-/** A minimal check: one address, no display name, no list, no control characters (the relay judges the rest). */
+/** The recipient, by the rules `email set` uses (checked before anything is written). */
 export function checkTestAddress(address: string): string {
-  const a = address.trim();
-  if (a.length > 254 || !/^[^\s@<>()",;:\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z0-9-]{2,}$/.test(a) || a.includes('..')) {
-    throw new UsageError(`${quote(address)} is not an email address; give one plain address, e.g. you@agency.org`);
-  }
-  return a;
+  return checkAddress(address, 'address');
 }
 
 /** Verify the relay, then send one test message through the outbox and report how it went. */

@@ -20,11 +20,25 @@ export interface TransportMessage {
   /** `<uuid@sender-domain>`, the same on every attempt so receivers can spot a duplicate. */
   messageId: string;
   date: Date;
+  /**
+   * The addresses to deliver to this time (SMTP RCPT TO), when not every header recipient: a retry goes
+   * only to those the relay has not accepted yet, while To and Cc still name everyone.
+   */
+  envelopeTo?: string[];
+}
+
+/** One recipient the relay refused (at RCPT TO), with its reply code (null when it gave none). */
+export interface Refusal {
+  address: string;
+  code: number | null;
+  response: string;
 }
 
 export interface SendResult {
   accepted: string[];
   rejected: string[];
+  /** Why each rejected recipient was refused. */
+  refusals: Refusal[];
   /** The relay's final reply, or where the file went. */
   response: string;
   emlPath?: string;
@@ -79,6 +93,11 @@ async function loadDkim(config: Config): Promise<DkimOptions | undefined> {
   return { domainName: domain, keySelector: selector, privateKey };
 }
 
+/** Check what the transport needs from the configuration (the DKIM key) before anything is written or claimed. */
+export async function checkTransportConfig(config: Config): Promise<void> {
+  await loadDkim(config);
+}
+
 /** host:port of the relay without the credentials, for messages and `mail test`. */
 export function describeRelay(smtpUrl: string): string {
   try {
@@ -131,8 +150,8 @@ async function smtpTransport(config: Config, url: string, dkim: DkimOptions | un
     dkimEnabled: Boolean(dkim),
     target: describeRelay(url),
     send: async (msg) => {
-      const info = (await transporter.sendMail(mailOptions(from, msg))) as { accepted?: unknown[]; rejected?: unknown[]; response?: string };
-      return { accepted: addresses(info.accepted), rejected: addresses(info.rejected), response: info.response ?? '' };
+      const info = (await transporter.sendMail(mailOptions(from, msg))) as { accepted?: unknown[]; rejected?: unknown[]; rejectedErrors?: unknown[]; response?: string };
+      return { accepted: addresses(info.accepted), rejected: addresses(info.rejected), refusals: refusalsOf(info.rejectedErrors), response: info.response ?? '' };
     },
     verify: async () => {
       await transporter.verify();
@@ -162,7 +181,7 @@ async function folderTransport(config: Config, dkim: DkimOptions | undefined): P
       const file = join(dir, `${stamp}-${local || String(++sequence)}.eml`);
       // The file is the delivered mail (it may hold a reset link), so only its owner may read it.
       await writeFile(file, info.message, { mode: 0o600 });
-      return { accepted: [msg.to, ...(msg.cc ?? [])], rejected: [], response: `written to ${file}`, emlPath: file };
+      return { accepted: msg.envelopeTo ?? [msg.to, ...(msg.cc ?? [])], rejected: [], refusals: [], response: `written to ${file}`, emlPath: file };
     },
     verify: async () => {
       await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -183,6 +202,7 @@ function mailOptions(from: string, msg: TransportMessage): Record<string, unknow
     html: msg.html,
     messageId: msg.messageId,
     date: msg.date,
+    ...(msg.envelopeTo ? { envelope: { from, to: msg.envelopeTo } } : {}),
     // Transactional mail: no List-Unsubscribe; tell auto-responders not to answer (RFC 3834).
     headers: { 'Auto-Submitted': 'auto-generated' },
   };
@@ -191,6 +211,20 @@ function mailOptions(from: string, msg: TransportMessage): Record<string, unknow
 function addresses(list: unknown[] | undefined): string[] {
   return (list ?? []).map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? a)));
 }
+
+/** nodemailer's per-recipient errors (`rejectedErrors`: recipient, responseCode, response) as Refusals. */
+export function refusalsOf(errors: unknown[] | undefined): Refusal[] {
+  return (errors ?? []).map((e) => {
+    const r = e as { recipient?: unknown; responseCode?: unknown; response?: unknown; message?: unknown };
+    return {
+      address: String(r.recipient ?? ''),
+      code: typeof r.responseCode === 'number' ? r.responseCode : null,
+      response: oneLine(String(r.response ?? r.message ?? 'refused')),
+    };
+  });
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim().slice(0, 500);
 
 /** How a failed send should be treated: retried later, or failed for good. */
 export interface SendFailure {
@@ -203,7 +237,7 @@ export interface SendFailure {
 /** Classify a nodemailer error: 5xx replies are permanent; 4xx, dropped connections and outages are retried. */
 export function classifySendError(err: unknown): SendFailure {
   const e = err as { code?: string; responseCode?: number; response?: string; message?: string; permanent?: boolean };
-  const reply = (e.response ?? e.message ?? String(err)).replace(/\s+/g, ' ').trim().slice(0, 500);
+  const reply = oneLine(e.response ?? e.message ?? String(err));
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.code !== 'EAUTH') {
     return { temporary: false, unreachable: false, detail: reply };
   }

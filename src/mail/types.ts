@@ -31,6 +31,20 @@ export interface OutgoingMail {
   ticket?: string | null;
 }
 
+export type RecipientStatus = 'pending' | 'sent' | 'failed';
+
+/**
+ * One recipient of a message and how far delivery to it got: 'pending' until the relay accepts it
+ * ('sent') or refuses it for good ('failed'); `response` is the relay's last reply about it. A retry
+ * addresses only the 'pending' ones, so nobody who has the message is sent it again.
+ */
+export interface RecipientState {
+  address: string;
+  role: 'to' | 'cc';
+  status: RecipientStatus;
+  response: string | null;
+}
+
 /** A row of mail_outbox as the delivery code sees it. */
 export interface OutboxRow {
   id: number;
@@ -39,6 +53,8 @@ export interface OutboxRow {
   user_id: number | null;
   to_address: string;
   cc: string[];
+  /** Every recipient, to first, with its delivery state. */
+  recipients: RecipientState[];
   subject: string;
   text_body: string;
   html_body: string;
@@ -64,9 +80,13 @@ export interface MintedLink {
   delivered?(db: Knex): Promise<void>;
 }
 
+/** A minter's refusal that is the message's own problem (e.g. the address changed): the row fails for good. */
+export class MintRefused extends Error {}
+
 /**
  * Mints the link for one delivery attempt of a link-bearing message, in its own short transaction. The
  * link is built from `config` (the configuration of the run that delivers), never from the row: a
- * tampered or stale row cannot point a link elsewhere. A minter that cannot mint throws; the row fails.
+ * tampered or stale row cannot point a link elsewhere. A MintRefused fails the row; a UsageError (the run's
+ * own configuration) stops the run and leaves the row pending; any other error leaves it pending too.
  */
 export type LinkMinter = (db: Knex, row: OutboxRow, now: Date, config: Config) => Promise<MintedLink>;

@@ -4,7 +4,7 @@ import { sanitizeForDisplay } from './sanitize.js';
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = Array.isArray(value)
-    ? value.join(';')
+    ? value.map((v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v))).join(';')
     : value instanceof Date
       ? value.toISOString()
       : typeof value === 'object'

@@ -48,6 +48,6 @@ export function detailText(d: AccountDetail, color: boolean): string {
   for (const r of d.recentResets) out.push(`  ${shortTime(r.createdAt as string)}  ${r.state}  delivery: ${r.delivery}`);
   out.push('', 'recent audit entries:');
   if (!d.recentAudit.length) out.push('  (none)');
-  for (const e of d.recentAudit) out.push(`  ${shortTime(e.at as string)}  ${cell(e.action)}  by ${cell(e.actor)}${e.ticket ? `  ticket ${cell(e.ticket)}` : ''}`);
+  for (const e of d.recentAudit) out.push(`  ${shortTime(e.at as string)}  ${cell(e.action)}  by ${cell(e.actor)}${e.dbUser ? ` (database user ${cell(e.dbUser)})` : ''}${e.ticket ? `  ticket ${cell(e.ticket)}` : ''}`);
   return out.join('\n');
 }

@@ -7,6 +7,7 @@ import type { AgreementView } from '../services/agreements.js';
 import { csvLine } from './csv.js';
 import { cell, shortDate, shortTime } from './format.js';
 import { renderList, writeOut, type ListView } from './render.js';
+import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
 import type { Outcome } from './views.js';
 
@@ -21,26 +22,28 @@ export interface ResultStream {
   after?: () => string | undefined;
 }
 
-const BAD = new Set(['refused', 'failed', 'not_found']);
-
-/** `{"results": [...]}` written row by row, so a bulk run over many accounts never sits in memory. */
+/**
+ * `{"results": [...]}` written row by row, so a bulk run over many accounts never sits in memory.
+ * A bulk table under --quiet lists only the rows that did not succeed, then one summary line.
+ */
 export async function streamResults(data: ResultStream, ctx: AppContext): Promise<void> {
   const { format, color } = ctx.config;
   const out = ctx.out.stdout;
   const bad: Outcome[] = [];
+  const brief = briefTable(ctx, data.single);
+  const tally = new OutcomeTally();
   let n = 0;
   if (format === 'json') await writeOut(out, '{\n  "results": [');
   if (format === 'csv') await writeOut(out, csvLine(['user', 'outcome', 'message']));
   for await (const r of data.results) {
     if (BAD.has(r.outcome)) bad.push(r);
+    tally.add(r.outcome);
     if (format === 'json') await writeOut(out, `${n === 0 ? '\n' : ',\n'}    ${JSON.stringify(r)}`);
     else if (format === 'csv') await writeOut(out, csvLine([r.user, r.outcome, r.message]));
-    else {
-      const o = color ? (BAD.has(r.outcome) ? paint.bad(r.outcome) : paint.good(r.outcome)) : r.outcome;
-      await writeOut(out, `${cell(r.user)}: ${o}${r.message ? ` - ${cell(r.message)}` : ''}\n`);
-    }
+    else if (!brief || BAD.has(r.outcome)) await writeOut(out, resultLine(r, color));
     n++;
   }
+  if (brief) await writeOut(out, tally.line());
   if (format === 'json') {
     const extra = data.summary?.() ?? {};
     const tail = Object.entries(extra).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join('');

@@ -8,11 +8,22 @@ import { paint, renderFields, type Column } from './table.js';
 
 const statusColour = (text: string) => (text === 'failed' ? paint.bad(text) : text === 'sent' ? paint.good(text) : paint.warn(text));
 
-/** Pending rows show when they are due; failed rows show why. */
+/** Pending rows show when they are due; failed rows show why ("1/3 refused" when only some recipients were). */
 function nextOrError(r: OutboxListRow): string {
   if (r.status === 'pending' || r.status === 'sending') return r.last_error ? `${shortTime(r.next_attempt_at)} ${r.last_error}` : shortTime(r.next_attempt_at);
-  if (r.status === 'failed') return r.last_error ?? '';
+  if (r.status === 'failed') {
+    const refused = r.recipients.filter((x) => x.status === 'failed');
+    return refused.length < r.recipients.length ? `${refused.length}/${r.recipients.length} refused: ${refused.map((x) => x.address).join(', ')}` : (r.last_error ?? '');
+  }
   return shortTime(r.sent_at);
+}
+
+/** The first recipient, and "+N" for the copies, within `width` characters. */
+function recipientsCell(r: OutboxListRow, width: number): string {
+  const more = r.recipients.length > 1 ? ` +${r.recipients.length - 1}` : '';
+  const room = width - more.length;
+  const to = cell(r.to_address);
+  return `${to.length <= room ? to : `${to.slice(0, room - 1)}…`}${more}`;
 }
 
 /** The JSON (and CSV) record of one message. */
@@ -24,6 +35,8 @@ export function outboxJson(r: OutboxListRow): Record<string, unknown> {
     userId: r.user_id,
     user: r.username,
     to: r.to_address,
+    // Each recipient (to, then cc) and how far its delivery got: sent, pending (with the deferral) or failed.
+    recipients: r.recipients.map(({ address, role, status, response }) => ({ address, role, status, response })),
     subject: r.subject,
     status: r.status,
     attempts: r.attempts,
@@ -43,7 +56,7 @@ export function outboxView(): ListView<OutboxListRow> {
     { header: 'ID', width: 6, value: (r) => r.id },
     { header: 'CREATED (UTC)', width: 17, value: (r) => shortTime(r.created_at) },
     { header: 'KIND', width: 8, value: (r) => r.kind },
-    { header: 'TO', width: 20, value: (r) => r.to_address },
+    { header: 'TO', width: 20, value: (r) => recipientsCell(r, 19) },
     { header: 'STATUS', width: 8, value: (r) => r.status, colour: statusColour },
     { header: 'TRY', width: 4, value: (r) => r.attempts },
     { header: 'WHEN / ERROR', width: 17, value: nextOrError },

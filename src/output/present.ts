@@ -2,9 +2,8 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { csvLine } from './csv.js';
-import { cell } from './format.js';
 import { renderJson, renderList, writeOut, type ListView } from './render.js';
-import { paint } from './table.js';
+import { briefTable, NOT_SUCCEEDED, OutcomeTally, resultLine } from './result-lines.js';
 import type { Outcome } from './views.js';
 
 export type Presenter<T> = (data: T, ctx: AppContext) => Promise<void>;
@@ -19,7 +18,12 @@ export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)):
 }
 
 /** `{"results": [...]}` of a mutating command; table mode prints one line per account. */
-export const results: Presenter<{ results: Outcome[] }> = async (data, ctx) => {
+export const results: Presenter<{ results: Outcome[] }> = (data, ctx) => showResults(data, ctx, false);
+
+/** The same for bulk work (`outbox flush`): under --quiet a table lists only what did not succeed, then a summary line. */
+export const bulkResults: Presenter<{ results: Outcome[] }> = (data, ctx) => showResults(data, ctx, true);
+
+async function showResults(data: { results: Outcome[] }, ctx: AppContext, bulk: boolean): Promise<void> {
   const { format } = ctx.config;
   if (format === 'json') return renderJson({ results: data.results }, ctx.out.stdout);
   if (format === 'csv') {
@@ -27,13 +31,14 @@ export const results: Presenter<{ results: Outcome[] }> = async (data, ctx) => {
     for (const r of data.results) await writeOut(ctx.out.stdout, csvLine([r.user, r.outcome, r.message]));
     return;
   }
-  const colour = ctx.config.color;
+  const brief = bulk && briefTable(ctx);
+  const tally = new OutcomeTally();
   for (const r of data.results) {
-    const bad = /refused|failed|not_found/.test(r.outcome);
-    const outcome = colour ? (bad ? paint.bad(r.outcome) : paint.good(r.outcome)) : r.outcome;
-    await writeOut(ctx.out.stdout, `${cell(r.user)}: ${outcome}${r.message ? ` - ${cell(r.message)}` : ''}\n`);
+    tally.add(r.outcome);
+    if (!brief || NOT_SUCCEEDED.has(r.outcome)) await writeOut(ctx.out.stdout, resultLine(r, ctx.config.color));
   }
-};
+  if (brief) await writeOut(ctx.out.stdout, tally.line());
+}
 
 /** One document: JSON as is, a text rendering for tables; CSV only where the document has rows. */
 export function doc<T>(text: (data: T, color: boolean) => string, csv?: { header: string[]; rows: (data: T) => unknown[][] }): Presenter<T> {

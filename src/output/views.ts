@@ -45,11 +45,13 @@ function reasonShort(reason: string | null): string {
 export function auditView(): ListView<AuditRow> {
   const columns: Column<AuditRow>[] = [
     { header: 'AT (UTC)', width: 17, value: (r) => shortTime(r.at) },
-    { header: 'ACTOR', width: 11, value: (r) => r.actor },
+    { header: 'ACTOR', width: 9, value: (r) => r.actor },
+    // Who the database says wrote it: --actor is only what the operator typed.
+    { header: 'DB USER', width: 9, value: (r) => r.db_user ?? '-' },
     { header: 'ACTION', width: 17, value: (r) => r.action },
-    { header: 'USER', width: 13, value: (r) => r.username ?? (r.user_id ? `#${r.user_id}` : '') },
-    { header: 'TICKET', width: 10, value: (r) => r.ticket ?? '' },
-    { header: 'DETAILS', width: 12, value: (r) => summarise(r.details) },
+    { header: 'USER', width: 11, value: (r) => r.username ?? (r.user_id ? `#${r.user_id}` : '') },
+    { header: 'TICKET', width: 9, value: (r) => r.ticket ?? '' },
+    { header: 'DETAILS', width: 8, value: (r) => summarise(r.details) },
   ];
   return { columns, toJson: auditJson, empty: 'no audit entries match' };
 }

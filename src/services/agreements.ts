@@ -65,7 +65,8 @@ export async function showAgreement(db: Knex, user: AccountRow, now: Date): Prom
 }
 
 export interface SignOptions {
-  by: Signer;
+  /** The roles that signed (each once); all are recorded in one transaction, or none. */
+  by: Signer[];
   /** When the paper was signed; defaults to now. */
   at?: Date;
   ticket?: string | null;
@@ -78,13 +79,13 @@ class DryRun extends Error {
   }
 }
 
-/** Record one signature; the third completes the agreement and renews the account. */
+/** Record the given signatures in one transaction; the one completing the set renews the account. */
 export async function signAgreement(ctx: AppContext, user: AccountRow, opts: SignOptions): Promise<Outcome> {
   const { knex } = await ctx.db();
   const now = ctx.clock();
   const at = opts.at ?? now;
   if (at.getTime() > now.getTime()) throw new UsageError(`--date ${at.toISOString()} is in the future; give the day the agreement was signed`);
-  const col = `${opts.by}_signed_at`;
+  const roles = SIGNERS.filter((s) => opts.by.includes(s)); // the order of the form, whatever the order of the flags
   let outboxId: number | undefined;
   let result: Outcome;
   try {
@@ -96,30 +97,20 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
          on conflict (user_id) where completed_at is null do nothing`,
         [user.id, user.id, user.created_at, now],
       );
-      const signed = (await trx('user_agreements')
-        .where('user_id', user.id)
-        .whereNull('completed_at')
-        .whereNull(col)
-        .where('term_started_at', '<=', at)
-        .update({ [col]: at, [`${opts.by}_signed_by`]: ctx.config.actor })
-        .returning('*')) as FullAgreement[];
-      const row = signed[0];
-      if (!row) throw await whyNot(trx, user, opts.by, at);
-      await writeAudit(trx, {
-        actor: ctx.config.actor,
-        action: 'agreement.sign',
-        userId: user.id,
-        ticket: opts.ticket ?? null,
-        details: { by: opts.by, signedAt: at.toISOString(), agreementId: Number(row.id) },
-      });
+      let row: FullAgreement | undefined;
+      for (const by of roles) {
+        // One refused role (already signed, date before the term) rolls back every role given with it.
+        row = await signOne(trx, ctx, user, by, at, opts.ticket ?? null);
+      }
       const missing = missingFor(row);
+      const recorded = `${roles.join(' and ')} signature${roles.length > 1 ? 's' : ''} recorded (${ymd(at)})`;
       let outcome: Outcome;
       if (missing.length) {
-        outcome = { user: user.username, outcome: 'signed', message: `${opts.by} signature recorded (${ymd(at)}); still missing: ${missing.join(', ')}` };
+        outcome = { user: user.username, outcome: 'signed', message: `${recorded}; still missing: ${missing.join(', ')}` };
       } else {
-        const renewed = await renew(trx, ctx, user, row, now, opts.ticket ?? null);
+        const renewed = await renew(trx, ctx, user, row!, now, opts.ticket ?? null);
         outboxId = renewed.outboxId;
-        outcome = { user: user.username, outcome: 'renewed', message: renewed.message };
+        outcome = { user: user.username, outcome: 'renewed', message: roles.length > 1 ? `${recorded}; ${renewed.message}` : renewed.message };
       }
       if (opts.dryRun) throw new DryRun({ ...outcome, outcome: `would_${outcome.outcome === 'signed' ? 'sign' : 'renew'}`, message: `would record: ${outcome.message}` });
       return outcome;
@@ -130,6 +121,28 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
   }
   if (outboxId) result.message += `; ${deliveryNote('notice', (await deliverNotices(ctx, [outboxId])).get(outboxId))}`;
   return result;
+}
+
+/** One role's signature: a conditional UPDATE and its own `agreement.sign` audit row; exit 2 when it cannot be recorded. */
+async function signOne(trx: Knex.Transaction, ctx: AppContext, user: AccountRow, by: Signer, at: Date, ticket: string | null): Promise<FullAgreement> {
+  const col = `${by}_signed_at`;
+  const signed = (await trx('user_agreements')
+    .where('user_id', user.id)
+    .whereNull('completed_at')
+    .whereNull(col)
+    .where('term_started_at', '<=', at)
+    .update({ [col]: at, [`${by}_signed_by`]: ctx.config.actor })
+    .returning('*')) as FullAgreement[];
+  const row = signed[0];
+  if (!row) throw await whyNot(trx, user, by, at);
+  await writeAudit(trx, {
+    actor: ctx.config.actor,
+    action: 'agreement.sign',
+    userId: user.id,
+    ticket,
+    details: { by, signedAt: at.toISOString(), agreementId: Number(row.id) },
+  });
+  return row;
 }
 
 /** The exit-2 reason a signature was not recorded (the transaction rolls back the pending row it made). */

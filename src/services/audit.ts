@@ -11,7 +11,7 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-/** Write one audit row inside the caller's transaction. */
+/** Write one audit row inside the caller's transaction (db_user is left to the database: it records the session's account). */
 export async function writeAudit(trx: Knex | Knex.Transaction, entry: AuditEntry): Promise<void> {
   await trx('audit_log').insert({
     actor: entry.actor,
@@ -42,6 +42,8 @@ export interface AuditRow {
   id: number;
   at: Date;
   actor: string;
+  /** The database account that wrote the row (set by the database; null for rows older than the column). */
+  db_user: string | null;
   action: string;
   user_id: number | null;
   username: string | null;
@@ -54,7 +56,7 @@ export async function* pageAudit(db: Knex, filter: AuditFilter, limit = Infinity
   const build = () => {
     const q = db('audit_log as l')
       .leftJoin('users as u', 'u.id', 'l.user_id')
-      .select('l.id', 'l.at', 'l.actor', 'l.action', 'l.user_id', 'u.username', 'l.ticket', 'l.details');
+      .select('l.id', 'l.at', 'l.actor', 'l.db_user', 'l.action', 'l.user_id', 'u.username', 'l.ticket', 'l.details');
     if (filter.userId !== undefined) q.where('l.user_id', filter.userId);
     if (filter.actor) q.whereRaw('lower(l.actor) = lower(?)', [filter.actor]);
     if (filter.action) {
@@ -77,6 +79,7 @@ export function auditJson(row: AuditRow): Record<string, unknown> {
     id: row.id,
     at: iso(row.at),
     actor: row.actor,
+    dbUser: row.db_user,
     action: row.action,
     userId: row.user_id,
     user: row.username,

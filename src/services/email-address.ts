@@ -3,15 +3,15 @@
  * stricter rules of our own, because every address we accept is one we will send reset links to.
  */
 import { domainToASCII } from 'node:url';
-import emailAddresses from 'email-addresses';
+import { createRequire } from 'node:module';
+import { BIDI, CONTROL, INVISIBLE, SEPARATOR, WHITESPACE } from '../validate/chars.js';
+
+// The RFC 5322 parser is loaded on first use: the fast path below and `--help` never need it.
+const require = createRequire(import.meta.url);
+const emailAddresses = () => require('email-addresses') as typeof import('email-addresses');
 
 export type Parsed<T extends string> = ({ ok: true } & { [K in T]: string }) | { ok: false; reason: string };
 
-// C0/C1 controls (CR, LF, NUL, TAB…), and invisible or direction-changing characters that make an
-// address look like another one on screen.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/;
-const WHITESPACE = /[\s\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 // RFC 5322 dot-atom text: what an unquoted local part may hold.
 const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -28,7 +28,8 @@ export function parseEmailAddress(raw: string, options: { fastPath?: boolean } =
   if (options.fastPath !== false && PLAIN.test(input) && input.length <= 254 && input.indexOf('@') <= 64) return { ok: true, address: input };
   if (input === '') return fail('is empty');
   if (CONTROL.test(input)) return fail('contains control characters (such as CR, LF, NUL or tab)');
-  if (INVISIBLE.test(input)) return fail('contains invisible or direction-changing characters');
+  // Invisible or direction-changing characters make an address look like another one on screen.
+  if (INVISIBLE.test(input) || BIDI.test(input) || SEPARATOR.test(input)) return fail('contains invisible or direction-changing characters');
   if (/[<>]/.test(input)) return fail('has a display name or angle brackets; give the bare address only');
   if (/[,;]/.test(input)) return fail('holds more than one address or a group; give exactly one address');
   if (/[()]/.test(input)) return fail('contains a comment in parentheses; give the bare address only');
@@ -55,7 +56,7 @@ export function parseEmailAddress(raw: string, options: { fastPath?: boolean } =
   if (address.length > 254) return fail(`is ${address.length} characters long; at most 254 are allowed`);
 
   // The parser has the last word on the grammar; it must read back exactly the address we built.
-  const parsed = emailAddresses.parseOneAddress({ input: address, rejectTLD: true });
+  const parsed = emailAddresses().parseOneAddress({ input: address, rejectTLD: true });
   if (!parsed || parsed.type !== 'mailbox' || parsed.name !== null || parsed.address !== address || parsed.parts.comments.length > 0) {
     return fail('is not a valid address (RFC 5322)');
   }

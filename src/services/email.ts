@@ -12,17 +12,11 @@ import { quote } from '../parse.js';
 import { fullName, type AccountRow } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
 import { parseEmailAddress, parsePhone } from './email-address.js';
-import { cancelQueuedLinkMail, MintRefused, requireUsableAddress } from './reset.js';
+import { cancelQueuedLinkMail, MintRefused, requireUsableAddress, supersededOutcome } from './reset.js';
+import { checkAddress } from '../validate/address.js';
 import { buildLink, hashToken, newToken, requireLinkSite, TOKEN_RE } from './tokens.js';
 
 export const VERIFY_TTL_MS = 24 * 3_600_000;
-
-/** Parse `address` for `email set`, or throw a UsageError naming the value and the reason. */
-export function requireAddress(address: string): string {
-  const p = parseEmailAddress(address);
-  if (!p.ok) throw new UsageError(`address ${quote(address)} ${p.reason}; give one plain address such as jane.doe@agency.org`);
-  return p.address;
-}
 
 /** Change (or confirm) an account's address; see CONTRACT `email set`. */
 export async function setEmail(
@@ -31,7 +25,7 @@ export async function setEmail(
   address: string,
   opts: { phone?: string; verified?: boolean; ticket?: string | null; dryRun?: boolean },
 ): Promise<Outcome> {
-  const email = requireAddress(address);
+  const email = checkAddress(address, 'address');
   let phone: string | undefined;
   if (opts.phone !== undefined) {
     const p = parsePhone(opts.phone);
@@ -140,6 +134,7 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   const to = requireUsableAddress(user);
   const who = user.username;
   if (user.email_verified_at) return { user: who, outcome: 'already_verified', message: `${to} was already verified on ${user.email_verified_at.toISOString()}; nothing sent` };
+  await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
   if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
   if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `would send a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
   const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
@@ -161,6 +156,7 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   });
   const [r] = await deliverOutbox(ctx, { ids: [id] });
   const outcome = r?.outcome ?? 'queued';
+  if (outcome === 'superseded') return supersededOutcome(who, 'confirmation link');
   if (outcome === 'sent') return { user: who, outcome: 'verification_sent', message: `confirmation link sent to ${to}, valid 24h${r?.emlPath ? `; written to ${r.emlPath}` : ''}; it comes from ${sender}` };
   return { user: who, outcome, message: `${outcome === 'queued' ? 'the relay did not take the message yet' : 'the relay refused the message'}${r?.detail ? `: ${r.detail}` : ''}; no valid link was left behind` };
 }
@@ -173,12 +169,8 @@ export const mintVerifyLink: LinkMinter = async (db, row, now, config) => {
   const p = row.params ?? {};
   const email = String(p.email ?? '');
   if (!email || row.user_id === null) throw new MintRefused('the queued verification mail lacks its link parameters');
-  let site;
-  try {
-    site = requireLinkSite(config, 'verify');
-  } catch (err) {
-    throw new MintRefused(`no link was minted: ${(err as Error).message}`);
-  }
+  // A UsageError here is this run's configuration, not the message: the outbox leaves the row pending.
+  const site = requireLinkSite(config, 'verify');
   const { raw, hash } = newToken();
   const outboxId = Number(row.id);
   const tokenId = await db.transaction(async (trx) => {

@@ -43,6 +43,29 @@ async function refusal(db: Knex, user: AccountRow): Promise<Outcome> {
   };
 }
 
+/** What `unlock --all` chose: one lock reason, or (none given) every reason but agreement_expired and admin. */
+export interface BulkFilter {
+  reason?: string;
+  agencyId?: number;
+}
+
+/** A lock that `unlock --all` did not choose (it changed while the run went): left alone, and said so. */
+function leftAlone(row: AccountRow, only: BulkFilter | undefined): Outcome | undefined {
+  if (!only || !row.locked_at) return undefined;
+  const reason = row.lock_reason ?? 'unknown reason';
+  if (only.reason === undefined && row.lock_reason === 'admin') {
+    return {
+      user: row.username,
+      outcome: 'refused',
+      message: `locked by an administrator since ${row.locked_at.toISOString()}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${row.username}\`) or with --reason admin`,
+    };
+  }
+  if (only.reason !== undefined && row.lock_reason !== only.reason) {
+    return { user: row.username, outcome: 'refused', message: `now locked for ${reason}, not ${only.reason}, since ${row.locked_at.toISOString()}; left alone` };
+  }
+  return undefined;
+}
+
 /** Unlock one account: clears locked_at, lock_reason and the failed-login counter together. */
 export async function unlockAccount(
   ctx: AppContext,
@@ -53,6 +76,8 @@ export async function unlockAccount(
     dryRun?: boolean;
     /** Bulk runs: take the notice's outbox id and deliver many at once (the message then says nothing of delivery). */
     deferDelivery?: (outboxId: number) => void;
+    /** `unlock --all`: unlock only a lock this run chose, re-checked in the UPDATE (the lock may change meanwhile). */
+    only?: BulkFilter;
   },
 ): Promise<Outcome> {
   const { knex } = await ctx.db();
@@ -62,8 +87,11 @@ export async function unlockAccount(
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (!row.locked_at) return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
     if (row.lock_reason === 'agreement_expired') return refusal(knex, row);
+    const left = leftAlone(row, opts.only);
+    if (left) return left;
     return { user: row.username, outcome: 'would_unlock', message: `would unlock (locked: ${row.lock_reason ?? 'unknown reason'})` };
   }
+  const only = opts.only ? { reason: opts.only.reason ?? null, keepAdmin: opts.only.reason === undefined } : { reason: null, keepAdmin: false };
 
   let outboxId: number | undefined;
   const changed = await knex.transaction(async (trx) => {
@@ -73,9 +101,10 @@ export async function unlockAccount(
        update users u set locked_at = null, lock_reason = null, failed_login_attempts = 0, updated_at = ?
        from old
        where u.id = old.id and u.locked_at is not null and u.lock_reason is distinct from 'agreement_expired'
+         and (?::text is null or u.lock_reason = ?::text) and not (?::boolean and u.lock_reason is not distinct from 'admin')
        returning u.id, u.username, u.email, u.first_name, u.last_name, u.account_expires_at,
                  old.lock_reason as old_reason, old.failed_login_attempts as old_attempts`,
-      [user.id, now],
+      [user.id, now, only.reason, only.reason, only.keepAdmin],
     )).rows as Previous[];
     const row = rows[0];
     if (!row) return undefined;
@@ -108,6 +137,7 @@ export async function unlockAccount(
     const row = await findAccountById(knex, user.id);
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (row.locked_at && row.lock_reason === 'agreement_expired') return refusal(knex, row);
+    if (row.locked_at) return leftAlone(row, opts.only) ?? { user: row.username, outcome: 'failed', message: 'the account is still locked; try again' };
     return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
   }
   const parts = [`unlocked (was locked: ${changed.old_reason ?? 'unknown reason'}; failed logins reset from ${Number(changed.old_attempts)} to 0)`];
@@ -122,7 +152,11 @@ export async function unlockAccount(
   return { user: changed.username, outcome: 'unlocked', message: parts.join('; ') };
 }
 
-/** An administrator's lock (reason 'admin'); the free-text reason goes to the audit trail. */
+/**
+ * An administrator's lock (reason 'admin'), whatever lock was there before: it replaces a
+ * failed-login or agreement lock so that no bulk unlock of those reasons reopens the account.
+ * The text, the previous reason and the ticket go to the audit row in the same transaction.
+ */
 export async function lockAccount(
   ctx: AppContext,
   user: AccountRow,
@@ -132,47 +166,70 @@ export async function lockAccount(
   const now = ctx.clock();
   if (opts.dryRun) {
     const row = await findAccountById(knex, user.id);
-    if (row?.locked_at) return alreadyLocked(row);
-    return { user: user.username, outcome: 'would_lock', message: `would lock (admin: ${opts.reason})` };
+    if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
+    if (row.locked_at && row.lock_reason === 'admin') return alreadyLocked(row);
+    return { user: row.username, outcome: 'would_lock', message: `would lock (admin: ${opts.reason})${replaced(row.locked_at, row.lock_reason)}` };
   }
   const done = await knex.transaction(async (trx) => {
-    const rows = (await trx('users')
-      .where('id', user.id)
-      .whereNull('locked_at')
-      .update({ locked_at: now, lock_reason: 'admin', updated_at: now })
-      .returning(['id', 'username'])) as Array<{ id: number; username: string }>;
-    if (!rows[0]) return false;
-    await writeAudit(trx, { actor: ctx.config.actor, action: 'lock', userId: user.id, ticket: opts.ticket ?? null, details: { reason: 'admin', note: opts.reason } });
-    return true;
+    // The CTE locks the row first, so of two administrators locking at once one changes it and one finds it admin-locked.
+    const rows = (await trx.raw(
+      `with old as (select id, locked_at, lock_reason from users where id = ? for update)
+       update users u set locked_at = ?, lock_reason = 'admin', updated_at = ?
+       from old
+       where u.id = old.id and not (old.locked_at is not null and old.lock_reason is not distinct from 'admin')
+       returning u.id, old.locked_at as old_locked_at, old.lock_reason as old_reason`,
+      [user.id, now, now],
+    )).rows as Array<{ id: number; old_locked_at: Date | null; old_reason: string | null }>;
+    const row = rows[0];
+    if (!row) return undefined;
+    const previous = row.old_locked_at ? row.old_reason ?? 'unknown' : null;
+    await writeAudit(trx, {
+      actor: ctx.config.actor,
+      action: 'lock',
+      userId: user.id,
+      ticket: opts.ticket ?? null,
+      details: { reason: 'admin', note: opts.reason, previousReason: previous, previousLockedAt: row.old_locked_at ? new Date(row.old_locked_at).toISOString() : null },
+    });
+    return row;
   });
-  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}` };
+  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.old_locked_at, done.old_reason)}` };
   const row = await findAccountById(knex, user.id);
   if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
+  if (!row.locked_at) return { user: row.username, outcome: 'failed', message: 'another administrator unlocked it while this ran; run the lock again' };
   return alreadyLocked(row);
+}
+
+/** How the message names a lock the administrator's lock took over. */
+function replaced(lockedAt: Date | null, reason: string | null): string {
+  if (!lockedAt) return '';
+  return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${new Date(lockedAt).toISOString()}, so unlocking that reason no longer opens it)`;
 }
 
 function alreadyLocked(row: AccountRow): Outcome {
   return {
     user: row.username,
     outcome: 'locked', // CONTRACT's outcome for the end state; the message says nothing changed
-    message: `already locked (${row.lock_reason ?? 'unknown reason'}) since ${row.locked_at!.toISOString()}; nothing changed`,
+    message: `already locked by an administrator since ${row.locked_at!.toISOString()}; nothing changed`,
   };
 }
 
-/** How many accounts are locked for `reason` (any reason but agreement_expired when unset) in an agency. */
-export async function countLocked(db: Knex, f: { reason?: string; agencyId?: number }): Promise<number> {
+/** Locks `unlock --all` leaves alone unless --reason names them: agreements need signatures, admin locks a deliberate unlock. */
+export const KEPT_BY_DEFAULT = ['agreement_expired', 'admin'] as const;
+
+/** How many accounts are locked for `reason` (when unset: any reason but those kept by default) in an agency. */
+export async function countLocked(db: Knex, f: BulkFilter): Promise<number> {
   const q = db('users').whereNotNull('locked_at');
   if (f.reason) q.where('lock_reason', f.reason);
-  else q.whereRaw("lock_reason is distinct from 'agreement_expired'");
+  else q.where((w) => w.whereNull('lock_reason').orWhereNotIn('lock_reason', [...KEPT_BY_DEFAULT]));
   if (f.agencyId !== undefined) q.where('agency_id', f.agencyId);
   return Number(((await q.count({ n: '*' })) as Array<{ n: number | string }>)[0]!.n);
 }
 
 /** Locked accounts page by page on id (each unlock drops one out of the filter; the key keeps its place). */
-export async function* lockedAccounts(db: Knex, f: { reason?: string; agencyId?: number }, pageSize = 500): AsyncGenerator<AccountRow> {
+export async function* lockedAccounts(db: Knex, f: BulkFilter, pageSize = 500): AsyncGenerator<AccountRow> {
   const build = () => {
     const q = accountQuery(db, { locked: true, lockReason: f.reason, agencyId: f.agencyId });
-    if (!f.reason) q.whereRaw("u.lock_reason is distinct from 'agreement_expired'");
+    if (!f.reason) q.where((w) => w.whereNull('u.lock_reason').orWhereNotIn('u.lock_reason', [...KEPT_BY_DEFAULT]));
     return q;
   };
   for await (const row of pageById<AccountRow>(build, 'u.id', 'asc', Infinity, pageSize)) yield normalise(row);

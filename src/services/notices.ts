@@ -64,7 +64,7 @@ export async function queueNotice(trx: Knex | Knex.Transaction, ctx: AppContext,
   return id;
 }
 
-export type Delivery = 'sent' | 'queued' | 'failed';
+export type Delivery = 'sent' | 'queued' | 'failed' | 'superseded';
 
 /** One notice's delivery; `dropped` names the stored addresses it was not sent to, and why. */
 export interface NoticeDelivery {

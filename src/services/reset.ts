@@ -5,7 +5,8 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
-import type { LinkMinter } from '../mail/types.js';
+import { cancelPending } from '../db/outbox.js';
+import { MintRefused, type LinkMinter } from '../mail/types.js';
 import { iso } from '../output/format.js';
 import { sanitizeForDisplay } from '../output/sanitize.js';
 import type { Outcome } from '../output/views.js';
@@ -23,8 +24,7 @@ export const MAX_TTL_MS = 7 * 86_400_000;
 /** In-memory hand-over of a minted link to `reset send --print-link`, keyed by outbox id; never stored. */
 const linkObservers = new Map<number, (url: string, tokenId: number) => void>();
 
-/** Why a link cannot be minted for this queued message (the outbox treats a throw as a failed attempt). */
-export class MintRefused extends Error {}
+export { MintRefused };
 
 /**
  * The LinkMinter for kind 'reset': in one short transaction insert the new token (hash only), revoke the
@@ -37,12 +37,8 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
   const ttlMs = Number(p.ttlMs);
   if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS)) throw new MintRefused('the queued reset mail lacks its link lifetime');
   if (row.user_id === null) throw new MintRefused('the queued reset mail names no account');
-  let site;
-  try {
-    site = requireLinkSite(config, 'reset');
-  } catch (err) {
-    throw new MintRefused(`no link was minted: ${(err as Error).message}`);
-  }
+  // A UsageError here is this run's configuration, not the message: the outbox leaves the row pending.
+  const site = requireLinkSite(config, 'reset');
   const { raw, hash } = newToken();
   const outboxId = Number(row.id);
   const tokenId = await db.transaction(async (trx) => {
@@ -99,7 +95,20 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
  * mint a link that supersedes the newer one the user just received (or go to an address no longer theirs).
  */
 export async function cancelQueuedLinkMail(trx: Knex.Transaction, userId: number, kinds: Array<'reset' | 'verify'>, why: string): Promise<number> {
-  return Number(await trx('mail_outbox').where('user_id', userId).whereIn('kind', kinds).where('status', 'pending').update({ status: 'failed', last_error: `cancelled: ${why}` }));
+  return cancelPending(trx, userId, kinds, why);
+}
+
+/**
+ * A send whose message a newer one cancelled before it went out (concurrent sends for one person): it will
+ * never be retried, so the helpdesk must not tell the user to wait for it.
+ */
+export function supersededOutcome(who: string, what: 'reset link' | 'confirmation link'): Outcome {
+  const list = what === 'reset link' ? `hmis-admin reset list ${who}` : `hmis-admin users show ${who}`;
+  return {
+    user: who,
+    outcome: 'superseded',
+    message: `a newer ${what} for ${who} was sent before this one went out, so this message was cancelled and nothing will be retried for it; the newer link is the one to use (see \`${list}\`)`,
+  };
 }
 
 /** The unlock command for a locked account, as the refusal should name it. */
@@ -134,6 +143,8 @@ export async function sendResetLink(
 ): Promise<Outcome & { link?: string }> {
   const site = requireLinkSite(ctx.config, 'reset');
   const to = requireUsableAddress(user);
+  // Everything the delivery needs from the configuration is checked before the first write.
+  await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
   const db = (await ctx.db()).knex;
   if (user.locked_at) throw new UsageError(await unlockHint(db, user));
   const ttlMs = opts.ttlMs ?? ctx.config.resetTtlMs;
@@ -207,6 +218,7 @@ export async function sendResetLink(
     }
     return out;
   }
+  if (outcome === 'superseded') return supersededOutcome(who, 'reset link');
   if (outcome === 'queued') {
     return { user: who, outcome: 'queued', message: `the relay did not take the message yet${detail}; no valid link was left behind; \`hmis-admin outbox flush\` retries with a fresh link` };
   }

@@ -58,9 +58,15 @@ export function requireLinkSite(config: Config, kind: LinkKind): LinkSite {
   return configuredSite(config, kind)!;
 }
 
-/** site + path + ?token=raw: the whole link. */
+/**
+ * site + path + ?token=raw: the whole link. The site is the normalised HMIS_SITE_URL (validate/urls.ts)
+ * and the path a checked plain path, so the link reads back as exactly itself; anything else is a bug
+ * and must never reach a message or a terminal.
+ */
 export function buildLink(site: { siteUrl: string; path: string }, raw: string): string {
-  return `${site.siteUrl}${site.path}?token=${raw}`;
+  const link = `${site.siteUrl}${site.path}?token=${raw}`;
+  if (!TOKEN_RE.test(raw) || new URL(link).href !== link) throw new Error('refusing to build a link that does not read back as itself');
+  return link;
 }
 
 export type ParsedLink =

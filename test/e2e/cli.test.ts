@@ -1,11 +1,11 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
 import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
-import { binPath, repoRoot, testRoot } from '../helpers/paths.js';
+import { binPath, repoRoot, sandboxEnv, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ describe('start-up', () => {
     const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
     const r = await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, '--help'], {
-        env: { ...process.env, HMIS_IMPORT_LOG: log },
+        env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log },
         stdio: 'ignore',
       });
       child.on('close', (code) => resolve(code ?? -1));
@@ -52,9 +52,9 @@ describe('usage errors', () => {
     [['locked', '--bogus'], /unknown option '--bogus'/],
     [['lockd'], /unknown command 'lockd' \(Did you mean .*locked\?\)/],
     [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
-    [['users', 'list', '--limit', '-1'], /--limit: "-1" is not a whole number/],
-    [['users', 'list', '--expiring', '30 days'], /--expiring: "30 days" is not a duration/],
-    [['audit', '--since', 'yesterday'], /--since: "yesterday" is not a duration/],
+    [['users', 'list', '--limit', '-1'], /--limit "-1" is not a whole number/],
+    [['users', 'list', '--expiring', '30 days'], /--expiring "30 days" is not a duration/],
+    [['audit', '--since', 'yesterday'], /--since "yesterday" is not a duration/],
     [['users', 'show', '#x'], /after # give the numeric account id/],
   ])('%j exits 2 with one line', async (args, message) => {
     const r = await spawnCli(args, sdb.env);
@@ -65,10 +65,16 @@ describe('usage errors', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("sslmode=require: only our one line on stderr, never pg's multi-line SECURITY WARNING", async () => {
+    const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/x?sslmode=require', 'users', 'list'], sdb.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\)[^\n]*\n$/);
+  });
+
   it('a bad environment value names the variable', async () => {
     const r = await spawnCli(['locked'], { ...sdb.env, HMIS_LOCKOUT_THRESHOLD: 'lots' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^hmis-admin: HMIS_LOCKOUT_THRESHOLD "lots" must be a whole number/);
+    expect(r.stderr).toMatch(/^hmis-admin: HMIS_LOCKOUT_THRESHOLD "lots" is not a whole number/);
   });
 
   it.each(["o'brien", 'robert; drop table users;--', 'zoë', '李雷'])('unknown user %j exits 3', async (name) => {
@@ -107,19 +113,48 @@ describe('the main job', () => {
 
   it('db status reports the schema as current', async () => {
     const r = await spawnCli(['db', 'status', '--json'], sdb.env);
-    expect(r.json()).toMatchObject({ pending: [], applied: ['20261127000001_initial'] });
+    expect(r.json()).toMatchObject({
+      pending: [],
+      applied: expect.arrayContaining(['20261127000001_initial', '20261128000001_outbox_recipients', '20261128000002_audit_db_user']),
+    });
   });
 });
 
-describe.skipIf(onServer)('the embedded database', () => {
-  it('says on stderr that it is in use, and creates itself on first use', async () => {
-    const env = { HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'fresh-')) };
-    const r = await spawnCli(['locked', '--json'], env);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toEqual([]);
-    expect(r.stderr).toMatch(/^using the embedded database in .*pgdata/);
+describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
+  it('a command finding no embedded database refuses (exit 2), creates nothing and says how to point it at one', async () => {
+    const dataDir = join(mkdtempSync(join(testRoot, 'none-')), 'hmis-admin');
+    for (const args of [['-q', 'expire', '--yes'], ['locked', '--json'], ['db', 'status']]) {
+      const r = await spawnCli(args, { HMIS_DATA_DIR: dataDir });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^hmis-admin: no HMIS database: HMIS_DATABASE_URL is not set and there is no embedded database in \S+pgdata;/);
+      expect(r.stderr).toMatch(/--db postgres:\/\/\S+ or HMIS_DATABASE_URL/);
+      expect(r.stderr).toContain('`hmis-admin demo`');
+      expect(existsSync(dataDir), 'the data folder must not be created').toBe(false);
+    }
   });
 
+  // Each creates a PGlite database from nothing (initdb, migrations): slow on a busy machine, hence the timeouts.
+  it('demo creates the embedded database; then every command uses it', async () => {
+    const demoDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
+    const demo = await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: demoDir });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stderr).toMatch(/^using the embedded database in .*pgdata/);
+    const locked = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: demoDir });
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(locked.json<unknown[]>().length).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('db migrate creates the embedded database too', async () => {
+    const migrateDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
+    const r = await spawnCli(['db', 'migrate'], { HMIS_DATA_DIR: migrateDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(migrateDir, 'pgdata', 'PG_VERSION'))).toBe(true);
+  }, 180_000);
+});
+
+describe.skipIf(onServer)('the embedded database', () => {
   it('a second process waits for the lock file, then fails naming the holder', async () => {
     const { acquireLock } = await import('../../src/db/connection.js');
     const release = await acquireLock(join(sdb.env.HMIS_DATA_DIR!, 'pgdata.lock'), 1000);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/cli.js';
 import { spawnTestDb, type SpawnDb } from '../helpers/db.js';
-import { binPath, testRoot } from '../helpers/paths.js';
+import { binPath, sandboxEnv, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
 const SITE = 'https://hmis.example.org';
@@ -64,7 +64,7 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
     const user = who.username as string;
     const dir = mkdtempSync(join(testRoot, 'pty-'));
     const socket = `hmis-e2e-${process.pid}`;
-    const vars = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HMIS_ACTOR: 'pty', TERM: 'xterm-256color', ...env };
+    const vars = { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'pty', TERM: 'xterm-256color', ...env };
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const command =
       `env -i ${Object.entries(vars).map(([k, v]) => q(`${k}=${v}`)).join(' ')} ${q(process.execPath)} ${q(binPath)} helpdesk --ticket HD-PTY --json` +

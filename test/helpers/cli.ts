@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { Prompts } from '../../src/context.js';
 import type { Database } from '../../src/db/connection.js';
 import { main } from '../../src/main.js';
-import { binPath } from './paths.js';
+import { binPath, sandboxEnv } from './paths.js';
 
 export interface CliResult {
   code: number;
@@ -43,7 +43,7 @@ export interface InProcessOptions {
   cwd?: string;
 }
 
-/** main() with captured output; the test's open database is handed over, not reopened. */
+/** main() with captured output; the test's open database is handed over, not reopened; HOME and the data folder are temporary. */
 export async function cli(args: string[], o: InProcessOptions = {}): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -52,7 +52,7 @@ export async function cli(args: string[], o: InProcessOptions = {}): Promise<Cli
   const code = await main(args, {
     stdout,
     stderr,
-    env: { HMIS_ACTOR: 'tester', PATH: process.env.PATH, ...o.env },
+    env: { HMIS_ACTOR: 'tester', PATH: process.env.PATH, ...sandboxEnv(), ...o.env },
     database: o.database,
     clock: o.clock,
     prompt: o.prompt,
@@ -63,11 +63,11 @@ export async function cli(args: string[], o: InProcessOptions = {}): Promise<Cli
   return result(code, out(), err());
 }
 
-/** Spawn the built binary with a clean environment plus `env`. */
+/** Spawn the built binary with a clean environment (a temporary HOME and data folder) plus `env`. */
 export function spawnCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [binPath, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HMIS_ACTOR: 'e2e', ...env },
+      env: { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'e2e', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,8 +1,13 @@
-/** Once per run: build the CLI is done by `npm test`; here a migrated PGlite template is made for every test file to copy. */
+/**
+ * Once per run: a migrated PGlite template for every test file to copy (the CLI is built by `npm test`),
+ * and the guard that fails the run if any test touched the operator's hmis-admin data folder.
+ */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { guardOperatorFiles } from './home-guard.js';
 import { templateDir, testRoot } from './paths.js';
 
 export default async function setup(): Promise<() => void> {
+  const check = guardOperatorFiles();
   rmSync(testRoot, { recursive: true, force: true });
   mkdirSync(testRoot, { recursive: true });
   const { default: knexFactory } = await import('knex');
@@ -12,5 +17,8 @@ export default async function setup(): Promise<() => void> {
   await migrateLatest(knex);
   await knex.destroy();
   if (!existsSync(templateDir)) throw new Error('PGlite template was not created');
-  return () => rmSync(testRoot, { recursive: true, force: true });
+  return () => {
+    rmSync(testRoot, { recursive: true, force: true });
+    check();
+  };
 }

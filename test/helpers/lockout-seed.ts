@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../../src/config.js';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { Database } from '../../src/db/connection.js';
-import { testRoot } from './paths.js';
+import { sandboxEnv, testRoot } from './paths.js';
 
 export interface SeedUser {
   username: string;
@@ -57,7 +57,7 @@ export function mailDir(): string {
 
 /** An AppContext on the test database, for calling services directly. */
 export function serviceContext(db: Database, env: Record<string, string>, clock?: () => Date): AppContext {
-  const config = loadConfig({}, { HMIS_ACTOR: 'tester', ...env }, process.cwd(), false);
+  const config = loadConfig({}, { HMIS_ACTOR: 'tester', ...sandboxEnv(), ...env }, process.cwd(), false);
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   return createContext(config, { database: db, clock, stdout: sink as never, stderr: sink as never, interactive: false });
 }

@@ -1,6 +1,7 @@
 /**
  * A real in-process SMTP relay (smtp-server) that can answer 421/550 or drop the connection on cue,
- * a DKIM verifier, and a tiny UDP DNS server answering TXT queries — for the mail tests.
+ * refuse chosen or pseudo-random recipients at RCPT (451/550), a DKIM verifier, and a tiny UDP DNS
+ * server answering TXT queries — for the mail tests.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -25,10 +26,20 @@ export interface TestRelay {
   received: Received[];
   /** Every connection the relay saw. */
   connections: number;
-  /** Decide per message; default accept. `seen` counts every DATA the relay got. */
-  onMessage: (seen: number, raw: string) => Verdict;
+  /** Decide per message (may wait, e.g. to break the database first); default accept. `seen` counts every DATA the relay got. */
+  onMessage: (seen: number, raw: string) => Verdict | Promise<Verdict>;
   /** Recipients refused at RCPT TO with 550. */
   refuse: Set<string>;
+  /** Recipients deferred at RCPT TO with 451 (until removed). */
+  defer: Set<string>;
+  /**
+   * Decide per RCPT TO after `refuse` and `defer`: a reply code refuses the recipient, undefined accepts.
+   * `nth` counts this address's RCPT commands so far (0 for the first), so a seeded rule gives the same
+   * answers however the pool interleaves messages.
+   */
+  onRcpt: (address: string, nth: number) => { code: number; message: string } | undefined;
+  /** Every RCPT TO the relay answered, and how many it refused. */
+  rcpt: { seen: number; refused: number };
   acceptedCount(messageId: string): number;
   close(): Promise<void>;
 }
@@ -41,7 +52,11 @@ export async function startRelay(options: { user?: string; pass?: string } = {})
     connections: 0,
     onMessage: (() => 'accept') as TestRelay['onMessage'],
     refuse: new Set<string>(),
+    defer: new Set<string>(),
+    onRcpt: (() => undefined) as TestRelay['onRcpt'],
+    rcpt: { seen: 0, refused: 0 },
   };
+  const perAddress = new Map<string, number>();
   const server: SMTPServer = new SMTPServer({
     disabledCommands: ['STARTTLS'],
     authOptional: !options.user,
@@ -57,15 +72,25 @@ export async function startRelay(options: { user?: string; pass?: string } = {})
       else cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     onRcptTo(address, _session, cb) {
-      if (relay.refuse.has(address.address)) cb(Object.assign(new Error('5.1.1 mailbox unavailable: no such user here'), { responseCode: 550 }));
-      else cb();
+      const a = address.address;
+      const nth = perAddress.get(a) ?? 0;
+      perAddress.set(a, nth + 1);
+      relay.rcpt.seen++;
+      const verdict = relay.refuse.has(a)
+        ? { code: 550, message: '5.1.1 mailbox unavailable: no such user here' }
+        : relay.defer.has(a)
+          ? { code: 451, message: '4.2.1 mailbox busy, try again later' }
+          : relay.onRcpt(a, nth);
+      if (!verdict) return cb();
+      relay.rcpt.refused++;
+      cb(Object.assign(new Error(verdict.message), { responseCode: verdict.code }));
     },
     onData(stream, session: SMTPServerSession, cb) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
+      stream.on('end', async () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        const verdict = relay.onMessage(seen++, raw);
+        const verdict = await relay.onMessage(seen++, raw);
         if (verdict === 'drop') {
           const conn = [...(server as unknown as { connections: Set<{ id: string; _socket: { destroy(): void } }> }).connections].find((c) => c.id === session.id);
           conn?._socket.destroy();
@@ -92,6 +117,18 @@ export async function startRelay(options: { user?: string; pass?: string } = {})
     acceptedCount: (id: string) => relay.received.filter((m) => m.messageId === id).length,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
+}
+
+/**
+ * An onRcpt rule answering `code` to about `rate` of RCPT commands, chosen by a hash of (seed, address,
+ * nth): deterministic for a seed whatever order the pooled connections send in.
+ */
+export function seededRcptFailures(seed: string, rate: number, code = 451): TestRelay['onRcpt'] {
+  return (address, nth) => {
+    const h = createHash('sha256').update(`${seed}\0${address}\0${nth}`).digest().readUInt32BE(0);
+    if (h / 0x1_0000_0000 >= rate) return undefined;
+    return code >= 500 ? { code, message: '5.1.1 mailbox unavailable' } : { code, message: '4.2.1 mailbox busy, try again later' };
+  };
 }
 
 /** A port with nothing listening on it (relay down). */

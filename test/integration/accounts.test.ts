@@ -155,7 +155,7 @@ describe('audit', () => {
   it('rejects a malformed --since and --limit -1 (exit 2)', async () => {
     const a = await cli(['audit', '--since', '3 days'], { database: db });
     expect(a.code).toBe(2);
-    expect(a.stderr).toMatch(/--since: "3 days" is not a duration/);
+    expect(a.stderr).toMatch(/--since "3 days" is not a duration/);
     const b = await cli(['audit', '--limit', '-1'], { database: db });
     expect(b.code).toBe(2);
   });

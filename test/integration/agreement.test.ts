@@ -94,6 +94,55 @@ describe('agreement sign', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('records every repeated --by in one transaction, each audited; none are dropped', async () => {
+    await seedUser(db.knex, { username: 'rjohnson5', expiresAt: new Date('2027-03-01T00:00:00Z'), lockedAt: NOW, lockReason: 'agreement_expired' });
+    const two = await run(['agreement', 'sign', 'rjohnson5', '--by', 'director', '--by', 'supervisor', '--ticket', 'HD-7', '--json']);
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.json().results).toEqual([
+      { user: 'rjohnson5', outcome: 'signed', message: 'supervisor and director signatures recorded (2027-03-10); still missing: user' },
+    ]);
+    const pending = await db.knex('user_agreements').whereNull('completed_at').first();
+    expect([pending.supervisor_signed_by, pending.director_signed_by, pending.user_signed_at]).toEqual(['tester', 'tester', null]);
+    const signs = await db.knex('audit_log').where('action', 'agreement.sign').orderBy('id');
+    expect(signs.map((a) => [(typeof a.details === 'string' ? JSON.parse(a.details) : a.details).by, a.ticket])).toEqual([['supervisor', 'HD-7'], ['director', 'HD-7']]);
+    const last = await run(['agreement', 'sign', 'rjohnson5', '--by', 'user', '--json']);
+    expect(last.json().results[0].outcome).toBe('renewed');
+    expect((await row('rjohnson5')).locked_at).toBeNull();
+  });
+
+  it('all three at once renew, lifting an expired-agreement lock but never an administrator\'s lock', async () => {
+    await seedUser(db.knex, { username: 'exp', expiresAt: new Date('2027-03-01T00:00:00Z'), lockedAt: NOW, lockReason: 'agreement_expired' });
+    await seedUser(db.knex, { username: 'leaver', expiresAt: new Date('2027-03-01T00:00:00Z'), lockedAt: NOW, lockReason: 'agreement_expired' });
+    expect((await run(['lock', 'leaver', '--reason', 'left the agency'])).code).toBe(0); // the admin lock takes over
+    for (const name of ['exp', 'leaver']) {
+      const r = await run(['agreement', 'sign', name, '--by', 'user', '--by', 'supervisor', '--by', 'director', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json().results[0]).toMatchObject({ outcome: 'renewed', message: expect.stringMatching(/^user and supervisor and director signatures recorded \(2027-03-10\); agreement complete/) });
+    }
+    expect(await row('exp')).toMatchObject({ locked_at: null, lock_reason: null });
+    const leaver = await row('leaver');
+    expect([leaver.lock_reason, leaver.account_expires_at.toISOString()]).toEqual(['admin', new Date(TODAY.getTime() + YEAR).toISOString()]);
+    const lv = leaver.id;
+    expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'agreement.sign' }))).toBe(3);
+    expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'unlock' }))).toBe(0);
+  });
+
+  it('one role that cannot be recorded refuses them all (exit 2, nothing changed); a role given twice is refused', async () => {
+    await seedUser(db.knex, { username: 'r3', expiresAt: new Date('2027-04-01T00:00:00Z') });
+    expect((await run(['agreement', 'sign', 'r3', '--by', 'director'])).code).toBe(0);
+    const before = await snapshot();
+    const r = await run(['agreement', 'sign', 'r3', '--by', 'supervisor', '--by', 'director']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already has the director signature .*; nothing changed/);
+    const twice = await run(['agreement', 'sign', 'r3', '--by', 'user', '--by', 'user']);
+    expect([twice.code, twice.stderr.trim()]).toEqual([2, 'hmis-admin: --by user is given twice; name each role that signed once']);
+    const bad = await run(['agreement', 'sign', 'r3', '--by', 'user', '--by', 'boss']);
+    expect(bad.code).toBe(2);
+    const dry = await run(['agreement', 'sign', 'r3', '--by', 'user', '--by', 'supervisor', '--dry-run', '--json']);
+    expect(dry.json().results[0]).toMatchObject({ outcome: 'would_renew', message: expect.stringMatching(/^would record: user and supervisor signatures recorded/) });
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('a refused first signature leaves no pending row behind', async () => {
     await seedUser(db.knex, { username: 'r2', createdAt: new Date('2026-06-01T00:00:00Z') });
     const before = await snapshot();

@@ -184,6 +184,7 @@ describe('expire', () => {
       [NOW, agency, sup, n],
     );
     await seedUser(db.knex, { username: 'lockedalready', expiresAt: at(-5), lockedAt: at(-1), lockReason: 'failed_logins' });
+    await seedUser(db.knex, { username: 'leaver', expiresAt: at(-5), lockedAt: at(-1), lockReason: 'admin' });
     await seedUser(db.knex, { username: 'fine', expiresAt: at(5) });
   }
 
@@ -198,6 +199,8 @@ describe('expire', () => {
     expect(body.results[0].message).toMatch(/agreement expired on 2027-03-10; missing: user, supervisor, director; renew with `hmis-admin agreement sign old1 --by user/);
     expect(await count(db.knex('users').where('lock_reason', 'agreement_expired'))).toBe(5);
     expect((await db.knex('users').where('username', 'lockedalready').first()).lock_reason).toBe('failed_logins');
+    // An administrator's lock is never overwritten by the expiry lock.
+    expect(await db.knex('users').where('username', 'leaver').first('lock_reason', 'locked_at')).toEqual({ lock_reason: 'admin', locked_at: at(-1) });
     expect(await count(db.knex('audit_log').where('action', 'lock'))).toBe(5);
     const mail = await db.knex('mail_outbox').where('to_address', 'old1@harbor.example.org').first();
     expect(mail.subject).toMatch(/locked: the user agreement has expired/);

@@ -1,14 +1,14 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Prompts } from '../../src/context.js';
 import { CancelledError } from '../../src/errors.js';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { testRoot } from '../helpers/paths.js';
 
 let db: TestDb;
-const dataDir = mkdtempSync(join(tmpdir(), 'hmis-helpdesk-'));
+const dataDir = mkdtempSync(join(testRoot, 'hmis-helpdesk-'));
 const env = { HMIS_SITE_URL: 'https://hmis.example.org', HMIS_DATA_DIR: dataDir };
 const DAY = 86_400_000;
 

@@ -46,8 +46,8 @@ describe('notice recipients are validated', () => {
   });
 
   it('bulk unlock --notify reports the notice it could not send next to the ones it sent', async () => {
-    await seedUser(db.knex, { username: 'ok1', lockedAt: LOCKED, lockReason: 'admin' });
-    await seedUser(db.knex, { username: 'bad1', email: 'a@b.org\r\nBcc: attacker@evil.example', lockedAt: LOCKED, lockReason: 'admin' });
+    await seedUser(db.knex, { username: 'ok1', lockedAt: LOCKED, lockReason: 'failed_logins' });
+    await seedUser(db.knex, { username: 'bad1', email: 'a@b.org\r\nBcc: attacker@evil.example', lockedAt: LOCKED, lockReason: 'failed_logins' });
     const r = await run(['unlock', '--all', '--notify', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const by = Object.fromEntries(r.json().results.map((x: { user: string; message: string }) => [x.user, x.message]));

@@ -135,7 +135,7 @@ describe('unlock', () => {
 
   it('bulk --notify delivers the notices in batches and reports each', async () => {
     for (const name of ['m1', 'm2', 'm3']) await seedUser(db.knex, { username: name, lockedAt: LOCKED, lockReason: 'failed_logins', failed: 3 });
-    await seedUser(db.knex, { username: 'm4', email: null, lockedAt: LOCKED, lockReason: 'admin' });
+    await seedUser(db.knex, { username: 'm4', email: null, lockedAt: LOCKED, lockReason: 'failed_logins' });
     const r = await run(['unlock', '--all', '--notify', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const msgs = r.json().results.map((x: { user: string; message: string }) => `${x.user}: ${x.message}`);
@@ -176,7 +176,7 @@ describe('lock', () => {
     const u = await user('leaver');
     expect([u.lock_reason, u.locked_at?.toISOString()]).toEqual(['admin', NOW.toISOString()]);
     const a = await db.knex('audit_log').where('action', 'lock').first();
-    expect(typeof a.details === 'string' ? JSON.parse(a.details) : a.details).toEqual({ reason: 'admin', note: 'left the agency' });
+    expect(typeof a.details === 'string' ? JSON.parse(a.details) : a.details).toEqual({ reason: 'admin', note: 'left the agency', previousReason: null, previousLockedAt: null });
     const again = await run(['lock', 'leaver', '--reason', 'again', '--json']);
     expect(again.code).toBe(0);
     expect(again.json().results[0]).toMatchObject({ outcome: 'locked', message: expect.stringMatching(/^already locked .*nothing changed$/) });

@@ -245,7 +245,7 @@ describe('DKIM and the .eml folder', () => {
     const missing = await cli(['mail', 'test', 'admin@agency.org'], { database: db, env: { ...dkimEnv, HMIS_DKIM_KEY_FILE: '/nonexistent/key.pem' } });
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
-    expect(missing.stderr).toMatch(/HMIS_DKIM_KEY_FILE \/nonexistent\/key\.pem cannot be read/);
+    expect(missing.stderr).toMatch(/HMIS_DKIM_KEY_FILE "\/nonexistent\/key\.pem" does not exist/);
   });
 
   it('without a relay writes a parseable .eml file and prints its path', async () => {

@@ -89,7 +89,7 @@ describe('mail doctor', () => {
     expect(byId(r.json<Report>()).spf!.message).toMatch(/lookup of good\.example\.org failed|no SPF/);
     const bad = await cli(['mail', 'doctor', '--dns-server', 'dns.example.org'], { database: db, env: {} });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/HMIS_DNS_SERVER "dns.example.org" is not a resolver address/);
+    expect(bad.stderr).toMatch(/--dns-server "dns.example.org" is not a resolver address/);
   });
 
   it('prints a readable report in table mode', async () => {

@@ -22,7 +22,7 @@ describe('outbox', () => {
     const list = r.json<Array<Record<string, unknown>>>();
     expect(list.map((m) => m.id)).toEqual([5, 4, 3, 2, 1]);
     expect(Object.keys(list[0]!)).toEqual([
-      'id', 'createdAt', 'kind', 'userId', 'user', 'to', 'subject', 'status', 'attempts', 'nextAttemptAt', 'sentAt',
+      'id', 'createdAt', 'kind', 'userId', 'user', 'to', 'recipients', 'subject', 'status', 'attempts', 'nextAttemptAt', 'sentAt',
       'lastError', 'relayResponse', 'messageId', 'emlPath', 'ticket',
     ]);
     expect(list[4]).toMatchObject({ status: 'failed', relayResponse: '550 5.1.1 no such user' });
@@ -44,7 +44,7 @@ describe('outbox', () => {
     expect(r.stdout).not.toContain('\u001b');
     expect(r.stdout).toMatch(/^ID\s+CREATED \(UTC\)\s+KIND\s+TO\s+STATUS/);
     const csv = await cli(['outbox', '--format', 'csv'], { database: db });
-    expect(csv.stdout.split('\n')[0]).toBe('id,createdAt,kind,userId,user,to,subject,status,attempts,nextAttemptAt,sentAt,lastError,relayResponse,messageId,emlPath,ticket');
+    expect(csv.stdout.split('\n')[0]).toBe('id,createdAt,kind,userId,user,to,recipients,subject,status,attempts,nextAttemptAt,sentAt,lastError,relayResponse,messageId,emlPath,ticket');
   });
 
   it('has both an action and a flush subcommand, with examples in --help', async () => {

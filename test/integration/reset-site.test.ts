@@ -68,22 +68,32 @@ describe('links come from the configuration at delivery time', () => {
     expect(mail.url).toBe(`${SITE}/email/confirm?token=${mail.token}`);
   });
 
-  it('a run whose configuration allows no link fails the row with the reason and mints nothing', async () => {
+  it('a run whose configuration allows no link is refused (exit 2, naming the variable) before it claims anything', async () => {
     defer();
     expect((await run(['reset', 'send', 'bert', '--json'])).json().results[0].outcome).toBe('queued');
     accept();
+    // A notice is due as well: the run is refused as a whole, so nothing is claimed or sent.
+    const { enqueueMail } = await import('../../src/mail/outbox.js');
+    await enqueueMail(db.knex, { kind: 'notice', userId: ids.dina, to: 'dina@agency.test.example.org', subject: 'n', text: 't', html: 'h' });
     const received = relay.received.length;
     const tokens = await db.knex('password_reset_tokens').where('user_id', ids.bert!).select('id');
+    const before = await db.knex('mail_outbox').where('status', 'pending').orderBy('id').select('id', 'attempts', 'last_error');
+    expect(before).toHaveLength(2);
+    // As from cron with the site URL left out of the job's environment.
     const flush = await run(['outbox', 'flush', '--json'], { clock: later, env: { HMIS_SITE_URL: undefined } });
-    expect(flush.code).toBe(4);
-    const [res] = flush.json().results;
-    expect(res).toMatchObject({ user: 'bert', outcome: 'failed' });
-    expect(res.message).toMatch(/HMIS_SITE_URL is not set/);
+    expect(flush.code).toBe(2);
+    expect(flush.stdout).toBe('');
+    expect(flush.stderr.trim().split('\n')).toHaveLength(1);
+    expect(flush.stderr).toMatch(/HMIS_SITE_URL is not set/);
     expect(relay.received.length).toBe(received);
     expect(await db.knex('password_reset_tokens').where('user_id', ids.bert!).select('id')).toEqual(tokens);
-    const row = await db.knex('mail_outbox').where({ user_id: ids.bert, kind: 'reset' }).orderBy('id', 'desc').first();
-    expect(row.status).toBe('failed');
-    expect(row.last_error).toMatch(/no link was minted: HMIS_SITE_URL is not set/);
+    expect(await db.knex('mail_outbox').where('status', 'pending').orderBy('id').select('id', 'attempts', 'last_error')).toEqual(before);
+    // With the variable set, the same rows go out.
+    const fixed = await run(['outbox', 'flush', '--json'], { clock: later });
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.json().results.map((r: { outcome: string }) => r.outcome)).toEqual(['sent', 'sent']);
+    const toBert = relay.received.findIndex((m, i) => i >= received && m.to.includes('bert@agency.test.example.org'));
+    expect((await leaks.fromMail(relay, toBert)).url).toMatch(new RegExp(`^${SITE}/password/reset\\?token=`));
   });
 });
 

@@ -1,10 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { testRoot } from '../helpers/paths.js';
 
-const empty = mkdtempSync(join(tmpdir(), 'hmis-cfg-'));
+const empty = mkdtempSync(join(testRoot, 'hmis-cfg-'));
 const load = (env: Record<string, string>, flags = {}, cwd = empty) => loadConfig(flags, { HOME: '/home/x', ...env }, cwd, false);
 
 describe('loadConfig', () => {
@@ -29,7 +30,7 @@ describe('loadConfig', () => {
   });
 
   it('orders flags > environment > .env > defaults', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hmis-cfg-'));
+    const dir = mkdtempSync(join(testRoot, 'hmis-cfg-'));
     writeFileSync(join(dir, '.env'), 'HMIS_DATABASE_URL=postgres://dotenv/db\nHMIS_LOCKOUT_THRESHOLD=5\nHMIS_ACTOR=fromfile\n');
     expect(load({}, {}, dir)).toMatchObject({ databaseUrl: 'postgres://dotenv/db', lockoutThreshold: 5, actor: 'fromfile' });
     expect(load({ HMIS_DATABASE_URL: 'postgres://env/db', HMIS_ACTOR: 'fromenv' }, {}, dir)).toMatchObject({ databaseUrl: 'postgres://env/db', actor: 'fromenv', databaseSource: 'env' });
@@ -46,16 +47,16 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ HMIS_DATABASE_URL: 'mysql://x' }, /^HMIS_DATABASE_URL "mysql:\/\/x" must be a postgres/],
-    [{ HMIS_SITE_URL: 'hmis.example.org' }, /^HMIS_SITE_URL .* must be the bare site address/],
+    [{ HMIS_DATABASE_URL: 'mysql://x' }, /^HMIS_DATABASE_URL "mysql:\/\/x" must start with postgres:\/\/ or postgresql:\/\//],
+    [{ HMIS_SITE_URL: 'hmis.example.org' }, /^HMIS_SITE_URL "hmis.example.org" is not a URL .*; give the bare site address/],
     [{ HMIS_SITE_URL: 'https://hmis.example.org/?next=evil' }, /^HMIS_SITE_URL/],
     [{ HMIS_RESET_PATH: 'password/reset' }, /^HMIS_RESET_PATH .* must be a path/],
-    [{ HMIS_SMTP_URL: 'http://relay' }, /^HMIS_SMTP_URL .* must be an smtp/],
+    [{ HMIS_SMTP_URL: 'http://relay' }, /^HMIS_SMTP_URL "http:\/\/relay" must start with smtp:\/\/ or smtps:\/\//],
     [{ HMIS_SMTP_URL: 'smtp://relay.example.org' }, /^HMIS_MAIL_FROM is required when HMIS_SMTP_URL is set/],
     [{ HMIS_DKIM_DOMAIN: 'example.org' }, /DKIM needs all three/],
-    [{ HMIS_LOCKOUT_THRESHOLD: '0' }, /^HMIS_LOCKOUT_THRESHOLD "0" must be a whole number from 1 to 100/],
+    [{ HMIS_LOCKOUT_THRESHOLD: '0' }, /^HMIS_LOCKOUT_THRESHOLD 0 is out of range; give a number from 1 to 100/],
     [{ HMIS_LOCKOUT_THRESHOLD: 'three' }, /^HMIS_LOCKOUT_THRESHOLD/],
-    [{ HMIS_RESET_TTL: '5x' }, /^HMIS_RESET_TTL "5x" must be a duration/],
+    [{ HMIS_RESET_TTL: '5x' }, /^HMIS_RESET_TTL "5x" is not a duration/],
     [{ HMIS_RESET_TTL: '30d' }, /^HMIS_RESET_TTL "30d" must be between 5m and 7d/],
     [{ HMIS_AGREEMENT_TERM: '36h' }, /^HMIS_AGREEMENT_TERM "36h" must be a whole number of days/],
     [{ HMIS_REMINDER_DAYS: '30;14' }, /^HMIS_REMINDER_DAYS "30;14" must be a comma-separated list/],
@@ -77,7 +78,9 @@ describe('loadConfig', () => {
 
   it('sorts and de-duplicates reminder stages; lowercases the DKIM domain', () => {
     expect(load({ HMIS_REMINDER_DAYS: '1, 7,30,7' }).reminderDays).toEqual([30, 7, 1]);
-    expect(load({ HMIS_DKIM_DOMAIN: 'Example.ORG', HMIS_DKIM_SELECTOR: 's1', HMIS_DKIM_KEY_FILE: 'k.pem' }).dkim?.domain).toBe('example.org');
+    const dir = mkdtempSync(join(testRoot, 'hmis-cfg-'));
+    writeFileSync(join(dir, 'k.pem'), generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    expect(load({ HMIS_DKIM_DOMAIN: 'Example.ORG', HMIS_DKIM_SELECTOR: 's1', HMIS_DKIM_KEY_FILE: 'k.pem' }, {}, dir).dkim?.domain).toBe('example.org');
   });
 
   it('colour only on a TTY without NO_COLOR or --no-color', () => {
@@ -92,11 +95,11 @@ describe('secrets in configuration errors', () => {
     const key = url.startsWith('smtpx') ? 'HMIS_SMTP_URL' : 'HMIS_DATABASE_URL';
     let message = '';
     try {
-      loadConfig({}, { HOME: '/h', [key]: url }, mkdtempSync(join(tmpdir(), 'hmis-cfg-')), false);
+      loadConfig({}, { HOME: '/h', [key]: url }, mkdtempSync(join(testRoot, 'hmis-cfg-')), false);
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toMatch(new RegExp(`^${key} must be`));
+    expect(message).toMatch(new RegExp(`^${key} must start with`));
     expect(message).not.toMatch(/cr3t|ss\/w/);
   });
 });

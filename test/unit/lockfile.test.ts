@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock, LockBusyError } from '../../src/db/lockfile.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot, testRoot } from '../helpers/paths.js';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'hmis-lock-'));
+const dir = () => mkdtempSync(join(testRoot, 'lock-'));
 
 describe('the embedded database lock file', () => {
   it('is exclusive within a process and released only by its holder', async () => {

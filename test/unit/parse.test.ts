@@ -43,7 +43,7 @@ describe('parseUserRef', () => {
   it('tells usernames, emails and ids apart', () => {
     expect(parseUserRef('JDoe')).toEqual({ kind: 'username', username: 'JDoe' });
     expect(parseUserRef('Jane@Agency.org')).toEqual({ kind: 'email', email: 'jane@agency.org' });
-    expect(parseUserRef('#12')).toEqual({ kind: 'id', id: 12 });
+    expect(parseUserRef('#12')).toEqual({ kind: 'id', id: 12, digits: '12' });
   });
   it('keeps quotes, semicolons and unicode as plain text', () => {
     for (const v of ["o'brien", 'a;b', 'zoë', '"x"']) expect(parseUserRef(v)).toEqual({ kind: 'username', username: v });

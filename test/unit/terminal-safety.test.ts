@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../src/errors.js';
 import { main } from '../../src/main.js';
+import { sandboxEnv } from '../helpers/paths.js';
 
 const hostile = () => {
   throw new NotFoundError('no user evil\u001b]0;PWNED\u0007\u001b[2J; look it up');
@@ -16,7 +17,7 @@ describe('error messages carrying database text', () => {
     const code = await main(['users', 'show', 'x'], {
       stdout: new PassThrough(),
       stderr,
-      env: { HOME: '/tmp', HMIS_DATABASE_URL: 'postgres://127.0.0.1:1/x' },
+      env: { ...sandboxEnv(), HMIS_DATABASE_URL: 'postgres://127.0.0.1:1/x' },
       database: {
         kind: 'postgres',
         where: 'test',

@@ -1,0 +1,56 @@
+/**
+ * --db / HMIS_DATABASE_URL: a postgres:// URL checked in full at start (host, IPv6 brackets, port,
+ * escapes, sslmode, certificate files), and the one place that turns it into pg's connection options.
+ */
+import type { Knex } from 'knex';
+import { createRequire } from 'node:module';
+import { checkUrl, urlError } from './urls.js';
+import { portProblem } from './host.js';
+
+/** What sslmode may say; prefer, require and verify-ca verify the server certificate, as pg 8 does. */
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+
+const FIX = 'e.g. postgres://user@db.example.org:5432/hmis';
+
+// Loaded on first use: `--help` and the embedded database never need pg's URL parser.
+const require = createRequire(import.meta.url);
+const parseIntoClientConfig = (url: string): Knex.PgConnectionConfig =>
+  (require('pg-connection-string') as typeof import('pg-connection-string')).parseIntoClientConfig(url) as Knex.PgConnectionConfig;
+
+/** Validate a database URL; returns it trimmed. Throws a UsageError (exit 2) naming `what`. */
+export function parseDatabaseUrl(raw: string, what: string): string {
+  const value = raw.trim();
+  const checked = checkUrl(value, ['postgres', 'postgresql'], { hostRequired: false, userinfo: true });
+  if (typeof checked === 'string') throw urlError(raw, what, `${checked}; ${FIX}`);
+  const { url, parts } = checked;
+  if (parts.rest.includes('#')) throw urlError(raw, what, `must not have a fragment (#); ${FIX}`);
+  const q = url.searchParams;
+  const mode = q.get('sslmode');
+  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
+    throw urlError(raw, what, `has sslmode=${mode}; use one of ${SSL_MODES.join(', ')}`);
+  }
+  const port = q.get('port');
+  if (port !== null && portProblem(port)) throw urlError(raw, what, `${portProblem(port)}; ${FIX}`);
+  try {
+    // Reads sslcert/sslkey/sslrootcert now, so a missing certificate is a configuration error, not a failed run.
+    pgConnection(value);
+  } catch (err) {
+    throw urlError(raw, what, `cannot be used: ${String((err as Error).message).split('\n')[0]!.replace(/[.:]\s*$/, '')}`);
+  }
+  return value;
+}
+
+/**
+ * pg's connection options for a checked URL. sslmode=prefer|require|verify-ca is given to pg as an
+ * ssl object of our own, which verifies the server as pg 8 does for them: pg-connection-string would
+ * otherwise print its multi-line "SECURITY WARNING" on stderr, where only our one line may appear.
+ */
+export function pgConnection(databaseUrl: string): Knex.PgConnectionConfig {
+  const url = new URL(databaseUrl);
+  const mode = url.searchParams.get('sslmode');
+  const compat = url.searchParams.get('uselibpqcompat') === 'true';
+  if (compat || mode === null || mode === 'disable' || mode === 'no-verify' || mode === 'verify-full') return parseIntoClientConfig(databaseUrl);
+  url.searchParams.delete('sslmode');
+  const config = parseIntoClientConfig(url.href);
+  return { ...config, ssl: typeof config.ssl === 'object' ? config.ssl : {} } as Knex.PgConnectionConfig;
+}

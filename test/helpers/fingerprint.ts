@@ -1,0 +1,35 @@
+/** A cheap fingerprint of everything a command could change: every table's rows, the sequences, the mail folder. */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+
+let query: string | undefined;
+
+/** One query that hashes every row of every table in the public schema, plus every sequence's position. */
+async function buildQuery(knex: Knex): Promise<string> {
+  const tables = (await knex('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).orderBy('table_name').pluck('table_name')) as string[];
+  const parts = tables.map((t) => `select '${t}' as t, md5(coalesce(string_agg(x::text, '|' order by x::text), '')) as h from "${t}" x`);
+  parts.push(`select 'sequences', md5(coalesce(string_agg(sequencename || '=' || coalesce(last_value, 0), '|' order by sequencename), '')) from pg_sequences`);
+  return parts.join(' union all ');
+}
+
+function listing(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const p = join(dir, n);
+    const s = statSync(p);
+    return s.isDirectory() ? [`${n}/`, ...listing(p).map((c) => `${n}/${c}`)] : [`${n}:${s.size}`];
+  });
+}
+
+/** The database's rows and the mail folder's files (names and sizes), as one comparable string. */
+export async function fingerprint(knex: Knex, mailFolder: string): Promise<string> {
+  query ??= await buildQuery(knex);
+  const rows = (await knex.raw(query)) as { rows: Array<{ t: string; h: string }> };
+  return JSON.stringify({ db: rows.rows.map((r) => `${r.t}:${r.h}`), mail: listing(mailFolder) });
+}

@@ -1,0 +1,66 @@
+/** --quiet from cron: a bulk table lists only what did not succeed, then one summary line; JSON and CSV keep every row. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { renderMail } from '../../src/mail/compose.js';
+import { enqueueMail } from '../../src/mail/outbox.js';
+import { cli } from '../helpers/cli.js';
+import { openTestDb, type TestDb } from '../helpers/db.js';
+import { mailDir, seedUser } from '../helpers/lockout-seed.js';
+
+let db: TestDb;
+let env: Record<string, string>;
+const NOW = new Date('2027-03-10T15:00:00Z');
+const LOCKED = new Date('2027-03-09T10:00:00Z');
+
+beforeAll(async () => {
+  db = await openTestDb();
+  env = { HMIS_DATA_DIR: mailDir() };
+});
+afterAll(async () => db?.close());
+beforeEach(async () => db.reset());
+
+const run = (args: string[]) => cli(args, { database: db, env, clock: () => NOW });
+
+describe('--quiet on bulk results', () => {
+  it('`-q expire --yes` prints one summary line instead of a line per account', async () => {
+    await db.knex.raw(
+      `insert into users (username, first_name, last_name, account_expires_at) select 'old' || i, 'Old', 'Test', ?::timestamptz from generate_series(1, 40) as i`,
+      [new Date('2027-03-01T00:00:00Z')],
+    );
+    const r = await run(['-q', 'expire', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('40 results: 40 expired\n');
+    expect(r.stderr).toBe('');
+    const again = await run(['-q', 'expire', '--yes']);
+    expect(again.stdout).toBe('0 results\n');
+  });
+
+  it('lists the rows that did not succeed, then the summary; JSON and CSV keep every row', async () => {
+    await seedUser(db.knex, { username: 'a1', lockedAt: LOCKED, lockReason: 'failed_logins', failed: 3 });
+    await seedUser(db.knex, { username: 'a2', lockedAt: LOCKED, lockReason: 'agreement_expired' });
+    await seedUser(db.knex, { username: 'a3', lockedAt: LOCKED, lockReason: 'failed_logins', failed: 3 });
+    const r = await run(['-q', 'unlock', 'a1', 'nobody', 'a2', '--yes', '--dry-run']);
+    expect(r.code).toBe(4);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.split(' - ')[0])).toEqual(['nobody: not_found', 'a2: refused', '3 results: 1 would_unlock, 1 not_found, 1 refused']);
+    expect(r.stderr).toMatch(/2 of 3 accounts did not succeed/); // the error line stays: -q silences notices, not failures
+    const json = await run(['-q', 'unlock', 'a1', 'nobody', 'a2', '--yes', '--dry-run', '--json']);
+    expect(json.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['would_unlock', 'not_found', 'refused']);
+    const csv = await run(['-q', 'unlock', 'a1', 'nobody', 'a2', '--yes', '--dry-run', '--format', 'csv']);
+    expect(csv.stdout.trimEnd().split('\n')).toHaveLength(4);
+    // One named account is not bulk work: its line is shown as always.
+    const one = await run(['-q', 'unlock', 'a3']);
+    expect(one.stdout).toMatch(/^a3: unlocked - /);
+  });
+
+  it('`-q outbox flush` lists only the messages that failed, then the summary', async () => {
+    const body = renderMail({ greeting: 'Hello,', paragraphs: ['A notice.'], senderHint: 'hmis@example.org' });
+    await enqueueMail(db.knex, { kind: 'notice', to: 'fine@agency.org', subject: 'One', ...body });
+    await enqueueMail(db.knex, { kind: 'notice', to: 'victim@agency.org, attacker@evil.example', subject: 'Two', ...body });
+    const r = await run(['-q', 'outbox', 'flush']);
+    expect(r.code).toBe(4);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/: failed - /);
+    expect(lines[1]).toBe('2 results: 1 sent, 1 failed');
+  });
+});
