@@ -8,7 +8,7 @@ export interface ComplianceOpts {
 }
 
 export async function compliance(opts: ComplianceOpts, ctx: AppContext): Promise<ComplianceReport> {
-  const db = await ctx.db();
-  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
-  return complianceReport(db.knex, { now: ctx.clock(), agencyId });
+  const store = await ctx.store();
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
+  return complianceReport(store, { now: ctx.clock(), agencyId });
 }

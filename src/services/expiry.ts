@@ -4,14 +4,15 @@
  */
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import { findAccountById, pageAccounts, type AccountRow } from '../db/accounts.js';
 import type { Outcome } from '../output/views.js';
+import type { AccountRow, AccountStore } from '../store/types.js';
+import { inPages } from '../db/paging.js';
 import { fullName } from './accounts.js';
-import { writeAudit } from './audit.js';
+import { writeAudits } from './audit.js';
 import { daysLeft, ymd } from './days.js';
 import { SIGNERS, type AgreementRow, type Signer } from './detail.js';
 import { signCommand } from './lockout.js';
-import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
 
 export interface ExpiringRow extends AccountRow {
   daysLeft: number;
@@ -31,18 +32,7 @@ export function missingFor(pending: AgreementRow | undefined): Signer[] {
   return pending ? SIGNERS.filter((s) => !pending[`${s}_signed_at`]) : [...SIGNERS];
 }
 
-/** Group rows into pages so each page's agreements come from one query, not one per row. */
-export async function* inPages<T>(rows: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
-  let page: T[] = [];
-  for await (const row of rows) {
-    page.push(row);
-    if (page.length >= size) {
-      yield page;
-      page = [];
-    }
-  }
-  if (page.length) yield page;
-}
+export { inPages } from '../db/paging.js';
 
 /** Pending renewals of these accounts, by user id (one query). */
 export async function pendingAgreements(db: Knex, userIds: number[]): Promise<Map<number, AgreementRow>> {
@@ -51,12 +41,12 @@ export async function pendingAgreements(db: Knex, userIds: number[]): Promise<Ma
 }
 
 /** Accounts by expiry, soonest first, with days left and the missing signatures. */
-export async function* expiringAccounts(db: Knex, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow> {
+export async function* expiringAccounts(store: AccountStore, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow> {
   // An agreement expiring exactly now counts as expired (as `expire` sees it): the filter is inclusive, so start 1 ms later.
   const after = f.includeExpired ? undefined : new Date(f.now.getTime() + 1);
-  const rows = pageAccounts(db, { expiresBefore: f.before, expiresAfter: after, agencyId: f.agencyId }, 'expiry', Infinity, pageSize);
+  const rows = store.page({ expiresBefore: f.before, expiresAfter: after, agencyId: f.agencyId }, 'expiry', Infinity, pageSize);
   for await (const page of inPages(rows, pageSize)) {
-    const pending = await pendingAgreements(db, page.map((r) => r.id));
+    const pending = await pendingAgreements(store.knex, page.map((r) => r.id));
     for (const row of page) {
       yield Object.assign(row, { daysLeft: daysLeft(row.account_expires_at!, f.now), missing: missingFor(pending.get(row.id)) });
     }
@@ -73,20 +63,18 @@ export interface ExpireRun {
   counts: Record<string, number>;
 }
 
-/** How many unlocked accounts `expire` would lock now (for its confirmation question). */
-export async function countExpiredUnlocked(knex: Knex, now: Date): Promise<number> {
-  const [row] = (await knex('users').whereNull('locked_at').where('account_expires_at', '<=', now).count({ n: '*' })) as Array<{ n: number | string }>;
-  return Number(row?.n ?? 0);
-}
+const PAGE = 500;
 
 /**
- * Lock every unlocked account whose agreement has expired. On a server the job holds
- * pg_try_advisory_xact_lock in a guard transaction for its whole run while each account commits
- * in its own transaction; a second run finds the lock taken and returns running=true. The
- * embedded database needs no guard: its lock file lets only one process open it at a time.
+ * Lock every unlocked account whose agreement has expired, a page at a time: one conditional UPDATE …
+ * RETURNING (through the store), one multi-row audit insert and one multi-row outbox insert per page, in one
+ * transaction. On a server the job holds pg_try_advisory_xact_lock in a guard transaction for its whole run;
+ * a second run finds the lock taken and returns running=true. The embedded database needs no guard: its
+ * lock file lets only one process open it at a time.
  */
 export async function expireAccounts(ctx: AppContext, opts: { dryRun?: boolean; ticket?: string | null }): Promise<ExpireRun> {
   const db = await ctx.db();
+  const store = await ctx.store();
   const now = ctx.clock();
   const counts: Record<string, number> = { expired: 0, failed: 0 };
   let guard: Knex.Transaction | undefined;
@@ -98,35 +86,36 @@ export async function expireAccounts(ctx: AppContext, opts: { dryRun?: boolean; 
       return { running: true, counts, results: (async function* () {})() };
     }
   }
+  async function* dryRun(): AsyncGenerator<Outcome> {
+    for await (const page of inPages(store.page({ expiredUnlockedAt: now }), PAGE)) {
+      const pending = await pendingAgreements(store.knex, page.map((r) => r.id));
+      for (const user of page) {
+        counts.expired!++;
+        yield { user: user.username, outcome: 'would_expire', message: `would lock: ${describe(user, missingFor(pending.get(user.id)))}` };
+      }
+    }
+  }
   async function* work(): AsyncGenerator<Outcome> {
     try {
-      let last = 0;
-      for (;;) {
-        const ids = ((await db.knex('users')
-          .whereNull('locked_at')
-          .where('account_expires_at', '<=', now)
-          .where('id', '>', last)
-          .orderBy('id')
-          .limit(200)
-          .pluck('id')) as Array<number | string>).map(Number);
-        const outboxIds = new Map<number, Outcome & { outboxId?: number }>();
-        const page: Array<Outcome & { outboxId?: number }> = [];
-        for (const id of ids) {
-          const r = await expireOne(ctx, id, now, opts);
-          if (r) {
-            counts[r.outcome === 'failed' ? 'failed' : 'expired']!++;
-            page.push(r);
-            if (r.outboxId) outboxIds.set(r.outboxId, r);
-          }
+      if (opts.dryRun) return yield* dryRun();
+      for (let afterId = 0; ; ) {
+        let page: Array<Outcome & { outboxId?: number }>;
+        let picked: number;
+        try {
+          ({ page, picked, afterId } = await expirePage(ctx, store, now, afterId, opts.ticket ?? null));
+        } catch (err) {
+          // The page rolled back whole: nothing of it is half-done, and a re-run finishes the job.
+          counts.failed!++;
+          yield { user: '(page)', outcome: 'failed', message: `a page of accounts after #${afterId} was not locked: ${(err as Error).message.split('\n')[0]}; run \`hmis-admin expire\` again` };
+          return;
         }
-        const delivered = await deliverNotices(ctx, [...outboxIds.keys()]);
-        for (const r of page) {
-          const { outboxId, ...outcome } = r;
+        const delivered = await deliverNotices(ctx, page.flatMap((r) => (r.outboxId ? [r.outboxId] : [])));
+        for (const { outboxId, ...outcome } of page) {
+          counts.expired!++;
           if (outboxId) outcome.message += `; ${deliveryNote('notice', delivered.get(outboxId))}`;
           yield outcome;
         }
-        if (ids.length < 200) return;
-        last = ids[ids.length - 1]!;
+        if (picked < PAGE) return;
       }
     } finally {
       await guard?.commit();
@@ -135,54 +124,50 @@ export async function expireAccounts(ctx: AppContext, opts: { dryRun?: boolean; 
   return { running: false, counts, results: work() };
 }
 
-/** One account: the conditional lock, its audit row and the notice, in one transaction. */
-async function expireOne(ctx: AppContext, id: number, now: Date, opts: { dryRun?: boolean; ticket?: string | null }): Promise<(Outcome & { outboxId?: number }) | undefined> {
-  const { knex } = await ctx.db();
-  const user = await findAccountById(knex, id);
-  if (!user) return undefined;
-  const pending = (await pendingAgreements(knex, [id])).get(id);
-  const missing = missingFor(pending);
-  const base = `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with ${signCommand(user.username, missing)}`;
-  if (opts.dryRun) return { user: user.username, outcome: 'would_expire', message: `would lock: ${base}` };
-  try {
-    return await knex.transaction(async (trx) => {
-      const rows = (await trx('users')
-        .where('id', id)
-        .whereNull('locked_at')
-        .where('account_expires_at', '<=', now)
-        .update({ locked_at: now, lock_reason: 'agreement_expired', updated_at: now })
-        .returning(['id'])) as Array<{ id: number }>;
-      if (!rows[0]) return undefined; // unlocked or renewed meanwhile, or another run got here first
-      await writeAudit(trx, {
+function describe(user: AccountRow, missing: Signer[]): string {
+  return `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with ${signCommand(user.username, missing)}`;
+}
+
+/** One page: lock, audit and queue the notices together; returns the outcomes and where the next page starts. */
+async function expirePage(ctx: AppContext, store: AccountStore, now: Date, afterId: number, ticket: string | null) {
+  return store.knex.transaction(async (trx) => {
+    const changed = await store.expire(trx, now, { afterId, limit: PAGE });
+    const accounts = changed.map((c) => c.account);
+    const pending = await pendingAgreements(trx, accounts.map((a) => a.id));
+    const contacts = await store.contacts(accounts, trx);
+    await writeAudits(
+      trx,
+      accounts.map((a) => ({
         actor: ctx.config.actor,
         action: 'lock',
-        userId: id,
-        ticket: opts.ticket ?? null,
-        details: { reason: 'agreement_expired', expiredAt: user.account_expires_at?.toISOString() ?? null, missingSignatures: missing },
-      });
-      const outboxId = await expiryNotice(trx, ctx, user, missing, opts.ticket ?? null);
-      return {
-        user: user.username,
-        outcome: 'expired',
-        message: `locked: ${base}${outboxId ? '' : '; no email address for the user or the supervisor, nobody was told'}`,
-        outboxId,
-      };
-    });
-  } catch (err) {
-    return { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
-  }
+        userId: a.id,
+        ticket,
+        details: { reason: 'agreement_expired', expiredAt: a.account_expires_at?.toISOString() ?? null, missingSignatures: missingFor(pending.get(a.id)) },
+      })),
+    );
+    const notices = accounts.map((a) => expiryNotice(ctx, a, missingFor(pending.get(a.id)), contacts.get(a.id)?.supervisor?.email ?? null, ticket));
+    const told = notices.flatMap((n, i) => (n ? [[i, n] as const] : []));
+    const ids = await queueNotices(trx, ctx, told.map(([, n]) => n));
+    const outboxOf = new Map(told.map(([i], k) => [i, ids[k]!]));
+    const page = accounts.map((a, i) => ({
+      user: a.username,
+      outcome: 'expired',
+      message: `locked: ${describe(a, missingFor(pending.get(a.id)))}${outboxOf.has(i) ? '' : '; no email address for the user or the supervisor, nobody was told'}`,
+      outboxId: outboxOf.get(i),
+    }));
+    return { page, picked: changed.length, afterId: accounts.length ? Math.max(...accounts.map((a) => a.id)) : afterId };
+  });
 }
 
 /** Tell the user (copy to the supervisor) that the account is locked until the agreement is signed. */
-async function expiryNotice(trx: Knex.Transaction, ctx: AppContext, user: AccountRow, missing: Signer[], ticket: string | null): Promise<number | undefined> {
-  const supervisor = user.supervisor_id ? ((await trx('users').where('id', user.supervisor_id).first('email')) as { email: string | null } | undefined) : undefined;
-  const to = user.email ?? supervisor?.email;
+function expiryNotice(ctx: AppContext, user: AccountRow, missing: Signer[], supervisorEmail: string | null, ticket: string | null): Notice | undefined {
+  const to = user.email ?? supervisorEmail;
   if (!to) return undefined;
-  return queueNotice(trx, ctx, {
+  return {
     kind: 'notice',
     userId: user.id,
     to,
-    cc: supervisor?.email ? [supervisor.email] : [],
+    cc: supervisorEmail && supervisorEmail !== to ? [supervisorEmail] : [],
     subject: 'Your HMIS account is locked: the user agreement has expired',
     greeting: `Hello ${fullName(user) || user.username},`,
     paragraphs: [
@@ -191,7 +176,7 @@ async function expiryNotice(trx: Knex.Transaction, ctx: AppContext, user: Accoun
         'Please get it signed and returned to your HMIS administrator; the account opens as soon as the last signature is recorded.',
     ],
     ticket,
-  });
+  };
 }
 
 /** How a signer is named in mail. */

@@ -1,5 +1,5 @@
 /** What the helpdesk wizard needs besides diagnose: the person search and the fixing services. */
-import type { Knex } from 'knex';
+import type { AccountStore } from '../store/types.js';
 import { cell } from '../output/format.js';
 import { fullName, listAccounts } from './accounts.js';
 import { loadAddressRules } from './diagnose-links.js';
@@ -7,11 +7,11 @@ import { loadAddressRules } from './diagnose-links.js';
 export { TICKET_RE } from '../parse.js';
 
 /** Up to 10 accounts matching part of a username, name or email, as prompt choices (display text sanitised). */
-export async function findPeople(db: Knex, term: string | undefined): Promise<Array<{ name: string; value: number; description?: string }>> {
+export async function findPeople(store: AccountStore, term: string | undefined): Promise<Array<{ name: string; value: number; description?: string }>> {
   const text = (term ?? '').trim();
   if (text.length < 2) return [];
   const out = [];
-  for await (const r of listAccounts(db, { filter: { search: text }, limit: 10 })) {
+  for await (const r of listAccounts(store, { filter: { search: text }, limit: 10 })) {
     const status = r.locked_at ? ` [locked: ${r.lock_reason ?? 'unknown'}]` : '';
     out.push({
       name: `${cell(r.username)} - ${cell(fullName(r))} - ${cell(r.email ?? '(no email)')}${status}`,

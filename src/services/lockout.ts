@@ -1,201 +1,213 @@
 /**
- * Unlocking and locking accounts. Each change is one conditional UPDATE and its audit row in one
- * transaction, so two administrators acting at once produce one change and one audit row.
+ * Unlocking and locking accounts, a page at a time: one conditional UPDATE … RETURNING for the page (through
+ * the account store), one multi-row audit insert and one multi-row outbox insert, in one transaction. So two
+ * administrators acting at once change each account once with one audit row, a killed connection leaves no
+ * half-applied page, and a re-run finishes the job.
  */
-import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import { accountQuery, findAccountById, normalise, type AccountRow } from '../db/accounts.js';
-import { pageById } from '../db/paging.js';
 import type { Outcome } from '../output/views.js';
+import type { AccountFilter, AccountRow, AccountStore, Changed, LockReason } from '../store/types.js';
 import { fullName } from './accounts.js';
-import { writeAudit } from './audit.js';
+import { writeAudit, writeAudits } from './audit.js';
 import { ymd } from './days.js';
-import { currentAgreement, missingSignatures, type Signer } from './detail.js';
-import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
-
-interface Previous {
-  id: number;
-  username: string;
-  email: string | null;
-  first_name: string;
-  last_name: string;
-  account_expires_at: Date | null;
-  old_reason: string | null;
-  old_attempts: number;
-}
+import { SIGNERS, type Signer } from './detail.js';
+import { missingFor, pendingAgreements } from './expiry.js';
+import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
 
 /** The commands (each in backticks) that record the signatures an expired agreement still lacks. */
 export function signCommand(username: string, missing: Signer[]): string {
-  const roles = missing.length ? missing : (['user', 'supervisor', 'director'] as Signer[]);
+  const roles = missing.length ? missing : SIGNERS;
   return roles.map((r) => `\`hmis-admin agreement sign ${username} --by ${r}\``).join(', ');
 }
 
-/** Why an agreement_expired lock cannot be lifted here, naming the signatures that would lift it. */
-async function refusal(db: Knex, user: AccountRow): Promise<Outcome> {
-  const pending = await currentAgreement(db, user.id);
-  const missing = pending && !pending.completed_at ? missingSignatures(pending) : (['user', 'supervisor', 'director'] as Signer[]);
-  return {
-    user: user.username,
-    outcome: 'refused',
-    message:
-      `locked because the user agreement expired on ${ymd(user.account_expires_at)}; unlock renews nothing. ` +
-      `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(user.username, missing)} (the last one lifts the lock)`,
-  };
-}
+/** Locks `unlock --all` leaves alone unless --reason names them: agreements need signatures, admin locks a deliberate unlock. */
+export const KEPT_BY_DEFAULT = ['agreement_expired', 'admin'] as const;
 
-/** What `unlock --all` chose: one lock reason, or (none given) every reason but agreement_expired and admin. */
+/** What `unlock --all` chose: one lock reason, or (none given) every reason but those kept by default. */
 export interface BulkFilter {
-  reason?: string;
+  reason?: LockReason;
   agencyId?: number;
 }
 
-/** A lock that `unlock --all` did not choose (it changed while the run went): left alone, and said so. */
-function leftAlone(row: AccountRow, only: BulkFilter | undefined): Outcome | undefined {
-  if (!only || !row.locked_at) return undefined;
-  const reason = row.lock_reason ?? 'unknown reason';
-  if (only.reason === undefined && row.lock_reason === 'admin') {
-    return {
-      user: row.username,
-      outcome: 'refused',
-      message: `locked by an administrator since ${row.locked_at.toISOString()}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${row.username}\`) or with --reason admin`,
-    };
-  }
-  if (only.reason !== undefined && row.lock_reason !== only.reason) {
-    return { user: row.username, outcome: 'refused', message: `now locked for ${reason}, not ${only.reason}, since ${row.locked_at.toISOString()}; left alone` };
-  }
-  return undefined;
+/** The lock reasons a bulk run lifts (an agreement lock is never lifted by unlock: signatures do that). */
+function chosenReasons(only: BulkFilter | undefined): LockReason[] {
+  if (!only) return ['failed_logins', 'admin'];
+  if (only.reason) return only.reason === 'agreement_expired' ? [] : [only.reason];
+  return ['failed_logins'];
 }
 
-/** Unlock one account: clears locked_at, lock_reason and the failed-login counter together. */
-export async function unlockAccount(
-  ctx: AppContext,
-  user: AccountRow,
-  opts: {
-    ticket?: string | null;
-    notify?: boolean;
-    dryRun?: boolean;
-    /** Bulk runs: take the notice's outbox id and deliver many at once (the message then says nothing of delivery). */
-    deferDelivery?: (outboxId: number) => void;
-    /** `unlock --all`: unlock only a lock this run chose, re-checked in the UPDATE (the lock may change meanwhile). */
-    only?: BulkFilter;
-  },
-): Promise<Outcome> {
-  const { knex } = await ctx.db();
-  const now = ctx.clock();
-  if (opts.dryRun) {
-    const row = await findAccountById(knex, user.id);
-    if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
-    if (!row.locked_at) return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
-    if (row.lock_reason === 'agreement_expired') return refusal(knex, row);
-    const left = leftAlone(row, opts.only);
-    if (left) return left;
-    return { user: row.username, outcome: 'would_unlock', message: `would unlock (locked: ${row.lock_reason ?? 'unknown reason'})` };
-  }
-  const only = opts.only ? { reason: opts.only.reason ?? null, keepAdmin: opts.only.reason === undefined } : { reason: null, keepAdmin: false };
+/** The accounts `unlock --all` looks at: locked ones of the chosen reason (agreement locks too, to report them). */
+export function bulkFilter(f: BulkFilter): AccountFilter {
+  return { locked: true, lockReasons: f.reason ? [f.reason] : ['failed_logins'], agencyId: f.agencyId };
+}
 
-  let outboxId: number | undefined;
-  const changed = await knex.transaction(async (trx) => {
-    // The CTE locks the row first, so a second unlock waits, then sees it unlocked and changes nothing.
-    const rows = (await trx.raw(
-      `with old as (select id, lock_reason, failed_login_attempts from users where id = ? for update)
-       update users u set locked_at = null, lock_reason = null, failed_login_attempts = 0, updated_at = ?
-       from old
-       where u.id = old.id and u.locked_at is not null and u.lock_reason is distinct from 'agreement_expired'
-         and (?::text is null or u.lock_reason = ?::text) and not (?::boolean and u.lock_reason is not distinct from 'admin')
-       returning u.id, u.username, u.email, u.first_name, u.last_name, u.account_expires_at,
-                 old.lock_reason as old_reason, old.failed_login_attempts as old_attempts`,
-      [user.id, now, only.reason, only.reason, only.keepAdmin],
-    )).rows as Previous[];
-    const row = rows[0];
-    if (!row) return undefined;
-    await writeAudit(trx, {
-      actor: ctx.config.actor,
-      action: 'unlock',
-      userId: row.id,
-      ticket: opts.ticket ?? null,
-      details: { previousReason: row.old_reason, failedLoginAttempts: Number(row.old_attempts), notify: Boolean(opts.notify) },
-    });
-    if (opts.notify && row.email) {
-      outboxId = await queueNotice(trx, ctx, {
-        kind: 'notice',
-        userId: row.id,
-        to: row.email,
-        subject: 'Your HMIS account is open again',
-        greeting: `Hello ${fullName(row) || row.username},`,
-        paragraphs: [
-          `Your HMIS account (${row.username}) was locked and has now been unlocked by an administrator. You can sign in again.`,
-          'If you do not remember your password, use "Forgot password" on the HMIS sign-in page before you try again: after 3 failed attempts the account locks again.',
-          'If you did not ask for this, tell your HMIS administrator.',
-        ],
-        ticket: opts.ticket ?? null,
-      });
-    }
-    return row;
-  });
+/** How many accounts `unlock --all` would look at, and how many it leaves alone by default. */
+export async function countForUnlock(store: AccountStore, f: BulkFilter): Promise<{ total: number; skipped: Record<string, number> }> {
+  const total = await store.count(bulkFilter(f));
+  const skipped: Record<string, number> = {};
+  for (const reason of KEPT_BY_DEFAULT) skipped[reason] = f.reason === undefined ? await store.count({ lockReasons: [reason], agencyId: f.agencyId }) : 0;
+  return { total, skipped };
+}
 
-  if (!changed) {
-    const row = await findAccountById(knex, user.id);
-    if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
-    if (row.locked_at && row.lock_reason === 'agreement_expired') return refusal(knex, row);
-    if (row.locked_at) return leftAlone(row, opts.only) ?? { user: row.username, outcome: 'failed', message: 'the account is still locked; try again' };
-    return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
-  }
-  const parts = [`unlocked (was locked: ${changed.old_reason ?? 'unknown reason'}; failed logins reset from ${Number(changed.old_attempts)} to 0)`];
-  if (opts.notify) {
-    if (!changed.email) parts.push('no email address on file, so the user was not told');
-    else if (opts.deferDelivery) opts.deferDelivery(outboxId!);
-    else parts.push(deliveryNote('notice', (await deliverNotices(ctx, [outboxId!])).get(outboxId!)));
-  }
-  if (changed.account_expires_at && changed.account_expires_at.getTime() <= now.getTime()) {
-    parts.push(`note: the agreement expired on ${ymd(changed.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
-  }
-  return { user: changed.username, outcome: 'unlocked', message: parts.join('; ') };
+export interface UnlockOptions {
+  ticket?: string | null;
+  notify?: boolean;
+  dryRun?: boolean;
+  /** `unlock --all`: only locks of the reasons it chose, re-checked in the UPDATE (a lock may change meanwhile). */
+  only?: BulkFilter;
 }
 
 /**
- * An administrator's lock (reason 'admin'), whatever lock was there before: it replaces a
- * failed-login or agreement lock so that no bulk unlock of those reasons reopens the account.
- * The text, the previous reason and the ticket go to the audit row in the same transaction.
+ * Unlock one page of accounts: clears the lock, its reason and the failed-login counter together, audits each
+ * change and queues each notice in the same transaction, then delivers the notices. One outcome per account.
  */
-export async function lockAccount(
-  ctx: AppContext,
-  user: AccountRow,
-  opts: { reason: string; ticket?: string | null; dryRun?: boolean },
-): Promise<Outcome> {
-  const { knex } = await ctx.db();
+export async function unlockPage(ctx: AppContext, users: AccountRow[], opts: UnlockOptions): Promise<Outcome[]> {
+  const store = await ctx.store();
+  const now = ctx.clock();
+  const reasons = chosenReasons(opts.only);
+  const ids = users.map((u) => u.id);
+  if (opts.dryRun) return explain(store, ids, users, reasons, opts.only, (r) => ({ user: r.username, outcome: 'would_unlock', message: `would unlock (locked: ${r.lock_reason ?? 'unknown reason'})` }));
+
+  const { changed, outboxIds } = await store.knex.transaction(async (trx) => {
+    const changed = await store.unlock(trx, ids, reasons, now);
+    await writeAudits(
+      trx,
+      changed.map((c) => ({
+        actor: ctx.config.actor,
+        action: 'unlock',
+        userId: c.account.id,
+        ticket: opts.ticket ?? null,
+        details: { previousReason: c.previousReason, failedLoginAttempts: c.previousAttempts, notify: Boolean(opts.notify) },
+      })),
+    );
+    const told = opts.notify ? changed.filter((c) => c.account.email) : [];
+    const outboxIds = new Map<number, number>();
+    (await queueNotices(trx, ctx, told.map((c) => unlockNotice(ctx, c.account, opts.ticket ?? null)))).forEach((id, i) => outboxIds.set(told[i]!.account.id, id));
+    return { changed, outboxIds };
+  });
+
+  const delivered = await deliverNotices(ctx, [...outboxIds.values()]);
+  const done = new Map(changed.map((c) => [c.account.id, unlockedOutcome(c, now, opts.notify, outboxIds.get(c.account.id), delivered)]));
+  const rest = ids.filter((id) => !done.has(id));
+  const others = await explain(store, rest, users, reasons, opts.only, (r) => ({ user: r.username, outcome: 'failed', message: `still locked (${r.lock_reason ?? 'unknown reason'}); try again` }));
+  const byId = new Map(rest.map((id, i) => [id, others[i]!]));
+  return ids.map((id) => done.get(id) ?? byId.get(id)!);
+}
+
+function unlockedOutcome(c: Changed, now: Date, notify: boolean | undefined, outboxId: number | undefined, delivered: Awaited<ReturnType<typeof deliverNotices>>): Outcome {
+  const a = c.account;
+  const parts = [`unlocked (was locked: ${c.previousReason ?? 'unknown reason'}; failed logins reset from ${c.previousAttempts} to 0)`];
+  if (notify) parts.push(outboxId === undefined ? 'no email address on file, so the user was not told' : deliveryNote('notice', delivered.get(outboxId)));
+  if (a.account_expires_at && a.account_expires_at.getTime() <= now.getTime()) {
+    parts.push(`note: the agreement expired on ${ymd(a.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
+  }
+  return { user: a.username, outcome: 'unlocked', message: parts.join('; ') };
+}
+
+function unlockNotice(ctx: AppContext, a: AccountRow, ticket: string | null): Notice {
+  const n = ctx.config.lockoutThreshold;
+  return {
+    kind: 'notice',
+    userId: a.id,
+    to: a.email!,
+    subject: 'Your HMIS account is open again',
+    greeting: `Hello ${fullName(a) || a.username},`,
+    paragraphs: [
+      `Your HMIS account (${a.username}) was locked and has now been unlocked by an administrator. You can sign in again.`,
+      `If you do not remember your password, use "Forgot password" on the HMIS sign-in page before you try again: after ${n} failed attempt${n === 1 ? '' : 's'} the account locks again.`,
+      'If you did not ask for this, tell your HMIS administrator.',
+    ],
+    ticket,
+  };
+}
+
+/**
+ * Why accounts were (or would be) left as they are, from their state now (one query for the page): gone, not
+ * locked, an agreement lock (named signatures), a lock this run did not choose — or `otherwise` for the rest.
+ */
+async function explain(store: AccountStore, ids: number[], asked: AccountRow[], reasons: LockReason[], only: BulkFilter | undefined, otherwise: (r: AccountRow) => Outcome): Promise<Outcome[]> {
+  if (!ids.length) return [];
+  const rows = new Map<number, AccountRow>();
+  for await (const r of store.page({ ids })) rows.set(r.id, r);
+  const agreementLocked = [...rows.values()].filter((r) => r.locked_at && r.lock_reason === 'agreement_expired').map((r) => r.id);
+  const pending = agreementLocked.length ? await pendingAgreements(store.knex, agreementLocked) : new Map();
+  return ids.map((id) => {
+    const r = rows.get(id);
+    const name = asked.find((u) => u.id === id)?.username ?? `#${id}`;
+    if (!r) return { user: name, outcome: 'not_found', message: 'the account no longer exists' };
+    if (!r.locked_at) return { user: r.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
+    if (r.lock_reason === 'agreement_expired') {
+      const missing = missingFor(pending.get(id));
+      return {
+        user: r.username,
+        outcome: 'refused',
+        message:
+          `locked because the user agreement expired on ${ymd(r.account_expires_at)}; unlock renews nothing. ` +
+          `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(r.username, missing)} (the last one lifts the lock)`,
+      };
+    }
+    if (!reasons.includes(r.lock_reason ?? 'failed_logins')) {
+      if (only && only.reason === undefined && r.lock_reason === 'admin') {
+        return {
+          user: r.username,
+          outcome: 'refused',
+          message: `locked by an administrator since ${r.locked_at.toISOString()}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${r.username}\`) or with --reason admin`,
+        };
+      }
+      return { user: r.username, outcome: 'refused', message: `now locked for ${r.lock_reason ?? 'an unknown reason'}, not ${reasons.join(' or ')}, since ${r.locked_at.toISOString()}; left alone` };
+    }
+    return otherwise(r);
+  });
+}
+
+/**
+ * Every locked account matching `f`, a page at a time, unlocked. The pages are read ahead on id, so an
+ * account unlocked by this run drops out of the filter without the next page losing its place.
+ */
+export async function* unlockAll(ctx: AppContext, f: BulkFilter, opts: UnlockOptions, pageSize = 500): AsyncGenerator<Outcome> {
+  const store = await ctx.store();
+  let page: AccountRow[] = [];
+  for await (const row of store.page(bulkFilter(f), 'id')) {
+    page.push(row);
+    if (page.length >= pageSize) {
+      yield* await unlockPage(ctx, page, { ...opts, only: f });
+      page = [];
+    }
+  }
+  if (page.length) yield* await unlockPage(ctx, page, { ...opts, only: f });
+}
+
+/**
+ * An administrator's lock (reason 'admin'), whatever lock was there before: it replaces a failed-login or
+ * agreement lock so that no bulk unlock of those reasons reopens the account. The text, the previous reason
+ * and the ticket go to the audit row in the same transaction.
+ */
+export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { reason: string; ticket?: string | null; dryRun?: boolean }): Promise<Outcome> {
+  const store = await ctx.store();
   const now = ctx.clock();
   if (opts.dryRun) {
-    const row = await findAccountById(knex, user.id);
+    const row = await store.findById(user.id);
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (row.locked_at && row.lock_reason === 'admin') return alreadyLocked(row);
     return { user: row.username, outcome: 'would_lock', message: `would lock (admin: ${opts.reason})${replaced(row.locked_at, row.lock_reason)}` };
   }
-  const done = await knex.transaction(async (trx) => {
-    // The CTE locks the row first, so of two administrators locking at once one changes it and one finds it admin-locked.
-    const rows = (await trx.raw(
-      `with old as (select id, locked_at, lock_reason from users where id = ? for update)
-       update users u set locked_at = ?, lock_reason = 'admin', updated_at = ?
-       from old
-       where u.id = old.id and not (old.locked_at is not null and old.lock_reason is not distinct from 'admin')
-       returning u.id, old.locked_at as old_locked_at, old.lock_reason as old_reason`,
-      [user.id, now, now],
-    )).rows as Array<{ id: number; old_locked_at: Date | null; old_reason: string | null }>;
-    const row = rows[0];
-    if (!row) return undefined;
-    const previous = row.old_locked_at ? row.old_reason ?? 'unknown' : null;
+  const before = await store.findById(user.id);
+  const done = await store.knex.transaction(async (trx) => {
+    const c = await store.adminLock(trx, user.id, now);
+    if (!c) return undefined;
+    const previousLockedAt = c.previousReason && before?.locked_at ? before.locked_at.toISOString() : null;
     await writeAudit(trx, {
       actor: ctx.config.actor,
       action: 'lock',
       userId: user.id,
       ticket: opts.ticket ?? null,
-      details: { reason: 'admin', note: opts.reason, previousReason: previous, previousLockedAt: row.old_locked_at ? new Date(row.old_locked_at).toISOString() : null },
+      details: { reason: 'admin', note: opts.reason, previousReason: c.previousReason, previousLockedAt },
     });
-    return row;
+    return c;
   });
-  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.old_locked_at, done.old_reason)}` };
-  const row = await findAccountById(knex, user.id);
+  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.previousReason ? before?.locked_at ?? null : null, done.previousReason)}` };
+  const row = await store.findById(user.id);
   if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
-  if (!row.locked_at) return { user: row.username, outcome: 'failed', message: 'another administrator unlocked it while this ran; run the lock again' };
   return alreadyLocked(row);
 }
 
@@ -209,28 +221,11 @@ function alreadyLocked(row: AccountRow): Outcome {
   return {
     user: row.username,
     outcome: 'locked', // CONTRACT's outcome for the end state; the message says nothing changed
-    message: `already locked by an administrator since ${row.locked_at!.toISOString()}; nothing changed`,
+    message: `already locked by an administrator since ${row.locked_at ? row.locked_at.toISOString() : 'an unknown time'}; nothing changed`,
   };
 }
 
-/** Locks `unlock --all` leaves alone unless --reason names them: agreements need signatures, admin locks a deliberate unlock. */
-export const KEPT_BY_DEFAULT = ['agreement_expired', 'admin'] as const;
-
-/** How many accounts are locked for `reason` (when unset: any reason but those kept by default) in an agency. */
-export async function countLocked(db: Knex, f: BulkFilter): Promise<number> {
-  const q = db('users').whereNotNull('locked_at');
-  if (f.reason) q.where('lock_reason', f.reason);
-  else q.where((w) => w.whereNull('lock_reason').orWhereNotIn('lock_reason', [...KEPT_BY_DEFAULT]));
-  if (f.agencyId !== undefined) q.where('agency_id', f.agencyId);
-  return Number(((await q.count({ n: '*' })) as Array<{ n: number | string }>)[0]!.n);
-}
-
-/** Locked accounts page by page on id (each unlock drops one out of the filter; the key keeps its place). */
-export async function* lockedAccounts(db: Knex, f: BulkFilter, pageSize = 500): AsyncGenerator<AccountRow> {
-  const build = () => {
-    const q = accountQuery(db, { locked: true, lockReason: f.reason, agencyId: f.agencyId });
-    if (!f.reason) q.where((w) => w.whereNull('u.lock_reason').orWhereNotIn('u.lock_reason', [...KEPT_BY_DEFAULT]));
-    return q;
-  };
-  for await (const row of pageById<AccountRow>(build, 'u.id', 'asc', Infinity, pageSize)) yield normalise(row);
+/** Unlock one account (the helpdesk wizard, single names): a page of one. */
+export async function unlockAccount(ctx: AppContext, user: AccountRow, opts: UnlockOptions): Promise<Outcome> {
+  return (await unlockPage(ctx, [user], opts))[0]!;
 }

@@ -8,38 +8,22 @@
  * window passed without a run is not sent late, because a later stage is due instead. Keying on
  * the expiry date means a renewed account starts its stages afresh.
  */
-import type { Knex } from 'knex';
+import type { AccountContacts, AccountStore } from '../store/types.js';
 import type { AppContext } from '../context.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
-import { maskEmail, writeAudit } from './audit.js';
+import { maskEmail, writeAudits } from './audit.js';
 import { parseEmailAddress } from './email-address.js';
 import { utcDayStart, ymd } from './days.js';
 import type { Signer } from './detail.js';
 import { expiringAccounts, inPages, signerLabel, type ExpiringRow } from './expiry.js';
-import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
 
 /** The stage due at `daysLeft`, or undefined when none is (too early, or already expired). */
 export function dueStage(daysLeft: number, stages: number[]): number | undefined {
   if (daysLeft < 0) return undefined;
   const due = stages.filter((s) => daysLeft <= s);
   return due.length ? Math.min(...due) : undefined;
-}
-
-interface Contacts {
-  supervisors: Map<number, { email: string | null; name: string }>;
-  directors: Map<number, { email: string | null; name: string | null }>;
-}
-
-async function contactsFor(db: Knex, page: ExpiringRow[]): Promise<Contacts> {
-  const supIds = [...new Set(page.map((r) => r.supervisor_id).filter((x): x is number => x !== null))];
-  const agIds = [...new Set(page.map((r) => r.agency_id).filter((x): x is number => x !== null))];
-  const sups = supIds.length ? ((await db('users').whereIn('id', supIds).select('id', 'email', 'first_name', 'last_name')) as Array<{ id: number; email: string | null; first_name: string; last_name: string }>) : [];
-  const dirs = agIds.length ? ((await db('agencies').whereIn('id', agIds).select('id', 'executive_director_email', 'executive_director_name')) as Array<{ id: number; executive_director_email: string | null; executive_director_name: string | null }>) : [];
-  return {
-    supervisors: new Map(sups.map((s) => [Number(s.id), { email: s.email, name: fullName(s) }])),
-    directors: new Map(dirs.map((d) => [Number(d.id), { email: d.executive_director_email, name: d.executive_director_name }])),
-  };
 }
 
 export interface ReminderRun {
@@ -49,22 +33,20 @@ export interface ReminderRun {
 
 /** Send each account in the window the stage due today, once. `agencyId` narrows the run. */
 export function sendReminders(ctx: AppContext, opts: { agencyId?: number; dryRun?: boolean; ticket?: string | null }): ReminderRun {
-  const counts: Record<string, number> = { sent: 0, queued: 0, failed: 0, alreadySent: 0 };
+  const counts: Record<string, number> = { sent: 0, queued: 0, failed: 0, alreadySent: 0, wouldSend: 0 };
   const stages = ctx.config.reminderDays;
   async function* run(): AsyncGenerator<Outcome> {
-    const { knex } = await ctx.db();
+    const store = await ctx.store();
     const now = ctx.clock();
     const before = utcDayStart(now, Math.max(...stages) + 1);
-    for await (const page of inPages(expiringAccounts(knex, { now, before, agencyId: opts.agencyId }), 500)) {
-      const contacts = await contactsFor(knex, page);
-      const done: Array<Outcome & { outboxId?: number }> = [];
-      for (const row of page) {
+    for await (const page of inPages(expiringAccounts(store, { now, before, agencyId: opts.agencyId }), 500)) {
+      const due = page.flatMap((row) => {
         const stage = dueStage(row.daysLeft, stages);
-        if (stage === undefined) continue;
-        const r = await remindOne(knex, ctx, row, stage, contacts, opts);
-        if (r) done.push(r);
-        else counts.alreadySent!++;
-      }
+        return stage === undefined ? [] : [{ row, stage }];
+      });
+      const contacts = await store.contacts(due.map((d) => d.row));
+      const done = await remindPage(store, ctx, due, contacts, opts);
+      counts.alreadySent! += due.length - done.length;
       const delivered = await deliverNotices(ctx, done.flatMap((r) => (r.outboxId ? [r.outboxId] : [])));
       for (const { outboxId, ...r } of done) {
         if (outboxId) {
@@ -72,7 +54,8 @@ export function sendReminders(ctx: AppContext, opts: { agencyId?: number; dryRun
           r.outcome = d?.outcome ?? 'queued';
           r.message += `; ${deliveryNote('reminder', d)}`;
         }
-        if (r.outcome in counts) counts[r.outcome]!++;
+        if (r.outcome === 'would_send') counts.wouldSend!++;
+        else if (r.outcome in counts) counts[r.outcome]!++;
         yield r;
       }
     }
@@ -80,61 +63,103 @@ export function sendReminders(ctx: AppContext, opts: { agencyId?: number; dryRun
   return { counts, results: run() };
 }
 
-/** Claim the stage and queue the mail together; undefined when this stage was already sent. */
-async function remindOne(
-  knex: Knex,
-  ctx: AppContext,
-  row: ExpiringRow,
-  stage: number,
-  c: Contacts,
-  opts: { dryRun?: boolean; ticket?: string | null },
-): Promise<(Outcome & { outboxId?: number }) | undefined> {
-  const sup = row.supervisor_id ? c.supervisors.get(row.supervisor_id) : undefined;
-  const dir = row.agency_id ? c.directors.get(row.agency_id) : undefined;
-  // Only addresses that parse count: a stage with nobody to tell is not recorded, so a later run (after
-  // the address is fixed) still sends it.
-  // (queueNotice drops and reports the invalid ones among them.)
-  const addresses = [row.email, sup?.email, dir?.email].filter((a): a is string => Boolean(a));
-  const what = `${stage}-day reminder (${row.daysLeft} days left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
+interface Due {
+  row: ExpiringRow;
+  stage: number;
+}
+
+/**
+ * Claim the due stages of a page and queue their mail together: one multi-row insert into agreement_reminders
+ * (`on conflict do nothing`: a stage already sent is not claimed again), one multi-row outbox insert, one audit
+ * insert, in one transaction. Accounts whose stage was already claimed are left out of the result.
+ */
+async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], contacts: Map<number, AccountContacts>, opts: { dryRun?: boolean; ticket?: string | null }): Promise<Array<Outcome & { outboxId?: number }>> {
   const now = ctx.clock();
-  if (opts.dryRun) {
-    const sent = await knex('agreement_reminders').where({ user_id: row.id, expires_at: row.account_expires_at, stage_days: stage }).first('id');
-    return sent ? undefined : { user: row.username, outcome: 'would_send', message: `would send the ${what}` };
-  }
-  if (!addresses.some((a) => parseEmailAddress(a).ok)) {
-    // Not recorded: the next run tries again once someone has an address on file.
-    return { user: row.username, outcome: 'failed', message: `${what} not sent: no valid email address for the user, the supervisor or the Executive Director` };
-  }
-  return knex.transaction(async (trx) => {
-    const claimed = (await trx.raw(
-      `insert into agreement_reminders (user_id, expires_at, stage_days, sent_at) values (?, ?, ?, ?)
-       on conflict (user_id, expires_at, stage_days) do nothing returning id`,
-      [row.id, row.account_expires_at, stage, now],
-    )).rows as Array<{ id: number }>;
-    if (!claimed[0]) return undefined;
-    const [to, ...cc] = addresses;
-    const outboxId = await queueNotice(trx, ctx, {
-      kind: 'reminder',
-      userId: row.id,
-      to: to!,
-      cc,
-      subject: `Your HMIS account expires in ${row.daysLeft} day${row.daysLeft === 1 ? '' : 's'} (${ymd(row.account_expires_at)})`,
-      greeting: `Hello ${fullName(row) || row.username},`,
-      paragraphs: reminderText(row, sup?.name, dir?.name ?? null),
-      ticket: opts.ticket ?? null,
-      params: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString() },
+  const ticket = opts.ticket ?? null;
+  const what = ({ row, stage }: Due) =>
+    `${stage}-day reminder (${row.daysLeft} days left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
+  // Only addresses that parse count: a stage with nobody to tell is not recorded, so a later run (after the
+  // address is fixed) still sends it. (queueNotices drops and reports the invalid ones among them.)
+  const addresses = (d: Due) => {
+    const c = contacts.get(d.row.id);
+    return [d.row.email, c?.supervisor?.email, c?.director?.email].filter((a): a is string => Boolean(a));
+  };
+  const sent = await alreadyClaimed(store, due);
+  const open = due.filter((d) => !sent.has(key(d)));
+  if (opts.dryRun) return open.map((d) => ({ user: d.row.username, outcome: 'would_send', message: `would send the ${what(d)}` }));
+  const nobody = open.filter((d) => !addresses(d).some((a) => parseEmailAddress(a).ok));
+  const sendable = open.filter((d) => !nobody.includes(d));
+  const out: Array<Outcome & { outboxId?: number }> = nobody.map((d) => ({
+    user: d.row.username,
+    outcome: 'failed',
+    message: `${what(d)} not sent: no valid email address for the user, the supervisor or the Executive Director`,
+  }));
+  if (!sendable.length) return out;
+  const queued = await store.knex.transaction(async (trx) => {
+    const claimed = (await trx('agreement_reminders')
+      .insert(sendable.map((d) => ({ user_id: d.row.id, expires_at: d.row.account_expires_at, stage_days: d.stage, sent_at: now })))
+      .onConflict(['user_id', 'expires_at', 'stage_days'])
+      .ignore()
+      .returning(['id', 'user_id'])) as Array<{ id: number | string; user_id: number | string }>;
+    const claimId = new Map(claimed.map((c) => [Number(c.user_id), Number(c.id)]));
+    const mine = sendable.filter((d) => claimId.has(d.row.id));
+    const notices = mine.map((d) => {
+      const c = contacts.get(d.row.id);
+      const [to, ...cc] = addresses(d);
+      return { to: to!, cc, notice: reminderNotice(d, to!, cc, c, ticket) };
     });
-    await trx('agreement_reminders').where('id', claimed[0].id).update({ outbox_id: outboxId });
+    const ids = await queueNotices(trx, ctx, notices.map((n) => n.notice));
+    if (ids.length) {
+      await trx.raw(
+        `update agreement_reminders r set outbox_id = v.outbox_id from (select unnest(?::bigint[]) as id, unnest(?::bigint[]) as outbox_id) v where r.id = v.id`,
+        [mine.map((d) => claimId.get(d.row.id)!), ids],
+      );
+    }
     // The reminder is a change like any other: the trail shows who was told what, and under which ticket.
-    await writeAudit(trx, {
-      actor: ctx.config.actor,
-      action: 'reminder.sent',
-      userId: row.id,
-      ticket: opts.ticket ?? null,
-      details: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString(), to: maskEmail(to), cc: cc.map(maskEmail), missing: row.missing },
-    });
-    return { user: row.username, outcome: 'queued', message: `${what}${row.email ? '' : ' (no address for the user: sent to the supervisor/director)'}`, outboxId };
+    await writeAudits(
+      trx,
+      mine.map((d, i) => ({
+        actor: ctx.config.actor,
+        action: 'reminder.sent',
+        userId: d.row.id,
+        ticket,
+        details: { stageDays: d.stage, expiresAt: d.row.account_expires_at?.toISOString(), to: maskEmail(notices[i]!.to), cc: notices[i]!.cc.map(maskEmail), missing: d.row.missing },
+      })),
+    );
+    return mine.map((d, i) => ({
+      user: d.row.username,
+      outcome: 'queued',
+      message: `${what(d)}${d.row.email ? '' : ' (no address for the user: sent to the supervisor/director)'}`,
+      outboxId: ids[i],
+    }));
   });
+  return [...out, ...queued];
+}
+
+const key = (d: Due) => `${d.row.id}|${d.row.account_expires_at?.toISOString()}|${d.stage}`;
+
+/** The due stages already on record (one query): a second run the same day sends nothing. */
+async function alreadyClaimed(store: AccountStore, due: Due[]): Promise<Set<string>> {
+  if (!due.length) return new Set();
+  const rows = (await store.knex('agreement_reminders')
+    .whereIn('user_id', [...new Set(due.map((d) => d.row.id))])
+    .select('user_id', 'expires_at', 'stage_days')) as Array<{ user_id: number | string; expires_at: Date; stage_days: number | string }>;
+  return new Set(rows.map((r) => `${Number(r.user_id)}|${new Date(r.expires_at).toISOString()}|${Number(r.stage_days)}`));
+}
+
+function reminderNotice(d: Due, to: string, cc: string[], c: AccountContacts | undefined, ticket: string | null): Notice {
+  const { row, stage } = d;
+  return {
+    kind: 'reminder',
+    userId: row.id,
+    to,
+    cc,
+    subject: `Your HMIS account expires in ${row.daysLeft} day${row.daysLeft === 1 ? '' : 's'} (${ymd(row.account_expires_at)})`,
+    greeting: `Hello ${fullName(row) || row.username},`,
+    paragraphs: reminderText(row, c?.supervisor?.name, c?.director?.name ?? null),
+    ticket,
+    params: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString() },
+  };
 }
 
 function reminderText(row: ExpiringRow, supervisor: string | undefined, director: string | null): string[] {

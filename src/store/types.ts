@@ -10,6 +10,7 @@
  * and must make each write conditional, as the SQL hosts do.
  */
 import type { Knex } from 'knex';
+import type { TokenFormat } from '../services/tokens.js';
 
 export type HostKind = 'native' | 'devise';
 export type LockReason = 'failed_logins' | 'agreement_expired' | 'admin';
@@ -103,10 +104,8 @@ export interface ComplianceCounts {
 
 /** How reset links are made and judged on this host; the link history itself is the tool's own table. */
 export interface ResetHost {
-  /** The query parameter that carries the raw token in a link. */
-  readonly tokenParam: string;
-  /** The pattern a raw token of this host matches (to tell a cut-off token from an unknown one). */
-  readonly tokenPattern: RegExp;
+  /** How the link carries the raw token: its query parameter and pattern (to tell a cut-off token from an unknown one). */
+  readonly format: TokenFormat;
   /** A fresh raw token from the CSPRNG. */
   newRaw(): string;
   /** What the history (and, for Devise, the host column) stores for a raw token: never the token itself. */
@@ -115,14 +114,16 @@ export interface ResetHost {
   activate(tx: Tx, userId: number, digest: string, now: Date): Promise<void>;
   /** Withdraw it, if it is still the live one. */
   deactivate(tx: Tx, userId: number, digest: string): Promise<void>;
+  /** A link the host takes now that is not in the history (the application sent it itself), or undefined. */
+  findLive(digest: string, now: Date): Promise<{ userId: number } | undefined>;
   /** Whether the host still takes it: 'live', 'gone' (used or replaced by the application itself), or 'ours' (the history decides). */
   hostState(userId: number, digest: string, now: Date): Promise<'live' | 'gone' | 'ours'>;
 }
 
 /** How email confirmation links are made on this host; the link history is the tool's own table. */
 export interface VerifyHost {
-  /** The query parameter that carries the raw token in a link. */
-  readonly tokenParam: string;
+  /** How the link carries the raw token. */
+  readonly format: TokenFormat;
   newRaw(): string;
   /** Under the account's row lock: make the host take `raw` as confirming `address`; false when the account no longer waits for that address. */
   activate(tx: Tx, userId: number, address: string, raw: string, now: Date): Promise<boolean>;
@@ -166,7 +167,8 @@ export interface AccountStore {
   usernames(ids: number[]): Promise<Map<number, string>>;
   agencyByName(name: string): Promise<{ id: number; name: string } | undefined>;
   agencyNames(max?: number): Promise<string[]>;
-  contacts(accounts: AccountRow[]): Promise<Map<number, AccountContacts>>;
+  /** Supervisor and director of each account; `db` is the caller's transaction when inside one (PGlite has one connection). */
+  contacts(accounts: AccountRow[], db?: Knex | Tx): Promise<Map<number, AccountContacts>>;
   /** Other accounts using this address (as email or pending email), excluding `exceptId`. */
   addressOwners(email: string, exceptId?: number, db?: Knex | Tx): Promise<Array<{ id: number; username: string }>>;
   /** Addresses held by more than one account, lower-cased, with how many. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findAccountByUsername } from '../../src/db/accounts.js';
+import { NativeStore } from '../../src/store/native/index.js';
 import { unlockAccount } from '../../src/services/lockout.js';
 import { recordLoginFailure, recordLoginSuccess } from '../../src/index.js';
 import { cli } from '../helpers/cli.js';
@@ -21,7 +21,7 @@ beforeEach(async () => db.reset());
 
 const run = (args: string[], extra: Parameters<typeof cli>[1] = {}) => cli(args, { database: db, env, clock, ...extra });
 const audits = (action: string) => count(db.knex('audit_log').where('action', action));
-const user = async (name: string) => (await findAccountByUsername(db.knex, name))!;
+const user = async (name: string) => (await new NativeStore(db.knex, () => new Date()).findByLogin(name))!;
 
 describe('unlock', () => {
   it('20 concurrent unlocks of one account: exactly one unlocked and one audit row', async () => {

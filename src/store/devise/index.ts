@@ -72,9 +72,8 @@ export class DeviseStore extends SqlReader implements AccountStore {
   }
 
   readonly reset: ResetHost = {
-    tokenParam: 'reset_password_token',
     // Devise.friendly_token makes 20; accept what an application configured longer.
-    tokenPattern: /^[A-Za-z0-9_-]{20,128}$/,
+    format: { param: 'reset_password_token', pattern: /^[A-Za-z0-9_-]{20,128}$/, shape: '20 or more characters' },
     newRaw: () => friendlyToken(20),
     digest: (raw) => deviseDigest(this.secret(), 'reset_password_token', raw),
     activate: async (tx, userId, digest, now) => {
@@ -83,6 +82,14 @@ export class DeviseStore extends SqlReader implements AccountStore {
     },
     deactivate: async (tx, userId, digest) => {
       await tx.raw(`update ${this.sql.users} u set reset_password_token = null, reset_password_sent_at = null where u.id = ? and u.reset_password_token = ?`, [userId, digest]);
+    },
+    findLive: async (digest, now) => {
+      const { rows } = (await this.knex.raw(
+        `select u.id, ${this.t.read('reset_password_sent_at')} as sent from ${this.sql.users} u where u.reset_password_token = ? ${this.existsSql()}`,
+        [digest],
+      )) as { rows: Array<{ id: number | string; sent: Date | null }> };
+      const r = rows[0];
+      return r?.sent && r.sent.getTime() > now.getTime() - this.settings.resetTtlMs ? { userId: Number(r.id) } : undefined;
     },
     hostState: async (userId, digest, now) => {
       const { rows } = (await this.knex.raw(
@@ -95,7 +102,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
   };
 
   readonly verify: VerifyHost = {
-    tokenParam: 'confirmation_token',
+    format: { param: 'confirmation_token', pattern: /^[A-Za-z0-9_-]{20,128}$/, shape: '20 or more characters' },
     newRaw: () => friendlyToken(20),
     activate: async (tx, userId, address, raw, now) => {
       // Devise keeps the confirmation token raw; it confirms the pending address, or a never-confirmed current one.
@@ -115,15 +122,16 @@ export class DeviseStore extends SqlReader implements AccountStore {
 
   // -- reading --
 
-  async contacts(accounts: AccountRow[]): Promise<Map<number, AccountContacts>> {
+  async contacts(accounts: AccountRow[], db: Knex | Tx = this.knex): Promise<Map<number, AccountContacts>> {
     const supIds = [...new Set(accounts.map((r) => r.supervisor_id).filter((x): x is number => x !== null))];
     const agIds = [...new Set(accounts.map((r) => r.agency_id).filter((x): x is number => x !== null))];
     const sups = new Map<number, AccountContacts['supervisor']>();
-    for await (const s of supIds.length ? this.page({ ids: supIds }) : []) {
+    const found = supIds.length ? ((await this.query({ ids: supIds }, db)) as Array<Record<string, unknown>>).map(normaliseAccount) : [];
+    for (const s of found) {
       sups.set(s.id, { id: s.id, username: s.username, name: `${s.first_name} ${s.last_name}`.trim(), email: s.email });
     }
     const dirs = agIds.length
-      ? ((await this.knex('hmis_admin.agency_contacts').whereIn('agency_id', agIds).select('agency_id', 'executive_director_name as name', 'executive_director_email as email')) as Array<{
+      ? ((await db('hmis_admin.agency_contacts').whereIn('agency_id', agIds).select('agency_id', 'executive_director_name as name', 'executive_director_email as email')) as Array<{
           agency_id: number | string;
           name: string | null;
           email: string | null;

@@ -4,7 +4,7 @@
  * administrators, or two cron hosts, acting at once change each account once.
  */
 import type { Knex } from 'knex';
-import { hashToken, newToken, TOKEN_RE } from '../../services/tokens.js';
+import { hashToken, NATIVE_TOKEN, newToken } from '../../services/tokens.js';
 import { normaliseAccount } from '../sql/mapping.js';
 import { SqlReader } from '../sql/reader.js';
 import type { AccountContacts, AccountRow, AccountStore, AddressChange, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
@@ -26,18 +26,18 @@ export class NativeStore extends SqlReader implements AccountStore {
   }
 
   readonly reset: ResetHost = {
-    tokenParam: 'token',
-    tokenPattern: TOKEN_RE,
+    format: NATIVE_TOKEN,
     newRaw: () => newToken().raw,
     digest: hashToken,
     // The history row (password_reset_tokens) is the link: nothing else on the host to switch on or off.
     activate: async () => {},
     deactivate: async () => {},
+    findLive: async () => undefined,
     hostState: async () => 'ours',
   };
 
   readonly verify: VerifyHost = {
-    tokenParam: 'token',
+    format: NATIVE_TOKEN,
     newRaw: () => newToken().raw,
     activate: async (tx, userId, address) => {
       const row = (await tx('users').where('id', userId).forUpdate().first('email')) as { email: string | null } | undefined;
@@ -50,14 +50,14 @@ export class NativeStore extends SqlReader implements AccountStore {
     return { schema: 'native', table: 'users', optional: {}, missing: [], settings: {} };
   }
 
-  async contacts(accounts: AccountRow[]): Promise<Map<number, AccountContacts>> {
+  async contacts(accounts: AccountRow[], db: Knex | Tx = this.knex): Promise<Map<number, AccountContacts>> {
     const supIds = [...new Set(accounts.map((r) => r.supervisor_id).filter((x): x is number => x !== null))];
     const agIds = [...new Set(accounts.map((r) => r.agency_id).filter((x): x is number => x !== null))];
     const sups = supIds.length
-      ? ((await this.knex('users').whereIn('id', supIds).select('id', 'username', 'email', 'first_name', 'last_name')) as Array<{ id: number; username: string; email: string | null; first_name: string; last_name: string }>)
+      ? ((await db('users').whereIn('id', supIds).select('id', 'username', 'email', 'first_name', 'last_name')) as Array<{ id: number; username: string; email: string | null; first_name: string; last_name: string }>)
       : [];
     const dirs = agIds.length
-      ? ((await this.knex('agencies').whereIn('id', agIds).select('id', 'executive_director_email as email', 'executive_director_name as name')) as Array<{ id: number; email: string | null; name: string | null }>)
+      ? ((await db('agencies').whereIn('id', agIds).select('id', 'executive_director_email as email', 'executive_director_name as name')) as Array<{ id: number; email: string | null; name: string | null }>)
       : [];
     const bySup = new Map(sups.map((s) => [Number(s.id), { id: Number(s.id), username: s.username, name: `${s.first_name} ${s.last_name}`.trim(), email: s.email }]));
     const byAgency = new Map(dirs.map((d) => [Number(d.id), { name: d.name, email: d.email }]));
@@ -89,7 +89,7 @@ export class NativeStore extends SqlReader implements AccountStore {
   async adminLock(tx: Tx, id: number, now: Date): Promise<Changed | undefined> {
     const rows = (await tx.raw(
       `with old as (select id, locked_at, lock_reason, failed_login_attempts from users where id = ? for update)
-       update users u set locked_at = coalesce(old.locked_at, ?), lock_reason = 'admin', updated_at = ?
+       update users u set locked_at = ?, lock_reason = 'admin', updated_at = ?
        from old
        where u.id = old.id and (old.locked_at is null or old.lock_reason is distinct from 'admin')
        returning u.id, case when old.locked_at is not null then coalesce(old.lock_reason, 'failed_logins') end as old_reason,

@@ -17,8 +17,8 @@ export const nativeMapping: SqlMapping = {
     agency: 'a.name',
     supervisor_id: 'u.supervisor_id',
     locked_at: 'u.locked_at',
-    // A lock's reason is shown only while it is locked.
-    lock_reason: 'case when u.locked_at is not null then u.lock_reason end',
+    // A lock's reason is shown only while it is locked; a lock the web application set without one is a failed-login lock.
+    lock_reason: "case when u.locked_at is not null then coalesce(u.lock_reason, 'failed_logins') end",
     failed_login_attempts: 'u.failed_login_attempts',
     last_failed_login_at: 'u.last_failed_login_at',
     account_expires_at: 'u.account_expires_at',
