@@ -167,7 +167,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addHelpText('after', examples('hmis-admin mail doctor', 'hmis-admin mail doctor --json --dns-server 9.9.9.9'))
     .action(run(() => import('./commands/mail.js'), 'doctor', async (p) => p.doc((await mailViews()).doctorText)));
 
-  // reset links and email addresses (issue 3, services/reset.ts and services/email.ts)
+  // reset links and email addresses (issue 3, services/links/reset.ts and services/email/email.ts)
   const resetViews = () => import('./output/reset-views.js');
   const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send jdoe'));
   mutating(

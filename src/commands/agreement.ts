@@ -3,9 +3,9 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { parseDate, quote } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { showAgreement, signAgreement, type AgreementView } from '../services/agreements.js';
-import { SIGNERS, type Signer } from '../services/detail.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { showAgreement, signAgreement, type AgreementView } from '../services/accounts/agreements.js';
+import { SIGNERS, type Signer } from '../services/accounts/detail.js';
 
 /** The three signatures, what is missing, and the commands that record it. */
 export async function show(user: string, _opts: unknown, ctx: AppContext): Promise<AgreementView> {

@@ -1,8 +1,8 @@
 /** `audit [--user] [--actor] [--action] [--ticket] [--since] [--limit]`: the trail, newest first. */
 import type { AppContext } from '../context.js';
 import { parseCount, parseDuration } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { pageAudit, type AuditRow } from '../services/audit.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { pageAudit, type AuditRow } from '../services/accounts/audit.js';
 
 export interface AuditOpts {
   user?: string;

@@ -1,7 +1,7 @@
 /** `demo [--users N]`: realistic agencies and users in every state. */
 import type { AppContext } from '../context.js';
 import { parseCount } from '../parse.js';
-import { createDemo, type DemoResult } from '../services/demo.js';
+import { createDemo, type DemoResult } from '../services/accounts/demo.js';
 
 export interface DemoOpts {
   users?: string;

@@ -1,7 +1,7 @@
 /** `diagnose <user>`: the helpdesk checklist for "my reset link does not work"; exit 5 when a check fails. */
 import type { AppContext } from '../context.js';
-import { resolveUser } from '../services/accounts.js';
-import { diagnoseAccount, type Diagnosis } from '../services/diagnose.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { diagnoseAccount, type Diagnosis } from '../services/helpdesk/diagnose.js';
 
 export async function diagnose(user: string, _opts: unknown, ctx: AppContext): Promise<Diagnosis & { exitCode: number }> {
   const store = await ctx.store();

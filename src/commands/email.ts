@@ -1,9 +1,9 @@
 /** `email set <user> <address>`, `email verify <user>`, `email check`. */
 import type { AppContext } from '../context.js';
 import type { Outcome } from '../output/views.js';
-import { resolveAgency, resolveUser } from '../services/accounts.js';
-import { setEmail, sendVerification } from '../services/email.js';
-import { checkEmails, newSummary, type EmailCheckSummary, type EmailProblemRow } from '../services/email-check.js';
+import { resolveAgency, resolveUser } from '../services/accounts/accounts.js';
+import { setEmail, sendVerification } from '../services/email/email.js';
+import { checkEmails, newSummary, type EmailCheckSummary, type EmailProblemRow } from '../services/email/email-check.js';
 
 export interface EmailSetOpts {
   phone?: string;

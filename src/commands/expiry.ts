@@ -3,10 +3,10 @@ import { confirmOrRefuse, type AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { formatDuration, parseDuration } from '../parse.js';
-import { resolveAgency } from '../services/accounts.js';
-import { DAY_MS, utcDayStart } from '../services/days.js';
-import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
-import { sendReminders } from '../services/reminders.js';
+import { resolveAgency } from '../services/accounts/accounts.js';
+import { DAY_MS, utcDayStart } from '../services/accounts/days.js';
+import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/accounts/expiry.js';
+import { sendReminders } from '../services/notices/reminders.js';
 
 /** How long a cron job waits for the embedded database's lock file. */
 const CRON_LOCK_WAIT_MS = 10 * 60_000;

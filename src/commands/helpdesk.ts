@@ -7,9 +7,9 @@ import type { AppContext } from '../context.js';
 import { CancelledError, CliError, UsageError } from '../errors.js';
 import type { Outcome } from '../output/views.js';
 import { quote } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { diagnoseAccount, type Diagnosis } from '../services/diagnose.js';
-import { findPeople, helpdeskServices, TICKET_RE } from '../services/helpdesk.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { diagnoseAccount, type Diagnosis } from '../services/helpdesk/diagnose.js';
+import { findPeople, helpdeskServices, TICKET_RE } from '../services/helpdesk/helpdesk.js';
 
 export interface HelpdeskOpts {
   ticket?: string;

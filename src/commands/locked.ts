@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, quote } from '../parse.js';
-import { listAccounts, resolveAgency, type AccountRow } from '../services/accounts.js';
+import { listAccounts, resolveAgency, type AccountRow } from '../services/accounts/accounts.js';
 import type { LockReason } from '../store/types.js';
 
 export const LOCK_REASONS = ['failed_logins', 'agreement_expired', 'admin'] as const;

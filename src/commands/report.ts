@@ -1,7 +1,7 @@
 /** `report compliance [--agency <name>]`: per agency, what keeps accounts from working or compliant. */
 import type { AppContext } from '../context.js';
-import { resolveAgency } from '../services/accounts.js';
-import { complianceReport, type ComplianceReport } from '../services/compliance.js';
+import { resolveAgency } from '../services/accounts/accounts.js';
+import { complianceReport, type ComplianceReport } from '../services/helpdesk/compliance.js';
 
 export interface ComplianceOpts {
   agency?: string;

@@ -3,9 +3,9 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Outcome } from '../output/views.js';
 import { parseDuration } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/reset.js';
-import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/reset-links.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/links/reset.js';
+import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/links/reset-links.js';
 
 export interface ResetSendOpts {
   ttl?: string;

@@ -5,8 +5,8 @@ import type { ResultStream } from '../output/lockout-views.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { checkText, TEXT_LIMITS } from '../validate/text.js';
-import { resolveAgency, resolveUser } from '../services/accounts.js';
-import { countForUnlock, lockAccount, unlockAll, unlockPage, type BulkFilter, type UnlockOptions } from '../services/lockout.js';
+import { resolveAgency, resolveUser } from '../services/accounts/accounts.js';
+import { countForUnlock, lockAccount, unlockAll, unlockPage, type BulkFilter, type UnlockOptions } from '../services/accounts/lockout.js';
 import type { AccountRow, AccountStore, LockReason } from '../store/types.js';
 import { LOCK_REASONS } from './locked.js';
 

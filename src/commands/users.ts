@@ -2,8 +2,8 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, parseDuration } from '../parse.js';
-import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts.js';
-import { accountDetail, type AccountDetail } from '../services/detail.js';
+import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts/accounts.js';
+import { accountDetail, type AccountDetail } from '../services/accounts/detail.js';
 
 export interface UsersListOpts {
   locked?: boolean;

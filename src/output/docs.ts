@@ -1,7 +1,7 @@
 /** Text renderings of single documents for table mode. */
 import type { MigrateResult } from '../commands/db.js';
-import type { DemoResult } from '../services/demo.js';
-import type { AccountDetail } from '../services/detail.js';
+import type { DemoResult } from '../services/accounts/demo.js';
+import type { AccountDetail } from '../services/accounts/detail.js';
 import { cell, shortTime } from './format.js';
 import { renderFields } from './table.js';
 

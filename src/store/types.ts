@@ -10,7 +10,7 @@
  * and must make each write conditional, as the SQL hosts do.
  */
 import type { Knex } from 'knex';
-import type { TokenFormat } from '../services/tokens.js';
+import type { TokenFormat } from '../services/links/tokens.js';
 
 export type HostKind = 'native' | 'devise';
 export type LockReason = 'failed_logins' | 'agreement_expired' | 'admin';

@@ -1,6 +1,6 @@
 /** The rules of the single-purpose settings (link paths, TTLs, reminder stages, DKIM names, the actor). */
 import { UsageError } from '../errors.js';
-import { DAY_MS } from '../services/days.js';
+import { DAY_MS } from '../services/accounts/days.js';
 import { dnsName, selectorProblem } from './host.js';
 import { quote } from './quote.js';
 import { checkText, TEXT_LIMITS } from './text.js';

@@ -72,7 +72,11 @@ export async function truncateHost(knex: Knex): Promise<void> {
 /** Create the host's tables (devise) and migrate the tool's own, on a fresh database. */
 export async function prepareHost(knex: Knex, host: HostName): Promise<void> {
   const { migrateLatest } = await import('../../src/db/migrate.js');
-  if (host === 'devise') await knex.raw(DEVISE_HOST_SQL);
+  if (host === 'devise') {
+    // One statement at a time (PGlite prepares each), without the comments (their `?` would read as bindings).
+    const sql = DEVISE_HOST_SQL.replace(/--[^\n]*/g, '');
+    for (const statement of sql.split(';').map((x) => x.trim()).filter(Boolean)) await knex.raw(statement);
+  }
   await migrateLatest(knex, host);
 }
 

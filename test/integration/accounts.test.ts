@@ -139,7 +139,7 @@ describe('audit', () => {
 
   it('pages by id without losing or repeating entries, and stops at the limit', async () => {
     for (let i = 0; i < 5; i++) await db.knex('audit_log').insert({ actor: 'pager', action: 'test.page', details: '{}' });
-    const { pageAudit } = await import('../../src/services/audit.js');
+    const { pageAudit } = await import('../../src/services/accounts/audit.js');
     const ids = async (limit: number, size: number) => {
       const out: number[] = [];
       const { NativeStore } = await import('../../src/store/native/index.js');

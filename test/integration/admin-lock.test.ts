@@ -1,7 +1,7 @@
 /** An administrator's lock stays locked: `lock` takes over any other lock, `unlock --all` leaves admin locks alone. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NativeStore } from '../../src/store/native/index.js';
-import { unlockAccount } from '../../src/services/lockout.js';
+import { unlockAccount } from '../../src/services/accounts/lockout.js';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 import { count, mailDir, seedUser, serviceContext } from '../helpers/lockout-seed.js';

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeStore } from '../../src/store/native/index.js';
-import { confirmEmail, type ConfirmResult } from '../../src/services/email.js';
-import { setEmail } from '../../src/services/email.js';
-import { newToken } from '../../src/services/tokens.js';
+import { confirmEmail, type ConfirmResult } from '../../src/services/email/email.js';
+import { setEmail } from '../../src/services/email/email.js';
+import { newToken } from '../../src/services/links/tokens.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
 import { seedUsers } from '../helpers/links.js';
 import { mailDir, serviceContext } from '../helpers/lockout-seed.js';

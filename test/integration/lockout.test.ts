@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NativeStore } from '../../src/store/native/index.js';
-import { unlockAccount } from '../../src/services/lockout.js';
+import { unlockAccount } from '../../src/services/accounts/lockout.js';
 import { recordLoginFailure, recordLoginSuccess } from '../../src/index.js';
 import { cli } from '../helpers/cli.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';

@@ -4,7 +4,7 @@
  * administrators, or two cron hosts, acting at once change each account once.
  */
 import type { Knex } from 'knex';
-import { hashToken, NATIVE_TOKEN, newToken } from '../../services/tokens.js';
+import { hashToken, NATIVE_TOKEN, newToken } from '../../services/links/tokens.js';
 import { normaliseAccount } from '../sql/mapping.js';
 import { SqlReader } from '../sql/reader.js';
 import type { AccountContacts, AccountRow, AccountStore, AddressChange, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';

@@ -1,8 +1,8 @@
 /** The audit trail: one row per change, written in the change's own transaction; addresses masked, no tokens. */
 import type { Knex } from 'knex';
-import { inPages, pageById } from '../db/paging.js';
-import type { AccountStore } from '../store/types.js';
-import { iso } from '../output/format.js';
+import { inPages, pageById } from '../../db/paging.js';
+import type { AccountStore } from '../../store/types.js';
+import { iso } from '../../output/format.js';
 
 export interface AuditEntry {
   actor: string;

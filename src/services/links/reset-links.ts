@@ -3,10 +3,10 @@
  * and redemption by the HMIS web application (single use, one conditional UPDATE).
  */
 import type { Knex } from 'knex';
-import type { Config } from '../config.js';
-import { iso } from '../output/format.js';
-import type { AccountStore } from '../store/types.js';
-import { writeAudit } from './audit.js';
+import type { Config } from '../../config.js';
+import { iso } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
+import { writeAudit } from '../accounts/audit.js';
 import { configuredSite, hashToken, parseLinkOrToken, TOKEN_RE } from './tokens.js';
 
 export interface ResetLinkRow {

@@ -3,12 +3,12 @@
  * each says ok, warn or fail, what was found, and the exact command that fixes it.
  */
 import type { Knex } from 'knex';
-import type { Config } from '../config.js';
-import { shortDate, shortTime } from '../output/format.js';
-import type { AccountStore } from '../store/types.js';
-import type { AccountRow } from './accounts.js';
-import { maskEmail } from './audit.js';
-import { currentAgreement, missingSignatures } from './detail.js';
+import type { Config } from '../../config.js';
+import { shortDate, shortTime } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
+import type { AccountRow } from '../accounts/accounts.js';
+import { maskEmail } from '../accounts/audit.js';
+import { currentAgreement, missingSignatures } from '../accounts/detail.js';
 import { loadAddressRules, recentResetCheck, shellArg, siteCheck } from './diagnose-links.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';

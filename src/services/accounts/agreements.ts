@@ -4,17 +4,17 @@
  * null`), so two administrators recording the same signature produce one.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import type { AccountRow, AccountStore } from '../store/types.js';
-import { UsageError } from '../errors.js';
-import { iso } from '../output/format.js';
-import type { Outcome } from '../output/views.js';
+import type { AppContext } from '../../context.js';
+import type { AccountRow, AccountStore } from '../../store/types.js';
+import { UsageError } from '../../errors.js';
+import { iso } from '../../output/format.js';
+import type { Outcome } from '../../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
 import { daysLeft, utcDayStart, ymd } from './days.js';
 import { SIGNERS, type AgreementRow, type Signer } from './detail.js';
 import { missingFor } from './expiry.js';
-import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotice } from '../notices/notices.js';
 
 export interface AgreementView {
   user: string;

@@ -1,6 +1,6 @@
 /** `report compliance`: one aggregate per agency over agreements, signatures, emails, phones and long locks. */
-import type { AccountStore, ComplianceCounts } from '../store/types.js';
-import { iso } from '../output/format.js';
+import type { AccountStore, ComplianceCounts } from '../../store/types.js';
+import { iso } from '../../output/format.js';
 
 export const NO_AGENCY = '(no agency)';
 

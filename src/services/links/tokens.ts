@@ -3,8 +3,8 @@
  * Also the one place that decides which site a link may point to.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Config } from '../config.js';
-import { UsageError } from '../errors.js';
+import type { Config } from '../../config.js';
+import { UsageError } from '../../errors.js';
 
 /** 32 random bytes are 43 base64url characters, no padding. */
 export const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;

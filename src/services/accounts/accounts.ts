@@ -1,10 +1,10 @@
 /** Accounts: naming a user, the account JSON shape of CONTRACT.md, listing with filters. */
-import { NotFoundError, UsageError } from '../errors.js';
-import { iso } from '../output/format.js';
-import { describeUserRef, parseUserRef, quote } from '../parse.js';
-import type { AccountFilter, AccountOrder, AccountRow, AccountStore } from '../store/types.js';
+import { NotFoundError, UsageError } from '../../errors.js';
+import { iso } from '../../output/format.js';
+import { describeUserRef, parseUserRef, quote } from '../../parse.js';
+import type { AccountFilter, AccountOrder, AccountRow, AccountStore } from '../../store/types.js';
 
-export type { AccountRow } from '../store/types.js';
+export type { AccountRow } from '../../store/types.js';
 
 /** Find the account a `<user>` argument names, or throw NotFoundError (exit 3). */
 export async function resolveUser(store: AccountStore, value: string): Promise<AccountRow> {

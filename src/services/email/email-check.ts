@@ -2,7 +2,7 @@
  * `email check`: accounts whose address or phone would stop a reset link from reaching them. Streams
  * accounts page by page (the address rules run in JS), so a million accounts keep memory flat.
  */
-import type { AccountRow, AccountStore } from '../store/types.js';
+import type { AccountRow, AccountStore } from '../../store/types.js';
 import { isPhone, parseEmailAddress } from './email-address.js';
 
 export type EmailProblem = 'missing_email' | 'invalid_email' | 'duplicate_email' | 'unverified' | 'missing_phone' | 'invalid_phone';

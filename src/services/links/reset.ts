@@ -3,21 +3,21 @@
  * mintResetLink inside the delivery attempt, so the raw value lives only in memory and in the sent mail.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { cancelPending } from '../db/outbox.js';
-import { MintRefused, type LinkMinter } from '../mail/types.js';
-import { iso } from '../output/format.js';
-import { sanitizeForDisplay } from '../output/sanitize.js';
-import type { Outcome } from '../output/views.js';
-import { formatDuration } from '../parse.js';
-import { fullName, type AccountRow } from './accounts.js';
-import { maskEmail, writeAudit } from './audit.js';
-import { currentAgreement, missingSignatures, type Signer } from './detail.js';
-import { parseEmailAddress } from './email-address.js';
-import { signCommand } from './lockout.js';
-import { storeOn } from '../store/index.js';
-import type { AccountStore } from '../store/types.js';
+import type { AppContext } from '../../context.js';
+import { UsageError } from '../../errors.js';
+import { cancelPending } from '../../db/outbox.js';
+import { MintRefused, type LinkMinter } from '../../mail/types.js';
+import { iso } from '../../output/format.js';
+import { sanitizeForDisplay } from '../../output/sanitize.js';
+import type { Outcome } from '../../output/views.js';
+import { formatDuration } from '../../parse.js';
+import { fullName, type AccountRow } from '../accounts/accounts.js';
+import { maskEmail, writeAudit } from '../accounts/audit.js';
+import { currentAgreement, missingSignatures, type Signer } from '../accounts/detail.js';
+import { parseEmailAddress } from '../email/email-address.js';
+import { signCommand } from '../accounts/lockout.js';
+import { storeOn } from '../../store/index.js';
+import type { AccountStore } from '../../store/types.js';
 import { buildLink, requireLinkSite } from './tokens.js';
 
 export const MIN_TTL_MS = 5 * 60_000;
@@ -152,7 +152,7 @@ export async function sendResetLink(
   const site = requireLinkSite(ctx.config, 'reset');
   const to = requireUsableAddress(user);
   // Everything the delivery needs from the configuration is checked before the first write.
-  await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
+  await (await import('../../mail/transport.js')).checkTransportConfig(ctx.config);
   const store = await ctx.store();
   const db = store.knex;
   if (user.locked_at) throw new UsageError(await unlockHint(store, user));
@@ -169,7 +169,7 @@ export async function sendResetLink(
     return { user: who, outcome: 'would_send', message: `would send a reset link for ${base}, valid ${formatDuration(ttlMs)}, to ${to}` };
   }
 
-  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
+  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../../mail/compose.js'), import('../../mail/outbox.js')]);
   const sender = senderAddress(ctx.config);
   const body = renderMail({
     greeting: `Hello ${fullName(user) || user.username},`,

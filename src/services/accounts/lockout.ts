@@ -4,15 +4,15 @@
  * administrators acting at once change each account once with one audit row, a killed connection leaves no
  * half-applied page, and a re-run finishes the job.
  */
-import type { AppContext } from '../context.js';
-import type { Outcome } from '../output/views.js';
-import type { AccountFilter, AccountRow, AccountStore, Changed, LockReason } from '../store/types.js';
+import type { AppContext } from '../../context.js';
+import type { Outcome } from '../../output/views.js';
+import type { AccountFilter, AccountRow, AccountStore, Changed, LockReason } from '../../store/types.js';
 import { fullName } from './accounts.js';
 import { writeAudit, writeAudits } from './audit.js';
 import { ymd } from './days.js';
 import { SIGNERS, type Signer } from './detail.js';
 import { missingFor, pendingAgreements } from './expiry.js';
-import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotices, type Notice } from '../notices/notices.js';
 
 /** The commands (each in backticks) that record the signatures an expired agreement still lacks. */
 export function signCommand(username: string, missing: Signer[]): string {

@@ -8,15 +8,15 @@
  * window passed without a run is not sent late, because a later stage is due instead. Keying on
  * the expiry date means a renewed account starts its stages afresh.
  */
-import type { AccountContacts, AccountStore } from '../store/types.js';
-import type { AppContext } from '../context.js';
-import type { Outcome } from '../output/views.js';
-import { fullName } from './accounts.js';
-import { maskEmail, writeAudits } from './audit.js';
-import { parseEmailAddress } from './email-address.js';
-import { utcDayStart, ymd } from './days.js';
-import type { Signer } from './detail.js';
-import { expiringAccounts, inPages, signerLabel, type ExpiringRow } from './expiry.js';
+import type { AccountContacts, AccountStore } from '../../store/types.js';
+import type { AppContext } from '../../context.js';
+import type { Outcome } from '../../output/views.js';
+import { fullName } from '../accounts/accounts.js';
+import { maskEmail, writeAudits } from '../accounts/audit.js';
+import { parseEmailAddress } from '../email/email-address.js';
+import { utcDayStart, ymd } from '../accounts/days.js';
+import type { Signer } from '../accounts/detail.js';
+import { expiringAccounts, inPages, signerLabel, type ExpiringRow } from '../accounts/expiry.js';
 import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
 
 /** The stage due at `daysLeft`, or undefined when none is (too early, or already expired). */

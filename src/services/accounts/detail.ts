@@ -1,7 +1,7 @@
 /** Everything `users show` tells about one account: status, agreement, recent links, recent audit. */
 import type { Knex } from 'knex';
-import { iso } from '../output/format.js';
-import type { AccountStore } from '../store/types.js';
+import { iso } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
 import { accountJson, type AccountRow } from './accounts.js';
 import { auditJson, pageAudit } from './audit.js';
 

@@ -3,20 +3,20 @@
  * `email verify` (a single-use link bound to one address) and its redemption, confirmEmail.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import { UsageError, OperationalError } from '../errors.js';
-import type { LinkMinter, OutgoingMail } from '../mail/types.js';
-import { sanitizeForDisplay } from '../output/sanitize.js';
-import type { Outcome } from '../output/views.js';
-import { quote } from '../parse.js';
-import { fullName, type AccountRow } from './accounts.js';
-import { maskEmail, writeAudit } from './audit.js';
+import type { AppContext } from '../../context.js';
+import { UsageError, OperationalError } from '../../errors.js';
+import type { LinkMinter, OutgoingMail } from '../../mail/types.js';
+import { sanitizeForDisplay } from '../../output/sanitize.js';
+import type { Outcome } from '../../output/views.js';
+import { quote } from '../../parse.js';
+import { fullName, type AccountRow } from '../accounts/accounts.js';
+import { maskEmail, writeAudit } from '../accounts/audit.js';
 import { parseEmailAddress, parsePhone } from './email-address.js';
-import { cancelQueuedLinkMail, MintRefused, requireUsableAddress, supersededOutcome } from './reset.js';
-import { checkAddress } from '../validate/address.js';
-import { storeOn } from '../store/index.js';
-import type { AccountStore } from '../store/types.js';
-import { buildLink, hashToken, requireLinkSite, TOKEN_RE } from './tokens.js';
+import { cancelQueuedLinkMail, MintRefused, requireUsableAddress, supersededOutcome } from '../links/reset.js';
+import { checkAddress } from '../../validate/address.js';
+import { storeOn } from '../../store/index.js';
+import type { AccountStore } from '../../store/types.js';
+import { buildLink, hashToken, requireLinkSite, TOKEN_RE } from '../links/tokens.js';
 
 export const VERIFY_TTL_MS = 24 * 3_600_000;
 
@@ -84,7 +84,7 @@ export async function setEmail(
         ...(changed ? { linksRevoked: revoked } : {}),
       },
     });
-    const { enqueueMail } = await import('../mail/outbox.js');
+    const { enqueueMail } = await import('../../mail/outbox.js');
     const noticeId = notice ? await enqueueMail(trx, { ...notice, ticket }) : null;
     const confirmId = confirmation ? await enqueueMail(trx, confirmation) : null;
     if (confirmId !== null) await writeAudit(trx, { actor: ctx.config.actor, action: 'email.verify_sent', userId: user.id, ticket, details: { to: maskEmail(email), outboxId: confirmId } });
@@ -101,7 +101,7 @@ export async function setEmail(
   if (phoneChanged) parts.push(`phone set to ${phone}`);
   if (!changed && verify) parts.push('marked verified');
   if (revoked) parts.push(`${revoked} open link(s) revoked`);
-  const { deliverOutbox } = await import('../mail/outbox.js');
+  const { deliverOutbox } = await import('../../mail/outbox.js');
   const sent = new Map((await deliverOutbox(ctx, { ids: [noticeId, confirmId].filter((x): x is number => x !== null) })).map((r) => [r.id, r]));
   const how = (id: number) => {
     const r = sent.get(id);
@@ -137,7 +137,7 @@ async function revokeForAddressChange(trx: Knex.Transaction, store: AccountStore
 }
 
 async function changeNotice(ctx: AppContext, user: AccountRow, oldAddress: string, newAddress: string, now: Date, waits: boolean) {
-  const { renderMail, senderAddress } = await import('../mail/compose.js');
+  const { renderMail, senderAddress } = await import('../../mail/compose.js');
   const sender = senderAddress(ctx.config);
   const day = now.toISOString().slice(0, 10);
   const body = renderMail({
@@ -165,7 +165,7 @@ function addressToConfirm(user: AccountRow): string | null {
 
 /** The queued confirmation mail (the link is minted at delivery) for `to`. */
 async function verificationMail(ctx: AppContext, user: AccountRow, to: string, ticket: string | null): Promise<OutgoingMail> {
-  const { renderMail, senderAddress } = await import('../mail/compose.js');
+  const { renderMail, senderAddress } = await import('../../mail/compose.js');
   const body = renderMail({
     greeting: `Hello ${fullName(user) || user.username},`,
     paragraphs: [`Please confirm that ${to} is the right address for your HMIS account "${user.username}". Password reset links will be sent here. The link works once and expires in 24 hours.`],
@@ -187,10 +187,10 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
     const when = user.email_verified_at ? ` on ${user.email_verified_at.toISOString()}` : '';
     return { user: who, outcome: 'already_verified', message: `${current} was already verified${when}; nothing sent` };
   }
-  await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
+  await (await import('../../mail/transport.js')).checkTransportConfig(ctx.config);
   if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
   if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `would send a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
-  const [{ senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
+  const [{ senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../../mail/compose.js'), import('../../mail/outbox.js')]);
   const ticket = opts.ticket ?? null;
   const mail = await verificationMail(ctx, user, to, ticket);
   const id = await store.knex.transaction(async (trx) => {

@@ -3,16 +3,16 @@
  * `expire` job that locks the expired ones, guarded so two cron hosts never both do the work.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import type { Outcome } from '../output/views.js';
-import type { AccountRow, AccountStore } from '../store/types.js';
-import { inPages } from '../db/paging.js';
+import type { AppContext } from '../../context.js';
+import type { Outcome } from '../../output/views.js';
+import type { AccountRow, AccountStore } from '../../store/types.js';
+import { inPages } from '../../db/paging.js';
 import { fullName } from './accounts.js';
 import { writeAudits } from './audit.js';
 import { daysLeft, ymd } from './days.js';
 import { SIGNERS, type AgreementRow, type Signer } from './detail.js';
 import { signCommand } from './lockout.js';
-import { deliverNotices, deliveryNote, queueNotices, type Notice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotices, type Notice } from '../notices/notices.js';
 
 export interface ExpiringRow extends AccountRow {
   daysLeft: number;
@@ -32,7 +32,7 @@ export function missingFor(pending: AgreementRow | undefined): Signer[] {
   return pending ? SIGNERS.filter((s) => !pending[`${s}_signed_at`]) : [...SIGNERS];
 }
 
-export { inPages } from '../db/paging.js';
+export { inPages } from '../../db/paging.js';
 
 /** Pending renewals of these accounts, by user id (one query). */
 export async function pendingAgreements(db: Knex, userIds: number[]): Promise<Map<number, AgreementRow>> {

@@ -3,11 +3,11 @@
  * caller's transaction (so the mail exists exactly when the change does), delivered after commit.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import { renderMail, senderAddress } from '../mail/compose.js';
-import { deliverOutbox, enqueueMany } from '../mail/outbox.js';
-import { quote } from '../parse.js';
-import { parseEmailAddress } from './email-address.js';
+import type { AppContext } from '../../context.js';
+import { renderMail, senderAddress } from '../../mail/compose.js';
+import { deliverOutbox, enqueueMany } from '../../mail/outbox.js';
+import { quote } from '../../parse.js';
+import { parseEmailAddress } from '../email/email-address.js';
 
 export interface Notice {
   kind: 'notice' | 'reminder';
