@@ -102,7 +102,7 @@ function field<T>(key: string, kind: VariableKind, check: (value: string, what: 
 
 const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T) =>
   field(key, kind, check)
-    .transform((v) => v ?? check(fallback, key))
+    .transform((v) => (v === undefined ? check(fallback, key) : v))
     .describe(kind);
 
 /** Every variable the tool reads, with the validator of its kind (the property tests walk this list). */

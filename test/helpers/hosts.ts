@@ -84,3 +84,8 @@ export async function prepareHost(knex: Knex, host: HostName): Promise<void> {
 export function hostKnexOptions(host: HostName): { searchPath?: string[] } {
   return host === 'devise' ? { searchPath: ['hmis_admin', 'public'] } : {};
 }
+
+/** How many accounts are locked now (any host). */
+export async function lockedCount(knex: Knex): Promise<number> {
+  return (await storeOf(knex)).count({ locked: true });
+}
