@@ -17,6 +17,8 @@ export type OutboxStatus = OutboxRow['status'];
 function normalise<T extends OutboxRow>(row: T): T {
   row.id = Number(row.id);
   row.attempts = Number(row.attempts);
+  // A host's user ids are bigint (Rails), which pg returns as strings.
+  if (row.user_id !== null && row.user_id !== undefined) row.user_id = Number(row.user_id);
   if (typeof row.params === 'string') row.params = JSON.parse(row.params) as Record<string, unknown>;
   if (typeof row.cc === 'string') row.cc = JSON.parse(row.cc) as string[];
   row.recipients = recipientsOf(row);

@@ -18,7 +18,7 @@ import { parseEmailAddress } from '../email/email-address.js';
 import { signCommand } from '../accounts/lockout.js';
 import { storeOn } from '../../store/index.js';
 import type { AccountStore } from '../../store/types.js';
-import { buildLink, requireLinkSite } from './tokens.js';
+import { buildLink, requireLinkSite, requireResetSecret } from './tokens.js';
 
 export const MIN_TTL_MS = 5 * 60_000;
 export const MAX_TTL_MS = 7 * 86_400_000;
@@ -150,6 +150,7 @@ export async function sendResetLink(
   opts: { ttlMs?: number; printLink?: boolean; ticket?: string | null; dryRun?: boolean },
 ): Promise<Outcome & { link?: string }> {
   const site = requireLinkSite(ctx.config, 'reset');
+  requireResetSecret(ctx.config);
   const to = requireUsableAddress(user);
   // Everything the delivery needs from the configuration is checked before the first write.
   await (await import('../../mail/transport.js')).checkTransportConfig(ctx.config);

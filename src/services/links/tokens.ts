@@ -58,6 +58,18 @@ export function requireLinkSite(config: Config, kind: LinkKind): LinkSite {
   return configuredSite(config, kind)!;
 }
 
+/**
+ * devise mode: reset links are signed with the application's secret_key_base. Without it no link can be minted:
+ * refuse (exit 2) before anything is written, naming both ways to give it.
+ */
+export function requireResetSecret(config: Config): void {
+  if (config.schema === 'devise' && !config.devise.secret) {
+    throw new UsageError(
+      'HMIS_DEVISE_SECRET_FILE (or HMIS_DEVISE_SECRET) is not set: reset links for a Devise application are signed with its secret_key_base; put it in a file only you can read and set HMIS_DEVISE_SECRET_FILE to that file',
+    );
+  }
+}
+
 /** How a host's link carries its token: the query parameter, the token's pattern, and its shape in words. */
 export interface TokenFormat {
   param: string;

@@ -65,7 +65,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
   private secret() {
     if (!this.settings.secret) {
       throw new UsageError(
-        'HMIS_DEVISE_SECRET is not set: reset links for a Devise application are signed with its secret_key_base; set HMIS_DEVISE_SECRET_FILE (a file only you can read) or HMIS_DEVISE_SECRET',
+        'HMIS_DEVISE_SECRET_FILE (or HMIS_DEVISE_SECRET) is not set: reset links for a Devise application are signed with its secret_key_base; put it in a file only you can read and set HMIS_DEVISE_SECRET_FILE to that file',
       );
     }
     return { secret: this.settings.secret, keyDigest: this.settings.keyDigest };
