@@ -1,5 +1,6 @@
 /** The library for the HMIS web application: the same rules and tables as the CLI. */
 export { CliError, NotFoundError, UsageError } from './errors.js';
+export { DeviseDoesThisError } from './services/accounts/host-guard.js';
 export { recordLoginFailure, recordLoginSuccess, type LoginOptions, type LoginResult } from './services/accounts/login.js';
 export { daysLeft } from './services/accounts/days.js';
 export { redeemResetToken, type RedeemResult } from './services/links/reset-links.js';

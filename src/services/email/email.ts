@@ -11,6 +11,7 @@ import type { Outcome } from '../../output/views.js';
 import { quote } from '../../parse.js';
 import { fullName, type AccountRow } from '../accounts/accounts.js';
 import { maskEmail, writeAudit } from '../accounts/audit.js';
+import { requireNativeHost } from '../accounts/host-guard.js';
 import { parseEmailAddress, parsePhone } from './email-address.js';
 import { cancelQueuedLinkMail, MintRefused, requireUsableAddress, supersededOutcome } from '../links/reset.js';
 import { checkAddress } from '../../validate/address.js';
@@ -261,6 +262,7 @@ const CONFIRM_TRIES = 3;
  * race). A lost lock race is retried; it never reaches the caller as a raw database error ('busy' at worst).
  */
 export async function confirmEmail(db: Knex, rawToken: string, now: Date = new Date()): Promise<ConfirmResult> {
+  await requireNativeHost(db, 'confirmEmail', 'confirm_by_token moves unconfirmed_email into email');
   if (typeof rawToken !== 'string' || !TOKEN_RE.test(rawToken)) return { ok: false, reason: 'malformed' };
   const hash = hashToken(rawToken);
   for (let attempt = 1; ; attempt++) {

@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { iso } from '../../output/format.js';
 import type { AccountStore } from '../../store/types.js';
 import { writeAudit } from '../accounts/audit.js';
+import { requireNativeHost } from '../accounts/host-guard.js';
 import { configuredSite, hashToken, parseLinkOrToken, TOKEN_RE } from './tokens.js';
 
 export interface ResetLinkRow {
@@ -173,6 +174,7 @@ export type RedeemResult = { ok: true; userId: number; username: string } | { ok
  * concurrent redemptions exactly one succeeds; the user's other outstanding links are revoked and audited.
  */
 export async function redeemResetToken(db: Knex, rawToken: string, now: Date = new Date()): Promise<RedeemResult> {
+  await requireNativeHost(db, 'redeemResetToken', "reset_password_by_token takes the link hmis-admin sent");
   if (typeof rawToken !== 'string' || !TOKEN_RE.test(rawToken)) return { ok: false, reason: 'malformed' };
   const hash = hashToken(rawToken);
   const won = await db.transaction(async (trx) => {
