@@ -84,6 +84,11 @@ export function buildProgram(state: RunState, version: string): Command {
     .description('show applied and pending migrations')
     .addHelpText('after', examples('hmis-admin db status --json'))
     .action(run(() => import('./commands/db.js'), 'status', async (p) => p.doc((await docs()).statusText)));
+  db.command('devise-digest')
+    .description("devise mode: the reset-token digest of a word under each key digest, to compare with the application's (no database needed)")
+    .argument('[word]', 'any word; compare with rails runner \'puts Devise.token_generator.digest(User, :reset_password_token, "probe")\'', value.filter('word'), 'probe')
+    .addHelpText('after', examples('hmis-admin db devise-digest probe   
+    .action(run(() => import('./commands/db.js'), 'deviseDigest', async (p) => p.doc((await docs()).digestText)));
 
   program
     .command('demo')

@@ -31,6 +31,32 @@ export async function status(_opts: unknown, ctx: AppContext): Promise<MigrateRe
   return { database: db.where, schema: ctx.config.schema, applied: s.applied, pending: s.pending, ...(host ? { host } : {}) };
 }
 
+export interface DigestResult {
+  word: string;
+  sha1: string;
+  sha256: string;
+  /** HMIS_DEVISE_KEY_DIGEST as configured now. */
+  configured: 'sha1' | 'sha256';
+}
+
+/**
+ * What Devise would store for `word` as a reset token, under each key digest: the one equal to the application's own
+ * `Devise.token_generator.digest(User, :reset_password_token, word)` is the HMIS_DEVISE_KEY_DIGEST to set. Needs the
+ * secret (never shown), not the database.
+ */
+export async function deviseDigest(word: string, _opts: unknown, ctx: AppContext): Promise<DigestResult> {
+  const { requireResetSecret } = await import('../services/links/tokens.js');
+  requireResetSecret({ ...ctx.config, schema: 'devise' });
+  const { deviseDigest: digest } = await import('../store/devise/token.js');
+  const secret = ctx.config.devise.secret!;
+  return {
+    word,
+    sha1: digest({ secret, keyDigest: 'sha1' }, 'reset_password_token', word),
+    sha256: digest({ secret, keyDigest: 'sha256' }, 'reset_password_token', word),
+    configured: ctx.config.devise.keyDigest,
+  };
+}
+
 /** devise mode: what the host's table offers; a missing required column is exit 2 with the list (openStore). */
 async function hostReport(ctx: AppContext): Promise<HostReport | undefined> {
   if (ctx.config.schema === 'native') return undefined;

@@ -1,5 +1,5 @@
 /** Text renderings of single documents for table mode. */
-import type { MigrateResult } from '../commands/db.js';
+import type { DigestResult, MigrateResult } from '../commands/db.js';
 import type { DemoResult } from '../services/accounts/demo.js';
 import type { AccountDetail } from '../services/accounts/detail.js';
 import { cell, shortTime } from './format.js';
@@ -33,6 +33,15 @@ export function statusText(r: MigrateResult): string {
     ...r.applied.map((m) => `applied  ${m}`),
     ...r.pending.map((m) => `pending  ${m}`),
     r.pending.length ? 'run `hmis-admin db migrate` to apply the pending migrations' : 'schema is up to date',
+  ].join('\n');
+}
+
+export function digestText(r: DigestResult): string {
+  return [
+    `sha1    ${r.sha1}`,
+    `sha256  ${r.sha256}`,
+    `compare with: rails runner 'puts Devise.token_generator.digest(User, :reset_password_token, "${r.word}")'`,
+    `set HMIS_DEVISE_KEY_DIGEST to the one that matches (now: ${r.configured}); if neither does, HMIS_DEVISE_SECRET(_FILE) is not the application's secret_key_base`,
   ].join('\n');
 }
 

@@ -176,6 +176,13 @@ describeDevise('hmis-admin on an OpenPath HMIS database, proven by Devise', () =
     expect(await app.signIn('fay@example.org', password)).toMatchObject({ ok: true });
   });
 
+  it("db devise-digest prints the digest the application's own token generator makes (the README's way to find HMIS_DEVISE_KEY_DIGEST)", async () => {
+    const r = await hmis('db', 'devise-digest', 'probe', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ word: 'probe', sha1: await app.digest('reset_password_token', 'probe'), configured: 'sha1' });
+    expect(r.stdout).not.toContain(secret);
+  });
+
   it('left the host schema byte-identical through every command above', () => {
     expect(dump()).toBe(schemaBefore);
   });
