@@ -41,6 +41,8 @@ export interface AccountRow {
   account_expires_at: Date | null;
   last_login_at: Date | null;
   created_at: Date;
+  /** The application invited this person and the invitation is still open (Devise invitable): no reset link yet. */
+  invitation_pending: boolean;
 }
 
 export interface AccountFilter {

@@ -174,6 +174,12 @@ describeDevise('hmis-admin on an OpenPath HMIS database, proven by Devise', () =
     const noFlag = await spawnCli(['lock', 'fay@example.org', '--reason', 'left'], { ...env, HMIS_DEVISE_ACTIVE: 'none' });
     expect([noFlag.code, noFlag.stderr]).toEqual([2, expect.stringMatching(/HMIS_DEVISE_ACTIVE/)]);
     expect(await app.signIn('fay@example.org', password)).toMatchObject({ ok: true });
+    // OpenPath sends no reset mail while an invitation is open; neither does hmis-admin.
+    await app.createUser({ email: 'gil@example.org', password });
+    await db.knex('users').where('email', 'gil@example.org').update({ invitation_token: 'x'.repeat(64), invitation_sent_at: new Date() });
+    const invited = await hmis('reset', 'send', 'gil@example.org');
+    expect([invited.code, invited.stderr]).toEqual([2, expect.stringMatching(/has not accepted the invitation/)]);
+    expect((await db.knex('users').where('email', 'gil@example.org').first('reset_password_token')).reset_password_token).toBeNull();
   });
 
   it("db devise-digest prints the digest the application's own token generator makes (the README's way to find HMIS_DEVISE_KEY_DIGEST)", async () => {

@@ -157,6 +157,9 @@ export async function sendResetLink(
   const store = await ctx.store();
   const db = store.knex;
   if (user.locked_at) throw new UsageError(await unlockHint(store, user));
+  if (user.invitation_pending) {
+    throw new UsageError(`${sanitizeForDisplay(user.username)} has not accepted the invitation to the web application yet; a reset link would bypass it: resend the invitation from the application instead`);
+  }
   // Devise decides a link's lifetime itself (reset_password_within = HMIS_RESET_TTL): another --ttl would be a promise it does not keep.
   if (store.kind !== 'native' && opts.ttlMs !== undefined && opts.ttlMs !== ctx.config.resetTtlMs) {
     throw new UsageError(`--ttl ${formatDuration(opts.ttlMs)}: the web application decides how long its reset links work (reset_password_within, HMIS_RESET_TTL=${formatDuration(ctx.config.resetTtlMs)}); leave --ttl out`);

@@ -32,7 +32,7 @@ export function deviseSql(c: DeviseColumns, s: DeviseSettings): DeviseSql {
       ? 'u.locked_at is not null'
       : `(u.locked_at is not null and ${t.read('locked_at')} > ${ts(now)} - interval '${Math.round(s.unlockAfterMs / 1000)} seconds')`;
   const confirmable = ['confirmation_token', 'confirmed_at', 'confirmation_sent_at', 'unconfirmed_email'].every(has);
-  const nameOf = (col: string) => (has(col) ? `coalesce(u.${ident(col)}, '')` : "''");
+  const nameOf = (col: string) => (has(col) ? `coalesce(u.${ident(col)}, '')` : col === 'first_name' && has('full_name') ? "coalesce(u.full_name, '')" : "''");
   const since = has('updated_at') ? t.read('updated_at') : 'null::timestamptz';
   const mapping: SqlMapping = {
     from,
@@ -58,9 +58,15 @@ export function deviseSql(c: DeviseColumns, s: DeviseSettings): DeviseSql {
       account_expires_at: 'st.expires_at',
       last_login_at: has('current_sign_in_at') ? t.read('current_sign_in_at') : 'null::timestamptz',
       created_at: has('created_at') ? t.read('created_at') : 'null::timestamptz',
+      // OpenPath refuses reset mail while an invitation is open; so do we (the person sets a password by accepting it).
+      invitation_pending: has('invitation_token') ? `(u.invitation_token is not null${has('invitation_accepted_at') ? ' and u.invitation_accepted_at is null' : ''})` : 'false',
     }),
     locked: (now) => `(not ${active} or ${deviseLocked(now)})`,
-    searchable: [`u.${ident(s.login)}`, 'u.email', ...(has('first_name') && has('last_name') ? ["(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, ''))"] : [])],
+    searchable: [
+      `u.${ident(s.login)}`,
+      'u.email',
+      ...(has('first_name') && has('last_name') ? ["(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, ''))"] : has('full_name') ? ['u.full_name'] : []),
+    ],
     agency: withAgency ? { table: `${s.schema}.agencies`, name: 'name' } : null,
   };
   return { mapping, users, active, deviseLocked, has };

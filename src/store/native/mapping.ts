@@ -24,6 +24,7 @@ export const nativeMapping: SqlMapping = {
     account_expires_at: 'u.account_expires_at',
     last_login_at: 'u.last_login_at',
     created_at: 'u.created_at',
+    invitation_pending: 'false',
   }),
   locked: () => 'u.locked_at is not null',
   searchable: ['u.username', "(u.first_name || ' ' || u.last_name)", 'u.email'],
