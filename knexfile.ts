@@ -16,7 +16,9 @@ if (!config.databaseUrl && config.databaseSource !== 'pg-env') {
 const knexConfig: Knex.Config = {
   client: 'pg',
   connection: config.databaseUrl ? pgConnection(config.databaseUrl) : {},
-  migrations: migrationConfig,
+  migrations: migrationConfig(config.schema),
+  // devise mode: the tool's tables live in hmis_admin, never in the host's schema.
+  ...(config.schema === 'devise' ? { searchPath: ['hmis_admin', 'public'] } : {}),
 };
 
 export default knexConfig;

@@ -10,8 +10,11 @@ import { parseSender } from './validate/address.js';
 import { parseDatabaseUrl } from './validate/database-url.js';
 import { parseDnsServer } from './validate/host.js';
 import { unsafeCharacters } from './validate/chars.js';
-import { checkDataDir, readDkimKey } from './validate/paths.js';
-import { actorName, agreementTerm, boundedDuration, dkimDomain, dkimSelector, linkPath, pathText, reminderDays } from './validate/settings.js';
+import { checkDataDir, readDkimKey, readSecretFile } from './validate/paths.js';
+import {
+  activeFlag, actorName, agreementTerm, boundedDuration, columnName, deviseSecret, dkimDomain, dkimSelector, keyDigest, linkPath, pathText,
+  reminderDays, schemaName, unlockAfter,
+} from './validate/settings.js';
 import { parseSiteUrl, parseSmtpUrl } from './validate/urls.js';
 
 export type OutputFormat = 'table' | 'json' | 'csv';
@@ -33,6 +36,10 @@ export interface Config {
   dkim: { domain: string; selector: string; keyFile: string } | null;
   /** The resolver `mail doctor` asks (HMIS_DNS_SERVER), normalised to ip:port. */
   dnsServer: string | null;
+  /** Whose tables hold the accounts (HMIS_SCHEMA). */
+  schema: 'native' | 'devise';
+  /** The Devise application's settings (HMIS_DEVISE_*, HMIS_UNLOCK_AFTER); used in devise mode only. */
+  devise: DeviseConfig;
   lockoutThreshold: number;
   resetTtlMs: number;
   agreementTermMs: number;
@@ -41,6 +48,15 @@ export interface Config {
   format: OutputFormat;
   color: boolean;
   quiet: boolean;
+}
+
+export interface DeviseConfig {
+  /** secret_key_base, from HMIS_DEVISE_SECRET_FILE or HMIS_DEVISE_SECRET; null when neither is set. Never shown. */
+  secret: string | null;
+  keyDigest: 'sha1' | 'sha256';
+  login: string;
+  active: { column: string; inverted: boolean } | null;
+  unlockAfterMs: number | null;
 }
 
 /** Global flags as commander hands them over. */
@@ -56,7 +72,7 @@ export interface GlobalFlags {
 /** What kind of value a variable holds (its zod description), so tests can generate hostile ones for it. */
 export type VariableKind =
   | 'database-url' | 'path' | 'site-url' | 'link-path' | 'smtp-url' | 'sender' | 'domain' | 'selector' | 'dns-server'
-  | 'count' | 'duration' | 'days' | 'actor';
+  | 'count' | 'duration' | 'days' | 'actor' | 'schema' | 'column' | 'active-flag' | 'unlock-after' | 'key-digest' | 'secret';
 
 /**
  * A variable checked by one of the shared validators (src/validate/): the same function a flag of the
@@ -72,7 +88,8 @@ function field<T>(key: string, kind: VariableKind, check: (value: string, what: 
         const value = check(v, key);
         // Controls and bidi characters are refused anywhere, even where trimming would hide them.
         const unsafe = unsafeCharacters(v);
-        if (unsafe) throw new UsageError(`${key} ${quote(v)} ${unsafe}; set it again as plain text`);
+        // A credential is never shown, not even to say what is wrong with it.
+        if (unsafe) throw new UsageError(`${key} ${kind === 'secret' ? '(not shown)' : quote(v)} ${unsafe}; set it again as plain text`);
         return value;
       } catch (err) {
         if (!(err instanceof UsageError)) throw err;
@@ -85,7 +102,7 @@ function field<T>(key: string, kind: VariableKind, check: (value: string, what: 
 
 const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T) =>
   field(key, kind, check)
-    .transform((v) => v ?? check(fallback, key))
+    .transform((v) => (v === undefined ? check(fallback, key) : v))
     .describe(kind);
 
 /** Every variable the tool reads, with the validator of its kind (the property tests walk this list). */
@@ -93,22 +110,43 @@ export const CONFIG_VARIABLES = {
   HMIS_DATABASE_URL: field('HMIS_DATABASE_URL', 'database-url', parseDatabaseUrl),
   HMIS_DATA_DIR: field('HMIS_DATA_DIR', 'path', pathText),
   HMIS_SITE_URL: field('HMIS_SITE_URL', 'site-url', parseSiteUrl),
-  HMIS_RESET_PATH: withDefault('HMIS_RESET_PATH', 'link-path', '/password/reset', linkPath),
-  HMIS_VERIFY_PATH: withDefault('HMIS_VERIFY_PATH', 'link-path', '/email/confirm', linkPath),
+  HMIS_SCHEMA: withDefault('HMIS_SCHEMA', 'schema', 'native', schemaName),
+  // Defaults of the paths, the link lifetime and the lockout threshold depend on HMIS_SCHEMA (see HOST_DEFAULTS).
+  HMIS_RESET_PATH: field('HMIS_RESET_PATH', 'link-path', linkPath),
+  HMIS_VERIFY_PATH: field('HMIS_VERIFY_PATH', 'link-path', linkPath),
   HMIS_SMTP_URL: field('HMIS_SMTP_URL', 'smtp-url', parseSmtpUrl),
   HMIS_MAIL_FROM: field('HMIS_MAIL_FROM', 'sender', parseSender),
   HMIS_DKIM_DOMAIN: field('HMIS_DKIM_DOMAIN', 'domain', dkimDomain),
   HMIS_DKIM_SELECTOR: field('HMIS_DKIM_SELECTOR', 'selector', dkimSelector),
   HMIS_DKIM_KEY_FILE: field('HMIS_DKIM_KEY_FILE', 'path', pathText),
   HMIS_DNS_SERVER: field('HMIS_DNS_SERVER', 'dns-server', parseDnsServer),
-  HMIS_LOCKOUT_THRESHOLD: withDefault('HMIS_LOCKOUT_THRESHOLD', 'count', '3', (v, what) => parseCount(v, what, 1, 100)),
-  HMIS_RESET_TTL: withDefault('HMIS_RESET_TTL', 'duration', '60m', boundedDuration(5 * 60_000, 7 * 86_400_000, 'must be between 5m and 7d (short links are safer)')),
+  HMIS_LOCKOUT_THRESHOLD: field('HMIS_LOCKOUT_THRESHOLD', 'count', (v, what) => parseCount(v, what, 1, 100)),
+  HMIS_RESET_TTL: field('HMIS_RESET_TTL', 'duration', resetTtl),
   HMIS_AGREEMENT_TERM: withDefault('HMIS_AGREEMENT_TERM', 'duration', '365d', agreementTerm),
   HMIS_REMINDER_DAYS: withDefault('HMIS_REMINDER_DAYS', 'days', '30,14,7,1', reminderDays),
   HMIS_ACTOR: field('HMIS_ACTOR', 'actor', actorName),
+  HMIS_DEVISE_SECRET: field('HMIS_DEVISE_SECRET', 'secret', deviseSecret),
+  HMIS_DEVISE_SECRET_FILE: field('HMIS_DEVISE_SECRET_FILE', 'path', pathText),
+  HMIS_DEVISE_KEY_DIGEST: withDefault('HMIS_DEVISE_KEY_DIGEST', 'key-digest', 'sha1', keyDigest),
+  HMIS_DEVISE_LOGIN: withDefault('HMIS_DEVISE_LOGIN', 'column', 'email', columnName),
+  HMIS_DEVISE_ACTIVE: withDefault('HMIS_DEVISE_ACTIVE', 'active-flag', 'active', activeFlag),
+  HMIS_UNLOCK_AFTER: withDefault('HMIS_UNLOCK_AFTER', 'unlock-after', '1h', unlockAfter),
 };
 
-const schema = z.object(CONFIG_VARIABLES).superRefine((c, ctx) => {
+function resetTtl(value: string, what: string): number {
+  return boundedDuration(5 * 60_000, 7 * 86_400_000, 'must be between 5m and 7d (short links are safer)')(value, what);
+}
+
+/**
+ * Defaults that follow the host: hmis-admin's own tables, or what a Devise application does out of the box
+ * (Devise's routes, `reset_password_within` 6h, OpenPath's `maximum_attempts` 20).
+ */
+const HOST_DEFAULTS = {
+  native: { resetPath: '/password/reset', verifyPath: '/email/confirm', resetTtl: '60m', threshold: '3' },
+  devise: { resetPath: '/users/password/edit', verifyPath: '/users/confirmation', resetTtl: '6h', threshold: '20' },
+} as const;
+
+const configSchema = z.object(CONFIG_VARIABLES).superRefine((c, ctx) => {
   if (c.HMIS_SMTP_URL && !c.HMIS_MAIL_FROM) {
     ctx.addIssue({ code: 'custom', message: 'HMIS_MAIL_FROM is required when HMIS_SMTP_URL is set, e.g. HMIS_MAIL_FROM="HMIS Support <no-reply@hmis.example.org>"' });
   }
@@ -157,7 +195,7 @@ export function loadConfig(
     fromFlag.add(key);
   }
 
-  const parsed = schema.safeParse(merged);
+  const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? '');
@@ -184,20 +222,31 @@ export function loadConfig(
     readDkimKey(dkim.keyFile, 'HMIS_DKIM_KEY_FILE'); // every DKIM setting is checked before any command writes
   }
 
+  const schema = c.HMIS_SCHEMA;
+  const host = HOST_DEFAULTS[schema];
+  if (c.HMIS_DEVISE_SECRET && c.HMIS_DEVISE_SECRET_FILE) {
+    throw new UsageError('HMIS_DEVISE_SECRET and HMIS_DEVISE_SECRET_FILE are both set; keep only HMIS_DEVISE_SECRET_FILE (a file only you can read)');
+  }
+  const secret = c.HMIS_DEVISE_SECRET_FILE
+    ? deviseSecret(readSecretFile(resolve(cwd, c.HMIS_DEVISE_SECRET_FILE), 'HMIS_DEVISE_SECRET_FILE'), 'the secret in HMIS_DEVISE_SECRET_FILE')
+    : (c.HMIS_DEVISE_SECRET ?? null);
+
   return {
     databaseUrl: c.HMIS_DATABASE_URL ?? null,
     databaseSource,
     dataDir,
     siteUrl: c.HMIS_SITE_URL ?? null,
-    resetPath: c.HMIS_RESET_PATH,
-    verifyPath: c.HMIS_VERIFY_PATH,
+    resetPath: c.HMIS_RESET_PATH ?? host.resetPath,
+    verifyPath: c.HMIS_VERIFY_PATH ?? host.verifyPath,
     smtpUrl: c.HMIS_SMTP_URL ?? null,
     mailFrom: c.HMIS_MAIL_FROM?.header ?? null,
     mailFromAddress: c.HMIS_MAIL_FROM?.address ?? null,
     dkim,
     dnsServer: c.HMIS_DNS_SERVER ?? null,
-    lockoutThreshold: c.HMIS_LOCKOUT_THRESHOLD,
-    resetTtlMs: c.HMIS_RESET_TTL,
+    schema,
+    devise: { secret, keyDigest: c.HMIS_DEVISE_KEY_DIGEST, login: c.HMIS_DEVISE_LOGIN, active: c.HMIS_DEVISE_ACTIVE, unlockAfterMs: c.HMIS_UNLOCK_AFTER },
+    lockoutThreshold: c.HMIS_LOCKOUT_THRESHOLD ?? parseCount(host.threshold, 'HMIS_LOCKOUT_THRESHOLD', 1, 100),
+    resetTtlMs: c.HMIS_RESET_TTL ?? resetTtl(host.resetTtl, 'HMIS_RESET_TTL'),
     agreementTermMs: c.HMIS_AGREEMENT_TERM,
     reminderDays: c.HMIS_REMINDER_DAYS,
     actor,

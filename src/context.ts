@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import type { Config } from './config.js';
 import type { Database, OpenOptions } from './db/connection.js';
+import type { AccountStore } from './store/types.js';
 import { CancelledError, UsageError } from './errors.js';
 import { sanitizeLines } from './output/sanitize.js';
 
@@ -35,6 +36,8 @@ export interface AppContext {
   config: Config;
   /** The database, opened on first use. */
   db(options?: OpenOptions): Promise<Database>;
+  /** The account store of the configured host (HMIS_SCHEMA), on the database above. */
+  store(): Promise<AccountStore>;
   clock: () => Date;
   out: Output;
   prompt: Prompts;
@@ -56,6 +59,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   const stderr = options.stderr ?? process.stderr;
   const interactive = options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
   let database: Promise<Database> | undefined = options.database ? Promise.resolve(options.database) : undefined;
+  let store: Promise<AccountStore> | undefined;
   const owned = !options.database;
 
   const out: Output = {
@@ -71,9 +75,10 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     progress: (total, label) => (interactive && !config.quiet ? progressBar(stderr, total, label) : { tick: () => {}, done: () => {} }),
   };
 
-  return {
+  const clock = options.clock ?? (() => new Date());
+  const ctx: AppContext = {
     config,
-    clock: options.clock ?? (() => new Date()),
+    clock,
     out,
     prompt: options.prompt ?? inquirerPrompts(),
     db: (openOptions) => {
@@ -83,6 +88,13 @@ export function createContext(config: Config, options: ContextOptions = {}): App
       }
       return database;
     },
+    store: () => {
+      if (!store) {
+        store = Promise.all([ctx.db(), import('./store/index.js')]).then(([db, m]) => m.openStore(db, config, clock));
+        store.catch(() => (store = undefined));
+      }
+      return store;
+    },
     close: async () => {
       if (owned && database) {
         const db = await database.catch(() => undefined);
@@ -90,6 +102,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
       }
     },
   };
+  return ctx;
 }
 
 /** A simple bar on stderr; cli-progress is loaded only when one is shown. */

@@ -84,6 +84,11 @@ export function buildProgram(state: RunState, version: string): Command {
     .description('show applied and pending migrations')
     .addHelpText('after', examples('hmis-admin db status --json'))
     .action(run(() => import('./commands/db.js'), 'status', async (p) => p.doc((await docs()).statusText)));
+  db.command('devise-digest')
+    .description("devise mode: the reset-token digest of a word under each key digest, to compare with the application's (no database needed)")
+    .argument('[word]', 'any word; compare with rails runner \'puts Devise.token_generator.digest(User, :reset_password_token, "probe")\'', value.filter('word'), 'probe')
+    .addHelpText('after', examples('hmis-admin db devise-digest probe', 'hmis-admin db devise-digest probe --json'))
+    .action(run(() => import('./commands/db.js'), 'deviseDigest', async (p) => p.doc((await docs()).digestText)));
 
   program
     .command('demo')
@@ -167,7 +172,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addHelpText('after', examples('hmis-admin mail doctor', 'hmis-admin mail doctor --json --dns-server 9.9.9.9'))
     .action(run(() => import('./commands/mail.js'), 'doctor', async (p) => p.doc((await mailViews()).doctorText)));
 
-  // reset links and email addresses (issue 3, services/reset.ts and services/email.ts)
+  // reset links and email addresses (issue 3, services/links/reset.ts and services/email/email.ts)
   const resetViews = () => import('./output/reset-views.js');
   const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send jdoe'));
   mutating(

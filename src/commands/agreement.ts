@@ -3,14 +3,14 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { parseDate, quote } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { showAgreement, signAgreement, type AgreementView } from '../services/agreements.js';
-import { SIGNERS, type Signer } from '../services/detail.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { showAgreement, signAgreement, type AgreementView } from '../services/accounts/agreements.js';
+import { SIGNERS, type Signer } from '../services/accounts/detail.js';
 
 /** The three signatures, what is missing, and the commands that record it. */
 export async function show(user: string, _opts: unknown, ctx: AppContext): Promise<AgreementView> {
-  const db = await ctx.db();
-  return showAgreement(db.knex, await resolveUser(db.knex, user), ctx.clock());
+  const store = await ctx.store();
+  return showAgreement(store, await resolveUser(store, user), ctx.clock());
 }
 
 export interface SignOpts {
@@ -31,7 +31,6 @@ export async function sign(user: string, opts: SignOpts, ctx: AppContext): Promi
   const twice = given.find((by, i) => given.indexOf(by) !== i);
   if (twice) throw new UsageError(`--by ${twice} is given twice; name each role that signed once`);
   const at = opts.date === undefined ? undefined : parseDate(opts.date, '--date');
-  const db = await ctx.db();
-  const row = await resolveUser(db.knex, user);
+  const row = await resolveUser(await ctx.store(), user);
   return { single: true, results: [await signAgreement(ctx, row, { by: given as Signer[], at, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };
 }

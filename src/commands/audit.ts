@@ -1,8 +1,8 @@
 /** `audit [--user] [--actor] [--action] [--ticket] [--since] [--limit]`: the trail, newest first. */
 import type { AppContext } from '../context.js';
 import { parseCount, parseDuration } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { pageAudit, type AuditRow } from '../services/audit.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { pageAudit, type AuditRow } from '../services/accounts/audit.js';
 
 export interface AuditOpts {
   user?: string;
@@ -16,7 +16,7 @@ export interface AuditOpts {
 export async function audit(opts: AuditOpts, ctx: AppContext): Promise<AsyncIterable<AuditRow>> {
   const limit = parseCount(opts.limit ?? '100', '--limit', 1);
   const since = opts.since === undefined ? undefined : new Date(ctx.clock().getTime() - parseDuration(opts.since, '--since'));
-  const db = await ctx.db();
-  const userId = opts.user === undefined ? undefined : (await resolveUser(db.knex, opts.user)).id;
-  return pageAudit(db.knex, { userId, actor: opts.actor, action: opts.action, ticket: opts.ticket, since }, limit);
+  const store = await ctx.store();
+  const userId = opts.user === undefined ? undefined : (await resolveUser(store, opts.user)).id;
+  return pageAudit(store, { userId, actor: opts.actor, action: opts.action, ticket: opts.ticket, since }, limit);
 }

@@ -3,10 +3,10 @@ import { confirmOrRefuse, type AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { formatDuration, parseDuration } from '../parse.js';
-import { resolveAgency } from '../services/accounts.js';
-import { DAY_MS, utcDayStart } from '../services/days.js';
-import { countExpiredUnlocked, expireAccounts, expiringAccounts, type ExpiringRow } from '../services/expiry.js';
-import { sendReminders } from '../services/reminders.js';
+import { resolveAgency } from '../services/accounts/accounts.js';
+import { DAY_MS, utcDayStart } from '../services/accounts/days.js';
+import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/accounts/expiry.js';
+import { sendReminders } from '../services/notices/reminders.js';
 
 /** How long a cron job waits for the embedded database's lock file. */
 const CRON_LOCK_WAIT_MS = 10 * 60_000;
@@ -34,8 +34,9 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
     throw new UsageError('--notify works on the reminder stages (HMIS_REMINDER_DAYS), not --within or --include-expired; drop those flags');
   }
   // A cron job on the embedded database waits for another process's lock rather than failing.
-  const db = await ctx.db(opts.notify ? { lockWaitMs: CRON_LOCK_WAIT_MS } : undefined);
-  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
+  await ctx.db(opts.notify ? { lockWaitMs: CRON_LOCK_WAIT_MS } : undefined);
+  const store = await ctx.store();
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
   if (opts.notify) {
     // Bulk mail: asked on a terminal, --yes otherwise (the cron line carries it).
     if (!opts.dryRun) await confirmOrRefuse(ctx, 'Send every account its due agreement reminder now?', opts.yes, '`expiring --notify`');
@@ -52,7 +53,7 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
   const before = withinMs % DAY_MS === 0 ? utcDayStart(now, withinMs / DAY_MS + 1) : new Date(now.getTime() + withinMs);
   return {
     kind: 'list',
-    rows: expiringAccounts(db.knex, { now, before, includeExpired: opts.includeExpired, agencyId }),
+    rows: expiringAccounts(store, { now, before, includeExpired: opts.includeExpired, agencyId }),
     failIfAny: Boolean(opts.failIfAny),
     within: formatDuration(withinMs),
     includeExpired: Boolean(opts.includeExpired),
@@ -67,9 +68,10 @@ export interface ExpireOpts {
 
 /** Lock every account whose agreement has expired; a second concurrent run does nothing and exits 0. */
 export async function expire(opts: ExpireOpts, ctx: AppContext): Promise<ResultStream> {
-  const db = await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
+  await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
+  const store = await ctx.store();
   if (!opts.dryRun) {
-    const n = await countExpiredUnlocked(db.knex, ctx.clock());
+    const n = await store.count({ expiredUnlockedAt: ctx.clock() });
     if (n > 0) await confirmOrRefuse(ctx, `Lock ${n} account(s) whose user agreement has expired?`, opts.yes, '`expire`');
   }
   const run = await expireAccounts(ctx, { dryRun: opts.dryRun, ticket: opts.ticket ?? null });

@@ -7,9 +7,9 @@ import type { AppContext } from '../context.js';
 import { CancelledError, CliError, UsageError } from '../errors.js';
 import type { Outcome } from '../output/views.js';
 import { quote } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { diagnoseAccount, type Diagnosis } from '../services/diagnose.js';
-import { findPeople, helpdeskServices, TICKET_RE } from '../services/helpdesk.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { diagnoseAccount, type Diagnosis } from '../services/helpdesk/diagnose.js';
+import { findPeople, helpdeskServices, TICKET_RE } from '../services/helpdesk/helpdesk.js';
 
 export interface HelpdeskOpts {
   ticket?: string;
@@ -36,10 +36,11 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
   try {
     const ticket = (opts.ticket ?? (await ctx.prompt.input('Ticket number', { validate: checkTicket }))).trim();
     const db = await ctx.db();
+    const store = await ctx.store();
     step = 'finding the person';
-    const id = await ctx.prompt.search('Who is it? Type part of a name, username or email', (term) => findPeople(db.knex, term));
-    let user = await resolveUser(db.knex, `#${id}`);
-    const diagnose = async () => diagnoseAccount(db.knex, user, { config: ctx.config, embedded: db.kind === 'pglite', now: ctx.clock() });
+    const id = await ctx.prompt.search('Who is it? Type part of a name, username or email', (term) => findPeople(store, term));
+    let user = await resolveUser(store, `#${id}`);
+    const diagnose = async () => diagnoseAccount(store, user, { config: ctx.config, embedded: db.kind === 'pglite', now: ctx.clock() });
     const first = await diagnose();
     await show(ctx, first);
 
@@ -53,7 +54,7 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
       });
       done.push(r);
       ctx.out.stderr.write(`${r.user}: ${r.outcome} - ${r.message}\n`);
-      user = await resolveUser(db.knex, `#${user.id}`);
+      user = await resolveUser(store, `#${user.id}`);
     };
 
     step = 'correcting the email address and phone';

@@ -2,7 +2,8 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, quote } from '../parse.js';
-import { listAccounts, resolveAgency, type AccountRow } from '../services/accounts.js';
+import { listAccounts, resolveAgency, type AccountRow } from '../services/accounts/accounts.js';
+import type { LockReason } from '../store/types.js';
 
 export const LOCK_REASONS = ['failed_logins', 'agreement_expired', 'admin'] as const;
 
@@ -17,7 +18,8 @@ export async function locked(opts: LockedOpts, ctx: AppContext): Promise<AsyncIt
     throw new UsageError(`--reason ${quote(opts.reason)} is not a lock reason; use one of ${LOCK_REASONS.join(', ')}`);
   }
   const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit', 1);
-  const db = await ctx.db();
-  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
-  return listAccounts(db.knex, { filter: { locked: true, lockReason: opts.reason, agencyId }, order: 'locked', limit });
+  const store = await ctx.store();
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
+  const lockReasons = opts.reason === undefined ? undefined : [opts.reason as LockReason];
+  return listAccounts(store, { filter: { locked: true, lockReasons, agencyId }, order: 'locked', limit });
 }

@@ -3,9 +3,9 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { Outcome } from '../output/views.js';
 import { parseDuration } from '../parse.js';
-import { resolveUser } from '../services/accounts.js';
-import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/reset.js';
-import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/reset-links.js';
+import { resolveUser } from '../services/accounts/accounts.js';
+import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/links/reset.js';
+import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/links/reset-links.js';
 
 export interface ResetSendOpts {
   ttl?: string;
@@ -20,21 +20,19 @@ export async function send(user: string, opts: ResetSendOpts, ctx: AppContext): 
     ttlMs = parseDuration(opts.ttl, '--ttl');
     if (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) throw new UsageError(`--ttl ${JSON.stringify(opts.ttl)} is out of range; give a lifetime from 5m to 7d (short links are safer)`);
   }
-  const db = await ctx.db();
-  const row = await resolveUser(db.knex, user);
+  const row = await resolveUser(await ctx.store(), user);
   const r = await sendResetLink(ctx, row, { ttlMs, printLink: opts.printLink, ticket: opts.ticket ?? null, dryRun: opts.dryRun });
   // A single send the relay refused is an operational failure (exit 1); queued mail is retried by `outbox flush`.
   return { results: [r], exitCode: r.outcome === 'failed' ? 1 : 0 };
 }
 
 export async function list(user: string, _opts: unknown, ctx: AppContext): Promise<ResetLinkRow[]> {
-  const db = await ctx.db();
-  const row = await resolveUser(db.knex, user);
-  return listResetLinks(db.knex, row.id);
+  const store = await ctx.store();
+  const row = await resolveUser(store, user);
+  return listResetLinks(store, row.id, ctx.clock());
 }
 
 export async function check(input: string, _opts: unknown, ctx: AppContext): Promise<CheckResult & { exitCode: number }> {
-  const db = await ctx.db();
-  const r = await checkResetLink(db.knex, ctx.config, input, ctx.clock());
+  const r = await checkResetLink(await ctx.store(), ctx.config, input, ctx.clock());
   return { ...r, exitCode: r.valid ? 0 : 5 };
 }

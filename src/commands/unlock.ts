@@ -5,9 +5,9 @@ import type { ResultStream } from '../output/lockout-views.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { checkText, TEXT_LIMITS } from '../validate/text.js';
-import { resolveAgency, resolveUser } from '../services/accounts.js';
-import { countLocked, KEPT_BY_DEFAULT, lockAccount, lockedAccounts, unlockAccount, type BulkFilter } from '../services/lockout.js';
-import { deliverNotices, deliveryNote } from '../services/notices.js';
+import { resolveAgency, resolveUser } from '../services/accounts/accounts.js';
+import { countForUnlock, lockAccount, unlockAll, unlockPage, type BulkFilter, type UnlockOptions } from '../services/accounts/lockout.js';
+import type { AccountRow, AccountStore, LockReason } from '../store/types.js';
 import { LOCK_REASONS } from './locked.js';
 
 export interface UnlockOpts {
@@ -30,33 +30,31 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   if (opts.reason !== undefined && !(LOCK_REASONS as readonly string[]).includes(opts.reason)) {
     throw new UsageError(`--reason ${quote(opts.reason)} is not a lock reason; use one of ${LOCK_REASONS.join(', ')}`);
   }
-  const ticket = opts.ticket ?? null;
-  const db = await ctx.db();
+  const store = await ctx.store();
+  const base = { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun };
 
   if (users.length === 1) {
-    const user = await resolveUser(db.knex, users[0]!);
-    return { single: true, results: [await unlockAccount(ctx, user, { ticket, notify: opts.notify, dryRun: opts.dryRun })] };
+    const user = await resolveUser(store, users[0]!);
+    return { single: true, results: await unlockPage(ctx, [user], base) };
   }
 
   if (!opts.all) {
     users.forEach((u) => parseUserRef(u)); // a malformed name refuses the whole run before anything changes
     if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
-    return { results: unlockNamed(ctx, users, opts) };
+    return { results: unlockNamed(ctx, store, users, base) };
   }
 
-  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
   // Accounts locked because their agreement expired need signatures, and an administrator's lock (staff
   // who left) needs a deliberate unlock: --all leaves both out unless --reason names them.
-  const filter: BulkFilter = { reason: opts.reason, agencyId };
-  const total = await countLocked(db.knex, filter);
-  const skipped: Record<string, number> = {};
-  for (const reason of KEPT_BY_DEFAULT) skipped[reason] = opts.reason === undefined ? await countLocked(db.knex, { reason, agencyId }) : 0;
+  const filter: BulkFilter = { reason: opts.reason as LockReason | undefined, agencyId };
+  const { total, skipped } = await countForUnlock(store, filter);
   if (total > 0 && !opts.dryRun) {
     await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
   }
   const counts: Record<string, number> = {};
   return {
-    results: tally(unlockFiltered(ctx, filter, opts), counts),
+    results: tally(unlockAll(ctx, filter, base), counts),
     summary: () => ({ counts, skipped }),
     after: () =>
       [
@@ -73,51 +71,34 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   };
 }
 
-async function* unlockNamed(ctx: AppContext, users: string[], opts: UnlockOpts): AsyncGenerator<Outcome> {
-  const { knex } = await ctx.db();
-  yield* batched(ctx, async function* (deferDelivery) {
-    for (const name of users) {
+/** Named accounts, resolved first (an unknown name is reported, not fatal), then unlocked a page at a time. */
+async function* unlockNamed(ctx: AppContext, store: AccountStore, users: string[], opts: UnlockOptions): AsyncGenerator<Outcome> {
+  for (let i = 0; i < users.length; i += 500) {
+    const names = users.slice(i, i + 500);
+    const found: AccountRow[] = [];
+    const early = new Map<number, Outcome>();
+    for (const [j, name] of names.entries()) {
       try {
-        const user = await resolveUser(knex, name);
-        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery });
+        found.push(await resolveUser(store, name));
       } catch (err) {
-        if (err instanceof NotFoundError) yield { user: name, outcome: 'not_found', message: err.message };
-        else if (err instanceof CliError && err.exitCode === 2) yield { user: name, outcome: 'refused', message: err.message };
-        else yield { user: name, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+        if (err instanceof NotFoundError) early.set(j, { user: name, outcome: 'not_found', message: err.message });
+        else if (err instanceof CliError && err.exitCode === 2) early.set(j, { user: name, outcome: 'refused', message: err.message });
+        else throw err;
       }
     }
-  });
-}
-
-async function* unlockFiltered(ctx: AppContext, filter: BulkFilter, opts: UnlockOpts): AsyncGenerator<Outcome> {
-  const { knex } = await ctx.db();
-  yield* batched(ctx, async function* (deferDelivery) {
-    for await (const user of lockedAccounts(knex, filter)) {
-      try {
-        yield await unlockAccount(ctx, user, { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun, deferDelivery, only: filter });
-      } catch (err) {
-        yield { user: user.username, outcome: 'failed', message: (err as Error).message.split('\n')[0]! };
+    // The same account named twice is unlocked once; the second mention reports what it finds then.
+    const unique = [...new Map(found.map((u) => [u.id, u])).values()];
+    const results = new Map((await unlockPage(ctx, unique, opts)).map((r, k) => [unique[k]!.id, r]));
+    let next = 0;
+    for (const [j] of names.entries()) {
+      if (early.has(j)) yield early.get(j)!;
+      else {
+        const u = found[next++]!;
+        yield results.get(u.id)!;
+        results.set(u.id, { user: u.username, outcome: 'not_locked', message: 'named twice; unlocked once above' });
       }
     }
-  });
-}
-
-/** Deliver the notices of a bulk run 100 at a time over one transport, then report each account. */
-async function* batched(ctx: AppContext, work: (defer: (id: number) => void) => AsyncIterable<Outcome>): AsyncGenerator<Outcome> {
-  let pending: Array<[Outcome, number | undefined]> = [];
-  let last: number | undefined;
-  const flush = async function* () {
-    const ids = pending.flatMap(([, id]) => (id === undefined ? [] : [id]));
-    const delivered = await deliverNotices(ctx, ids);
-    for (const [r, id] of pending) yield id === undefined ? r : { ...r, message: `${r.message}; ${deliveryNote('notice', delivered.get(id))}` };
-    pending = [];
-  };
-  for await (const r of work((id) => (last = id))) {
-    pending.push([r, last]);
-    last = undefined;
-    if (pending.length >= 100) yield* flush();
   }
-  yield* flush();
 }
 
 async function* tally(rows: AsyncIterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {
@@ -138,7 +119,6 @@ export async function lock(user: string, opts: LockOpts, ctx: AppContext): Promi
   const reason = opts.reason?.trim() ?? '';
   if (!reason) throw new UsageError('--reason is required: say why, e.g. --reason "left the agency on 2026-11-30"');
   checkText(reason, '--reason', { max: TEXT_LIMITS.reason, kind: 'prose' }); // also checked at the edge (program.ts)
-  const db = await ctx.db();
-  const row = await resolveUser(db.knex, user);
+  const row = await resolveUser(await ctx.store(), user);
   return { single: true, results: [await lockAccount(ctx, row, { reason, ticket: opts.ticket ?? null, dryRun: opts.dryRun })] };
 }

@@ -2,8 +2,8 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, parseDuration } from '../parse.js';
-import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts.js';
-import { accountDetail, type AccountDetail } from '../services/detail.js';
+import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts/accounts.js';
+import { accountDetail, type AccountDetail } from '../services/accounts/detail.js';
 
 export interface UsersListOpts {
   locked?: boolean;
@@ -19,10 +19,10 @@ export async function list(opts: UsersListOpts, ctx: AppContext): Promise<AsyncI
   const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, '--expiring');
   const search = opts.search?.trim();
   if (opts.search !== undefined && !search) throw new UsageError('--search needs some text, e.g. --search garcia');
-  const db = await ctx.db();
+  const store = await ctx.store();
   const now = ctx.clock();
-  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(db.knex, opts.agency);
-  return listAccounts(db.knex, {
+  const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
+  return listAccounts(store, {
     filter: {
       locked: opts.locked,
       agencyId,
@@ -36,7 +36,7 @@ export async function list(opts: UsersListOpts, ctx: AppContext): Promise<AsyncI
 }
 
 export async function show(user: string, _opts: unknown, ctx: AppContext): Promise<AccountDetail> {
-  const db = await ctx.db();
-  const row = await resolveUser(db.knex, user);
-  return accountDetail(db.knex, row, ctx.clock());
+  const store = await ctx.store();
+  const row = await resolveUser(store, user);
+  return accountDetail(store, row, ctx.clock());
 }

@@ -6,7 +6,7 @@ import { describeDatabase, type Config } from '../config.js';
 import { describeConnectionError, OperationalError, UsageError } from '../errors.js';
 import { pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
-import { migrateLatest, pendingMigrations } from './migrate.js';
+import { migrateLatest, pendingMigrations, TOOL_SCHEMA } from './migrate.js';
 
 export type DbKind = 'postgres' | 'pglite';
 
@@ -45,6 +45,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
 
   const knex = knexFactory({
+    ...searchPath(config),
     client: 'pg',
     connection: config.databaseUrl
       ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
@@ -60,17 +61,25 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     await knex.destroy().catch(() => undefined);
     throw describeConnectionError(err, where) ?? new OperationalError(`cannot use the database at ${where}: ${(err as Error).message}`);
   }
-  await prepareSchema(db, options);
+  await prepareSchema(db, config, options);
   return db;
 }
 
-async function prepareSchema(db: Database, options: OpenOptions): Promise<void> {
+/**
+ * devise mode: the tool's own tables are found (and made) in hmis_admin, the host's in public. Unqualified
+ * names resolve there first; the host's tables are always named with their schema.
+ */
+function searchPath(config: Config): { searchPath?: string[] } {
+  return config.schema === 'devise' ? { searchPath: [TOOL_SCHEMA, 'public'] } : {};
+}
+
+async function prepareSchema(db: Database, config: Config, options: OpenOptions): Promise<void> {
   if (options.migrate) {
-    await migrateLatest(db.knex);
+    await migrateLatest(db.knex, config.schema);
     return;
   }
   if (options.skipSchemaCheck) return;
-  const status = await pendingMigrations(db.knex);
+  const status = await pendingMigrations(db.knex, config.schema);
   if (status.pending.length > 0) {
     await db.close();
     const what = status.applied === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
@@ -97,6 +106,7 @@ async function openEmbedded(
   try {
     const { default: ClientPgLite } = await import('knex-pglite');
     const knex = knexFactory({
+      ...searchPath(config),
       client: ClientPgLite as unknown as typeof Knex.Client,
       dialect: 'postgres',
       connection: { filename: dir } as Knex.StaticConnectionConfig,
@@ -120,7 +130,7 @@ async function openEmbedded(
     options.notice?.(`using the embedded database in ${dir} (set HMIS_DATABASE_URL or --db for a PostgreSQL server)`);
     // The embedded database is the tool's own: it is always brought up to date.
     // One plain query when current; knex's migrator (lock table, listing) only when something is pending.
-    if ((await pendingMigrations(knex)).pending.length) await migrateLatest(knex);
+    if ((await pendingMigrations(knex, config.schema)).pending.length) await migrateLatest(knex, config.schema);
     return db;
   } catch (err) {
     release();

@@ -3,21 +3,35 @@ import type { Knex } from 'knex';
 import * as initial from './migrations/20261127000001_initial.js';
 import * as outboxRecipients from './migrations/20261128000001_outbox_recipients.js';
 import * as auditDbUser from './migrations/20261128000002_audit_db_user.js';
+import * as deviseInitial from './migrations/devise/20261129000001_hmis_admin.js';
 
-const MIGRATIONS: Record<string, Knex.Migration> = {
-  '20261127000001_initial': initial,
-  '20261128000001_outbox_recipients': outboxRecipients,
-  '20261128000002_audit_db_user': auditDbUser,
+export type HostSchema = 'native' | 'devise';
+
+/** native: every table of CONTRACT "Database"; devise: only the tool's own, in the hmis_admin schema. */
+const MIGRATIONS: Record<HostSchema, Record<string, Knex.Migration>> = {
+  native: {
+    '20261127000001_initial': initial,
+    '20261128000001_outbox_recipients': outboxRecipients,
+    '20261128000002_audit_db_user': auditDbUser,
+  },
+  devise: {
+    '20261129000001_hmis_admin': deviseInitial,
+  },
 };
 
-/** A knex migration source that needs no directory scan or file extension guessing. */
-export const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
-  getMigrationName: (name) => name,
-  getMigration: async (name) => MIGRATIONS[name]!,
-};
+/** The schema that holds the tool's tables in devise mode; first on the connection's search_path. */
+export const TOOL_SCHEMA = 'hmis_admin';
 
-export const migrationConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
+/** The knex migrator's configuration for a host: a static source (no directory scan), bookkeeping in the tool's schema. */
+export function migrationConfig(host: HostSchema = 'native'): Knex.MigratorConfig {
+  const list = MIGRATIONS[host];
+  const migrationSource: Knex.MigrationSource<string> = {
+    getMigrations: async () => Object.keys(list).sort(),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => list[name]!,
+  };
+  return { migrationSource, tableName: 'knex_migrations', ...(host === 'devise' ? { schemaName: TOOL_SCHEMA } : {}) };
+}
 
 export interface MigrationStatus {
   applied: string[];
@@ -25,14 +39,17 @@ export interface MigrationStatus {
 }
 
 /** Apply every pending migration; returns the names applied now. */
-export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+export async function migrateLatest(db: Knex, host: HostSchema = 'native'): Promise<string[]> {
+  // The one piece of DDL outside a migration, and only in devise mode: the tool's own schema.
+  if (host === 'devise') await db.raw(`create schema if not exists ${TOOL_SCHEMA}`);
+  const [, applied] = (await db.migrate.latest(migrationConfig(host))) as [number, string[]];
   return applied;
 }
 
 /** Which migrations are applied and which are pending. */
-export async function migrationStatus(db: Knex): Promise<MigrationStatus> {
-  const [done, pending] = (await db.migrate.list(migrationConfig)) as [Array<{ name: string } | string>, Array<{ file: string } | string>];
+export async function migrationStatus(db: Knex, host: HostSchema = 'native'): Promise<MigrationStatus> {
+  if (host === 'devise' && !(await hasToolSchema(db))) return { applied: [], pending: Object.keys(MIGRATIONS.devise).sort() };
+  const [done, pending] = (await db.migrate.list(migrationConfig(host))) as [Array<{ name: string } | string>, Array<{ file: string } | string>];
   const name = (m: unknown) => (typeof m === 'string' ? m : ((m as { name?: string; file?: string }).name ?? (m as { file: string }).file));
   return { applied: done.map(name), pending: pending.map(name) };
 }
@@ -41,13 +58,19 @@ export async function migrationStatus(db: Knex): Promise<MigrationStatus> {
  * Names of migrations not yet applied, from one plain query: the per-command schema check must be
  * cheap (knex's migrate.list also creates and inspects its lock table).
  */
-export async function pendingMigrations(db: Knex): Promise<{ applied: number; pending: string[] }> {
+export async function pendingMigrations(db: Knex, host: HostSchema = 'native'): Promise<{ applied: number; pending: string[] }> {
   let applied: string[];
   try {
-    applied = (await db('knex_migrations').pluck('name')) as string[];
+    applied = (await db(host === 'devise' ? `${TOOL_SCHEMA}.knex_migrations` : 'knex_migrations').pluck('name')) as string[];
   } catch {
     applied = [];
   }
   const done = new Set(applied.map((n) => n.replace(/\.(ts|js)$/, '')));
-  return { applied: applied.length, pending: Object.keys(MIGRATIONS).filter((n) => !done.has(n)) };
+  return { applied: applied.length, pending: Object.keys(MIGRATIONS[host]).filter((n) => !done.has(n)) };
+}
+
+/** knex's migrate.list would create its bookkeeping tables: ask the catalogue first, so `db status` writes nothing. */
+async function hasToolSchema(db: Knex): Promise<boolean> {
+  const { rows } = (await db.raw('select 1 from pg_namespace where nspname = ?', [TOOL_SCHEMA])) as { rows: unknown[] };
+  return rows.length > 0;
 }

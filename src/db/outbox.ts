@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { MailKind, OutboxRow, RecipientState } from '../mail/types.js';
-import { pageById } from './paging.js';
+import { inPages, pageById } from './paging.js';
 
 export interface OutboxListRow extends OutboxRow {
   username: string | null;
@@ -17,6 +17,8 @@ export type OutboxStatus = OutboxRow['status'];
 function normalise<T extends OutboxRow>(row: T): T {
   row.id = Number(row.id);
   row.attempts = Number(row.attempts);
+  // A host's user ids are bigint (Rails), which pg returns as strings.
+  if (row.user_id !== null && row.user_id !== undefined) row.user_id = Number(row.user_id);
   if (typeof row.params === 'string') row.params = JSON.parse(row.params) as Record<string, unknown>;
   if (typeof row.cc === 'string') row.cc = JSON.parse(row.cc) as string[];
   row.recipients = recipientsOf(row);
@@ -43,10 +45,10 @@ export function initialRecipients(to: string, cc: string[]): RecipientState[] {
   return out;
 }
 
-/** Insert one pending row; returns its id. */
-export async function insertOutbox(db: Knex | Knex.Transaction, row: Record<string, unknown>): Promise<number> {
-  const [inserted] = (await db('mail_outbox').insert(row).returning('id')) as Array<{ id: number | string }>;
-  return Number(inserted!.id);
+/** Insert rows in one statement; returns their ids in the order given (PostgreSQL returns a VALUES list in order). */
+export async function insertOutbox(db: Knex | Knex.Transaction, rows: Array<Record<string, unknown>>): Promise<number[]> {
+  const inserted = (await db('mail_outbox').insert(rows).returning('id')) as Array<{ id: number | string }>;
+  return inserted.map((r) => Number(r.id));
 }
 
 /** A crashed run leaves rows in 'sending': after `staleMs` they are due again. */
@@ -92,7 +94,7 @@ function dueQuery(db: Knex, now: Date, ids?: number[]) {
  * judged after it (cancelled: superseded), not skipped as if it were not due. The Message-ID gets its
  * sender domain once.
  */
-export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[]): Promise<OutboxListRow[]> {
+export async function claimDue(db: Knex, now: Date, limit: number, domain: string, ids?: number[], names: NameLookup = noNames): Promise<OutboxListRow[]> {
   return db.transaction(async (trx) => {
     // Two statements, not `update … where id in (select … limit n for update skip locked)`: in that
     // form PostgreSQL may rescan the subquery, skip the rows it just updated and claim far more than n.
@@ -114,16 +116,19 @@ export async function claimDue(db: Knex, now: Date, limit: number, domain: strin
         message_id: trx.raw("case when message_id like '%@%' then message_id else '<' || message_id || '@' || ? || '>' end", [domain]),
       })
       .returning('*')) as OutboxRow[];
-    const users = await usernames(trx, rows);
-    return rows.map((r) => normalise({ ...r, username: r.user_id === null ? null : (users.get(r.user_id) ?? null) }));
-  }).then((rows) => rows.sort((a, b) => a.id - b.id));
+    return rows;
+  }).then((rows) => named(rows, names)).then((rows) => rows.sort((a, b) => a.id - b.id));
 }
 
-async function usernames(db: Knex, rows: OutboxRow[]): Promise<Map<number, string>> {
-  const ids = [...new Set(rows.map((r) => r.user_id).filter((id): id is number => id !== null))];
-  if (!ids.length) return new Map();
-  const found = (await db('users').whereIn('id', ids).select('id', 'username')) as Array<{ id: number; username: string }>;
-  return new Map(found.map((u) => [Number(u.id), u.username]));
+/** Account names by id: the account store answers (the host's table may not be joinable from here). */
+export type NameLookup = (ids: number[]) => Promise<Map<number, string>>;
+const noNames: NameLookup = async () => new Map();
+
+/** Rows with their account's name, one lookup for all of them. */
+async function named(rows: OutboxRow[], names: NameLookup): Promise<OutboxListRow[]> {
+  const ids = [...new Set(rows.map((r) => r.user_id).filter((id): id is number => id !== null).map(Number))];
+  const users = ids.length ? await names(ids) : new Map<number, string>();
+  return rows.map((r) => normalise({ ...r, username: r.user_id === null ? null : (users.get(Number(r.user_id)) ?? null) }));
 }
 
 /** The row as this claim holds it: status 'sending' and still our claim_id (a stale recovery clears it). */
@@ -206,22 +211,21 @@ export interface OutboxFilter {
 }
 
 /** Newest first, paged on id so a long history streams. */
-export async function* pageOutbox(db: Knex, filter: OutboxFilter, limit = Infinity, pageSize = 500): AsyncGenerator<OutboxListRow> {
+export async function* pageOutbox(db: Knex, filter: OutboxFilter, limit = Infinity, pageSize = 500, names: NameLookup = noNames): AsyncGenerator<OutboxListRow> {
   const build = () => {
-    const q = db('mail_outbox as o').leftJoin('users as u', 'u.id', 'o.user_id').select('o.*', 'u.username');
+    const q = db('mail_outbox as o').select('o.*');
     if (filter.status) q.where('o.status', filter.status);
     if (filter.kind) q.where('o.kind', filter.kind);
     if (filter.userId !== undefined) q.where('o.user_id', filter.userId);
     return q;
   };
-  for await (const row of pageById<OutboxListRow>(build, 'o.id', 'desc', limit, pageSize)) yield normalise(row);
+  for await (const page of inPages(pageById<OutboxRow>(build, 'o.id', 'desc', limit, pageSize), pageSize)) yield* await named(page, names);
 }
 
 /** Due rows without claiming them (`outbox flush --dry-run`). */
-export async function listDue(db: Knex, now: Date, limit: number): Promise<OutboxListRow[]> {
+export async function listDue(db: Knex, now: Date, limit: number, names: NameLookup = noNames): Promise<OutboxListRow[]> {
   const rows = (await dueQuery(db, now).orderBy([{ column: 'next_attempt_at' }, { column: 'id' }]).limit(limit).select('*')) as OutboxRow[];
-  const users = await usernames(db, rows);
-  return rows.map((r) => normalise({ ...r, username: r.user_id === null ? null : (users.get(r.user_id) ?? null) }));
+  return named(rows, names);
 }
 
 /** One row by id. */

@@ -25,3 +25,16 @@ export async function* pageById<T extends { id: number | string }>(
     if (rows.length < want) return;
   }
 }
+
+/** Group rows into pages, so what each page needs besides comes from one query, not one per row. */
+export async function* inPages<T>(rows: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const row of rows) {
+    page.push(row);
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length) yield page;
+}

@@ -9,7 +9,7 @@ import type { AppContext } from '../context.js';
 import { settleClaim, touchClaim, type OutboxListRow, type Settlement } from '../db/outbox.js';
 import { UsageError } from '../errors.js';
 import { quote } from '../parse.js';
-import { parseEmailAddress } from '../services/email-address.js';
+import { parseEmailAddress } from '../services/email/email-address.js';
 import { insertLink } from './compose.js';
 import { minterFor } from './minters.js';
 import { applyAttempt, giveUp, having, listOf, refusedSummary, reportOfError, reportOfResult, rowStatus, type Applied, type AttemptReport } from './recipients.js';

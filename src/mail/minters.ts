@@ -15,11 +15,17 @@ interface LinkKindService {
 // The services are loaded only when such mail goes out (and the outbox never imports them statically).
 const SERVICES: Partial<Record<MailKind, () => Promise<LinkKindService>>> = {
   reset: async () => {
-    const [{ mintResetLink }, { requireLinkSite }] = await Promise.all([import('../services/reset.js'), import('../services/tokens.js')]);
-    return { mint: mintResetLink, check: (config) => void requireLinkSite(config, 'reset') };
+    const [{ mintResetLink }, { requireLinkSite, requireResetSecret }] = await Promise.all([import('../services/links/reset.js'), import('../services/links/tokens.js')]);
+    return {
+      mint: mintResetLink,
+      check: (config) => {
+        requireLinkSite(config, 'reset');
+        requireResetSecret(config);
+      },
+    };
   },
   verify: async () => {
-    const [{ mintVerifyLink }, { requireLinkSite }] = await Promise.all([import('../services/email.js'), import('../services/tokens.js')]);
+    const [{ mintVerifyLink }, { requireLinkSite }] = await Promise.all([import('../services/email/email.js'), import('../services/links/tokens.js')]);
     return { mint: mintVerifyLink, check: (config) => void requireLinkSite(config, 'verify') };
   },
 };

@@ -20,6 +20,7 @@ import {
   recoverStale,
   settleClaim,
   wasCancelled,
+  type NameLookup,
   type OutboxFilter,
   type OutboxListRow,
 } from '../db/outbox.js';
@@ -46,27 +47,45 @@ const WORST_SEND_MS = POOL_OPTIONS.connectionTimeout + POOL_OPTIONS.greetingTime
  */
 export const STALE_SENDING_MS = 2 * Math.ceil(MAX_BATCH / POOL_OPTIONS.maxConnections) * WORST_SEND_MS;
 
+/** Account names for outbox rows, from the account store (the host's table may not be joinable from the outbox). */
+async function nameLookup(ctx: AppContext): Promise<NameLookup> {
+  const store = await ctx.store();
+  return (ids) => store.usernames(ids);
+}
+
 /** Record one message as pending (inside the caller's transaction, next to its audit row); returns its id. */
 export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMail): Promise<number> {
-  // A link-bearing message goes to one address: a retry for a deferred cc would mint a new link that
-  // supersedes the one the first recipient already has.
-  if (mail.cc?.length && LINK_KINDS.includes(mail.kind)) throw new Error(`${mail.kind} mail has exactly one recipient`);
-  // The local part is fixed now and the sender's domain is added at the first claim, where the
-  // configuration is at hand; every attempt then carries the same Message-ID.
-  return insertOutbox(db, {
-    kind: mail.kind,
-    user_id: mail.userId ?? null,
-    to_address: mail.to,
-    cc: JSON.stringify(mail.cc ?? []),
-    recipients: JSON.stringify(initialRecipients(mail.to, mail.cc ?? [])),
-    subject: mail.subject,
-    text_body: mail.text,
-    html_body: mail.html,
-    params: JSON.stringify(mail.params ?? {}),
-    message_id: randomUUID(),
-    status: 'pending',
-    ticket: mail.ticket ?? null,
-  });
+  return (await enqueueMany(db, [mail]))[0]!;
+}
+
+/** Record a page of messages in one statement (a bulk run's notices); returns their ids in order. */
+export async function enqueueMany(db: Knex | Knex.Transaction, mails: OutgoingMail[]): Promise<number[]> {
+  if (!mails.length) return [];
+  return insertOutbox(
+    db,
+    mails.map((mail) => {
+      // A link-bearing message goes to one address: a retry for a deferred cc would mint a new link that
+      // supersedes the one the first recipient already has.
+      if (mail.cc?.length && LINK_KINDS.includes(mail.kind)) throw new Error(`${mail.kind} mail has exactly one recipient`);
+      // The local part is fixed now and the sender's domain is added at the first claim, where the
+      // configuration is at hand; every attempt then carries the same Message-ID.
+      return {
+        kind: mail.kind,
+        user_id: mail.userId ?? null,
+        to_address: mail.to,
+        cc: JSON.stringify(mail.cc ?? []),
+        recipients: JSON.stringify(initialRecipients(mail.to, mail.cc ?? [])),
+        subject: mail.subject,
+        text_body: mail.text,
+        html_body: mail.html,
+        params: JSON.stringify(mail.params ?? {}),
+        message_id: randomUUID(),
+        status: mail.failedBecause ? 'failed' : 'pending',
+        last_error: mail.failedBecause?.slice(0, 1000) ?? null,
+        ticket: mail.ticket ?? null,
+      };
+    }),
+  );
 }
 
 /**
@@ -78,6 +97,7 @@ export async function enqueueMail(db: Knex | Knex.Transaction, mail: OutgoingMai
  */
 export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; limit?: number } = {}): Promise<DeliveryResult[]> {
   const { knex } = await ctx.db();
+  const names = await nameLookup(ctx);
   const now = ctx.clock();
   if (options.ids && options.ids.length === 0) return [];
   if (!options.ids) await recoverStale(knex, now, STALE_SENDING_MS);
@@ -92,7 +112,7 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
     try {
       let batch = FIRST_BATCH;
       while (results.length < limit) {
-        const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids);
+        const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids, names);
         if (!rows.length) break;
         // The pool spreads a batch over its few connections; each row settles on its own (never throws).
         const settled = await Promise.all(
@@ -146,13 +166,13 @@ async function notAttempted(knex: Knex, ids: number[], done: DeliveryResult[]): 
 /** `outbox [--status …]`: messages newest first, streamed. */
 export async function listOutbox(ctx: AppContext, filter: OutboxFilter, limit: number): Promise<AsyncIterable<OutboxListRow>> {
   const { knex } = await ctx.db();
-  return pageOutbox(knex, filter, limit);
+  return pageOutbox(knex, filter, limit, 500, await nameLookup(ctx));
 }
 
 /** What `outbox flush` would attempt now, without claiming anything. */
 export async function previewDue(ctx: AppContext, limit: number): Promise<OutboxListRow[]> {
   const { knex } = await ctx.db();
-  return listDue(knex, ctx.clock(), Math.min(limit, 100_000));
+  return listDue(knex, ctx.clock(), Math.min(limit, 100_000), await nameLookup(ctx));
 }
 
 /** One outbox row (for `mail test`, to report the Message-ID it went out with). */

@@ -1,7 +1,7 @@
 /** `mail test <address>`: prove the relay works end to end — connect, log in, send through the outbox. */
 import type { AppContext } from '../context.js';
 import { checkAddress } from '../validate/address.js';
-import { maskEmail, writeAudit } from '../services/audit.js';
+import { maskEmail, writeAudit } from '../services/accounts/audit.js';
 import { renderMail, senderAddress } from './compose.js';
 import { deliverOutbox, enqueueMail, outboxRow } from './outbox.js';
 import { classifySendError, openTransport } from './transport.js';

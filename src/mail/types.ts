@@ -29,6 +29,8 @@ export interface OutgoingMail {
    */
   params?: Record<string, unknown>;
   ticket?: string | null;
+  /** Recorded as failed at once, with this reason (a notice with no valid recipient): kept, never sent. */
+  failedBecause?: string;
 }
 
 export type RecipientStatus = 'pending' | 'sent' | 'failed';

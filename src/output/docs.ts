@@ -1,12 +1,25 @@
 /** Text renderings of single documents for table mode. */
-import type { MigrateResult } from '../commands/db.js';
-import type { DemoResult } from '../services/demo.js';
-import type { AccountDetail } from '../services/detail.js';
+import type { DigestResult, MigrateResult } from '../commands/db.js';
+import type { DemoResult } from '../services/accounts/demo.js';
+import type { AccountDetail } from '../services/accounts/detail.js';
 import { cell, shortTime } from './format.js';
 import { renderFields } from './table.js';
 
+/** devise mode: the host's table, what it offers, and the settings that must equal the application's. */
+function hostLines(r: MigrateResult): string[] {
+  if (!r.host) return [];
+  const yes = Object.entries(r.host.optional).filter(([, v]) => v).map(([k]) => k);
+  const no = Object.entries(r.host.optional).filter(([, v]) => !v).map(([k]) => k);
+  return [
+    `host table: ${r.host.table} (Devise)`,
+    `found: ${yes.join(', ') || 'no optional columns'}`,
+    ...(no.length ? [`not found (not used): ${no.join(', ')}`] : []),
+    `settings (must equal the application's): ${Object.entries(r.host.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+  ];
+}
+
 export function migrateText(r: MigrateResult): string {
-  const lines = [`database: ${r.database}`];
+  const lines = [`database: ${r.database}`, `schema: ${r.schema}${r.schema === 'devise' ? ' (the tool\'s own tables in hmis_admin)' : ''}`, ...hostLines(r)];
   lines.push(r.applied.length ? `applied: ${r.applied.join(', ')}` : 'applied: nothing (already up to date)');
   if (r.pending.length) lines.push(`pending: ${r.pending.join(', ')}`);
   return lines.join('\n');
@@ -15,9 +28,20 @@ export function migrateText(r: MigrateResult): string {
 export function statusText(r: MigrateResult): string {
   return [
     `database: ${r.database}`,
+    `schema: ${r.schema}${r.schema === 'devise' ? ' (the tool\'s own tables in hmis_admin)' : ''}`,
+    ...hostLines(r),
     ...r.applied.map((m) => `applied  ${m}`),
     ...r.pending.map((m) => `pending  ${m}`),
     r.pending.length ? 'run `hmis-admin db migrate` to apply the pending migrations' : 'schema is up to date',
+  ].join('\n');
+}
+
+export function digestText(r: DigestResult): string {
+  return [
+    `sha1    ${r.sha1}`,
+    `sha256  ${r.sha256}`,
+    `compare with: rails runner 'puts Devise.token_generator.digest(User, :reset_password_token, "${r.word}")'`,
+    `set HMIS_DEVISE_KEY_DIGEST to the one that matches (now: ${r.configured}); if neither does, HMIS_DEVISE_SECRET(_FILE) is not the application's secret_key_base`,
   ].join('\n');
 }
 

@@ -1,6 +1,6 @@
 /** Renderings for the helpdesk: the compliance report, the diagnose checklist. */
-import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/compliance.js';
-import type { Diagnosis } from '../services/diagnose.js';
+import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/helpdesk/compliance.js';
+import type { Diagnosis } from '../services/helpdesk/diagnose.js';
 import { renderTable, paint, type Column } from './table.js';
 import { cell, wrap } from './format.js';
 

@@ -1,9 +1,9 @@
 /** Renderers for lockout, expiry and agreement commands: streamed results, the expiring list, agreements. */
 import type { AppContext } from '../context.js';
 import { CheckFailedError, NotFoundError, OperationalError, PartialFailureError, UsageError } from '../errors.js';
-import type { ExpiringRow } from '../services/expiry.js';
-import { accountJson } from '../services/accounts.js';
-import type { AgreementView } from '../services/agreements.js';
+import type { ExpiringRow } from '../services/accounts/expiry.js';
+import { accountJson } from '../services/accounts/accounts.js';
+import type { AgreementView } from '../services/accounts/agreements.js';
 import { csvLine } from './csv.js';
 import { cell, shortDate, shortTime } from './format.js';
 import { renderList, writeOut, type ListView } from './render.js';

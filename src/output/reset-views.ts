@@ -2,9 +2,9 @@
 import type { AppContext } from '../context.js';
 import type { EmailCheckResult } from '../commands/email.js';
 import { CheckFailedError } from '../errors.js';
-import type { CheckResult, ResetLinkRow } from '../services/reset-links.js';
-import { linkState, resetLinkJson } from '../services/reset-links.js';
-import { countsJson, type AgencyCounts, type EmailProblemRow } from '../services/email-check.js';
+import type { CheckResult, ResetLinkRow } from '../services/links/reset-links.js';
+import { linkState, resetLinkJson } from '../services/links/reset-links.js';
+import { countsJson, type AgencyCounts, type EmailProblemRow } from '../services/email/email-check.js';
 import { csvLine } from './csv.js';
 import { cell, shortTime } from './format.js';
 import { renderJson, renderList, writeOut, type ListView } from './render.js';

@@ -1,8 +1,8 @@
 /** How each kind of result looks: table columns (80 wide) and the JSON record of CONTRACT.md. */
-import type { AccountRow } from '../services/accounts.js';
-import { accountJson, fullName, statusText } from '../services/accounts.js';
-import type { AuditRow } from '../services/audit.js';
-import { auditJson } from '../services/audit.js';
+import type { AccountRow } from '../services/accounts/accounts.js';
+import { accountJson, fullName, statusText } from '../services/accounts/accounts.js';
+import type { AuditRow } from '../services/accounts/audit.js';
+import { auditJson } from '../services/accounts/audit.js';
 import { shortDate, shortTime } from './format.js';
 import type { ListView } from './render.js';
 import { paint, type Column } from './table.js';

@@ -1,9 +1,9 @@
 /**
  * Email addresses as values of flags and variables: one address with exactly the rules `email set`
- * uses (services/email-address.ts), and HMIS_MAIL_FROM, which may add a display name.
+ * uses (services/email/email-address.ts), and HMIS_MAIL_FROM, which may add a display name.
  */
 import { UsageError } from '../errors.js';
-import { parseEmailAddress } from '../services/email-address.js';
+import { parseEmailAddress } from '../services/email/email-address.js';
 import { INVISIBLE, unsafeCharacters } from './chars.js';
 import { quote } from './quote.js';
 

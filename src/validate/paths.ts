@@ -82,3 +82,26 @@ export function readDkimKey(path: string, what: string): string {
   if (type !== 'rsa') throw fail(`holds ${type ?? 'an unknown'} key; DKIM is signed with RSA (rsa-sha256) only`);
   return pem;
 }
+
+/** HMIS_DEVISE_SECRET_FILE: a regular file only its owner can read, holding the secret (never shown). */
+export function readSecretFile(path: string, what: string): string {
+  const fail = (problem: string) => new UsageError(`${what} ${quote(path)} ${problem}; put secret_key_base in a file only you can read (chmod 600)`);
+  const problem = pathProblem(path);
+  if (problem) throw fail(problem);
+  let s: ReturnType<typeof statSync> | null;
+  try {
+    s = stat(path);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  if (!s) throw fail('does not exist');
+  if (!s.isFile()) throw fail('is not a regular file');
+  // A secret others can read is no longer a secret: refuse rather than use it.
+  if ((Number(s.mode) & 0o077) !== 0) throw fail(`can be read by others (mode ${(Number(s.mode) & 0o777).toString(8)})`);
+  if (s.size > 64 * 1024) throw fail('is larger than 64 KiB');
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw fail(`cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+}

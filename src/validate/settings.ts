@@ -1,6 +1,6 @@
 /** The rules of the single-purpose settings (link paths, TTLs, reminder stages, DKIM names, the actor). */
 import { UsageError } from '../errors.js';
-import { DAY_MS } from '../services/days.js';
+import { DAY_MS } from '../services/accounts/days.js';
 import { dnsName, selectorProblem } from './host.js';
 import { quote } from './quote.js';
 import { checkText, TEXT_LIMITS } from './text.js';
@@ -62,3 +62,54 @@ export const pathText = (value: string, what: string): string => {
   return value;
 };
 
+
+/** HMIS_SCHEMA: whose tables hold the accounts. */
+export function schemaName(value: string, what: string): 'native' | 'devise' {
+  const v = value.trim().toLowerCase();
+  if (v !== 'native' && v !== 'devise') throw new UsageError(`${what} ${quote(value)} is not a host schema; use native (hmis-admin's own tables) or devise (a Rails Devise users table)`);
+  return v;
+}
+
+/** A column of the host's users table (HMIS_DEVISE_LOGIN): a plain SQL identifier. */
+export function columnName(value: string, what: string): string {
+  const v = value.trim();
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v)) throw new UsageError(`${what} ${quote(value)} is not a column name; give the users column people sign in with, e.g. email or user_name`);
+  return v;
+}
+
+/** HMIS_DEVISE_ACTIVE: `active` (true may sign in), `!disabled` (true may not), or `none`. */
+export function activeFlag(value: string, what: string): { column: string; inverted: boolean } | null {
+  const v = value.trim();
+  if (v === 'none') return null;
+  const inverted = v.startsWith('!');
+  const column = inverted ? v.slice(1) : v;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(column)) {
+    throw new UsageError(`${what} ${quote(value)} is not an active flag; give the boolean column (active, as in OpenPath), !column when true means locked (!disabled, as in Primero), or none`);
+  }
+  return { column, inverted };
+}
+
+/** HMIS_UNLOCK_AFTER: Devise's unlock_in, or `never` when only an administrator (or mail) unlocks. */
+export function unlockAfter(value: string, what: string): number | null {
+  if (value.trim().toLowerCase() === 'never') return null;
+  const ms = parseDuration(value, what);
+  if (ms < 60_000) throw new UsageError(`${what} ${quote(value)} must be at least 1m, or never`);
+  return ms;
+}
+
+/** HMIS_DEVISE_KEY_DIGEST: the hash of the application's key generator. */
+export function keyDigest(value: string, what: string): 'sha1' | 'sha256' {
+  const v = value.trim().toLowerCase();
+  if (v !== 'sha1' && v !== 'sha256') throw new UsageError(`${what} ${quote(value)} is not a key digest; use sha1 (Rails' default) or sha256`);
+  return v;
+}
+
+/** HMIS_DEVISE_SECRET: the application's secret_key_base. A credential: never shown in any message. */
+export function deviseSecret(value: string, what: string): string {
+  const v = value.trim();
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(v)) throw new UsageError(`${what} contains control characters (not shown); copy secret_key_base again`);
+  if (v.length < 30) throw new UsageError(`${what} is ${v.length} characters long (not shown); secret_key_base is far longer: copy all of it`);
+  if (v.length > 1024) throw new UsageError(`${what} is ${v.length} characters long (not shown); secret_key_base is 128 hexadecimal characters: copy only it`);
+  if (!/^[\x21-\x7e]+$/.test(v)) throw new UsageError(`${what} holds spaces or characters outside printable ASCII (not shown); copy secret_key_base again`);
+  return v;
+}

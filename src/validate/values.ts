@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../errors.js';
 import { parseCount, parseDate, parseDuration, parseTicket, parseUserRef, quote } from '../parse.js';
-import { parsePhone } from '../services/email-address.js';
+import { parsePhone } from '../services/email/email-address.js';
 import { checkAddress } from './address.js';
 import { parseDatabaseUrl } from './database-url.js';
 import { parseDnsServer } from './host.js';

@@ -6,7 +6,8 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Database } from '../../src/db/connection.js';
-import { templateDir, testRoot } from './paths.js';
+import { hostEnv, hostKnexOptions, prepareHost, registerHost, truncateHost, type HostName } from './hosts.js';
+import { deviseTemplateDir, templateDir, testRoot } from './paths.js';
 
 export interface TestDb extends Database {
   /** Env for a spawned hmis-admin that must see this database (HMIS_DATABASE_URL or HMIS_DATA_DIR). */
@@ -19,20 +20,20 @@ export const serverUrl = process.env.HMIS_TEST_DATABASE_URL;
 export const onServer = Boolean(serverUrl);
 
 /** Open the test database. For PGlite, pass `closeBeforeSpawn` usage: call db.close() before spawning the CLI. */
-export async function openTestDb(): Promise<TestDb> {
+export async function openTestDb(host: HostName = 'native'): Promise<TestDb> {
   const { default: knexFactory } = await import('knex');
-  const { migrateLatest } = await import('../../src/db/migrate.js');
   if (serverUrl) {
     const server = await createServerDatabase('hmis_test');
     const url = new URL(server.url);
-    const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 30 } });
-    await migrateLatest(knex);
+    const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 30 }, ...hostKnexOptions(host) });
+    registerHost(knex, host);
+    await prepareHost(knex, host);
     return {
       knex,
       kind: 'postgres',
       where: `${url.hostname}:${url.port || 5432}`,
-      env: { HMIS_DATABASE_URL: url.toString() },
-      reset: () => truncateAll(knex),
+      env: { HMIS_DATABASE_URL: url.toString(), ...hostEnv(host) },
+      reset: () => truncateHost(knex),
       close: async () => {
         await knex.destroy();
         await server.drop();
@@ -40,17 +41,17 @@ export async function openTestDb(): Promise<TestDb> {
     };
   }
   const dataDir = mkdtempSync(join(testRoot, 'db-'));
-  cpSync(templateDir, join(dataDir, 'pgdata'), { recursive: true });
+  cpSync(host === 'devise' ? deviseTemplateDir : templateDir, join(dataDir, 'pgdata'), { recursive: true });
   const { default: ClientPgLite } = await import('knex-pglite');
-  const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never });
-  await migrateLatest(knex);
+  const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never, ...hostKnexOptions(host) });
+  registerHost(knex, host);
   let closed = false;
   return {
     knex,
     kind: 'pglite',
     where: `the embedded database in ${dataDir}`,
-    env: { HMIS_DATA_DIR: dataDir },
-    reset: () => truncateAll(knex),
+    env: { HMIS_DATA_DIR: dataDir, ...hostEnv(host) },
+    reset: () => truncateHost(knex),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -62,13 +63,7 @@ export async function openTestDb(): Promise<TestDb> {
 
 /** Empty every table; the audit trigger refuses TRUNCATE, so it is lifted for the test only. */
 export async function truncateAll(knex: Knex): Promise<void> {
-  await knex.transaction(async (trx) => {
-    await trx.raw('alter table audit_log disable trigger audit_log_no_truncate');
-    await trx.raw(
-      'truncate audit_log, agreement_reminders, user_agreements, email_verification_tokens, password_reset_tokens, mail_outbox, users, agencies restart identity cascade',
-    );
-    await trx.raw('alter table audit_log enable trigger audit_log_no_truncate');
-  });
+  await truncateHost(knex);
 }
 
 export interface SpawnDb {

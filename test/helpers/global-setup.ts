@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { guardOperatorFiles } from './home-guard.js';
-import { templateDir, testRoot } from './paths.js';
+import { deviseTemplateDir, templateDir, testRoot } from './paths.js';
 
 export default async function setup(): Promise<() => void> {
   const check = guardOperatorFiles();
@@ -12,11 +12,16 @@ export default async function setup(): Promise<() => void> {
   mkdirSync(testRoot, { recursive: true });
   const { default: knexFactory } = await import('knex');
   const { default: ClientPgLite } = await import('knex-pglite');
-  const { migrateLatest } = await import('../../src/db/migrate.js');
-  const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: templateDir } as never });
-  await migrateLatest(knex);
-  await knex.destroy();
-  if (!existsSync(templateDir)) throw new Error('PGlite template was not created');
+  const { hostKnexOptions, prepareHost } = await import('./hosts.js');
+  // One template per host, made side by side: each test file copies its host's.
+  await Promise.all(
+    ([['native', templateDir], ['devise', deviseTemplateDir]] as const).map(async ([host, dir]) => {
+      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host) });
+      await prepareHost(knex, host);
+      await knex.destroy();
+      if (!existsSync(dir)) throw new Error(`PGlite template for ${host} was not created`);
+    }),
+  );
   return () => {
     rmSync(testRoot, { recursive: true, force: true });
     check();

@@ -72,6 +72,12 @@ const SPECIFIC: Record<string, fc.Arbitrary<string>> = {
   selector: examples('../x', 's 1', 's1/x', '-s1', 's1.', '.s1', 's_1', 's1:', 'x'.repeat(200)),
   'link-path': examples('password/reset', '/password reset', '//evil.example/x', '/a/../b', '/a?x=1', '/a#x', '/%2e%2e/x', `/${'a'.repeat(300)}`),
   days: examples('30;14', '30,0', '400', '30,,7', '-1', 'x'),
+  schema: examples('nativ', 'devise2', 'rails', 'keycloak', 'native,devise'),
+  column: examples('Email', 'e-mail', 'email;drop', '"email"', 'users.email', '1email', 'x'.repeat(64)),
+  'active-flag': examples('!', '!!disabled', 'Active', 'not active', 'active,disabled', '!'),
+  'unlock-after': examples('0m', '30s', 'forever', 'Never!', '-1h', '1y'),
+  'key-digest': examples('md5', 'SHA-1', 'sha512', 'sha 256'),
+  secret: examples('short', 'a'.repeat(29), `${'a'.repeat(40)} ${'b'.repeat(10)}`, `${'a'.repeat(40)}é`),
 };
 
 /** Hostile values for a kind; `valid` is a value of that kind that would be accepted. */

@@ -7,6 +7,8 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 process.env.HMIS_TEST_RUN ??= `run-${process.pid}`;
 export const testRoot = join(repoRoot, '.hmis-test', process.env.HMIS_TEST_RUN);
 export const templateDir = join(testRoot, 'template-pgdata');
+/** The same for the devise host: OpenPath-shaped host tables and the tool's own in hmis_admin. */
+export const deviseTemplateDir = join(testRoot, 'template-devise-pgdata');
 export const binPath = join(repoRoot, 'dist', 'bin', 'hmis-admin.js');
 
 /**

@@ -52,9 +52,9 @@ describe('locked', () => {
 
   it('pages without losing or repeating rows', async () => {
     const all = (await cli(['locked', '--json'], { database: db })).json<Array<{ id: number }>>();
-    const { pageAccounts } = await import('../../src/db/accounts.js');
+    const { NativeStore } = await import('../../src/store/native/index.js');
     const paged: number[] = [];
-    for await (const row of pageAccounts(db.knex, { locked: true }, 'locked', Infinity, 3)) paged.push(row.id);
+    for await (const row of new NativeStore(db.knex, () => new Date()).page({ locked: true }, 'locked', Infinity, 3)) paged.push(row.id);
     expect(paged).toEqual(all.map((r) => r.id));
   });
 
@@ -139,10 +139,11 @@ describe('audit', () => {
 
   it('pages by id without losing or repeating entries, and stops at the limit', async () => {
     for (let i = 0; i < 5; i++) await db.knex('audit_log').insert({ actor: 'pager', action: 'test.page', details: '{}' });
-    const { pageAudit } = await import('../../src/services/audit.js');
+    const { pageAudit } = await import('../../src/services/accounts/audit.js');
     const ids = async (limit: number, size: number) => {
       const out: number[] = [];
-      for await (const r of pageAudit(db.knex, { actor: 'pager' }, limit, size)) out.push(r.id);
+      const { NativeStore } = await import('../../src/store/native/index.js');
+      for await (const r of pageAudit(new NativeStore(db.knex, () => new Date()), { actor: 'pager' }, limit, size)) out.push(r.id);
       return out;
     };
     const all = await ids(Infinity, 1000);

@@ -1,7 +1,7 @@
 /** An administrator's lock stays locked: `lock` takes over any other lock, `unlock --all` leaves admin locks alone. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findAccountByUsername } from '../../src/db/accounts.js';
-import { unlockAccount } from '../../src/services/lockout.js';
+import { NativeStore } from '../../src/store/native/index.js';
+import { unlockAccount } from '../../src/services/accounts/lockout.js';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
 import { count, mailDir, seedUser, serviceContext } from '../helpers/lockout-seed.js';
@@ -21,7 +21,7 @@ beforeEach(async () => db.reset());
 
 const run = (args: string[]) => cli(args, { database: db, env, clock });
 const audits = (action: string) => count(db.knex('audit_log').where('action', action));
-const user = async (name: string) => (await findAccountByUsername(db.knex, name))!;
+const user = async (name: string) => (await new NativeStore(db.knex, () => new Date()).findByLogin(name))!;
 
 describe('lock over another lock', () => {
   it.each(['failed_logins', 'agreement_expired'])('takes over a %s lock: reason admin, audited with the text, previous reason and ticket', async (before) => {
@@ -88,7 +88,7 @@ describe('unlock --all and admin locks', () => {
     const row = await user('f1'); // chosen by the run as failed_logins ...
     expect((await run(['lock', 'f1', '--reason', 'left the agency'])).code).toBe(0); // ... then locked by an administrator
     const ctx = serviceContext(db, env, clock);
-    for (const only of [{}, { reason: 'failed_logins' }]) {
+    for (const only of [{}, { reason: 'failed_logins' as const }]) {
       const r = await unlockAccount(ctx, row, { only });
       expect(r).toMatchObject({ user: 'f1', outcome: 'refused' });
       expect((await user('f1')).lock_reason).toBe('admin');

@@ -74,11 +74,11 @@ describe('audit_log.db_user', () => {
 
   it('entries older than the column stay null (unknown), not the account that migrated', async () => {
     const name = '20261128000002_audit_db_user';
-    await db.knex.migrate.down({ ...migrationConfig, name });
+    await db.knex.migrate.down({ ...migrationConfig(), name });
     try {
       await db.knex('audit_log').insert({ actor: 'old', action: 'test.before', details: '{}' });
     } finally {
-      await db.knex.migrate.up({ ...migrationConfig, name });
+      await db.knex.migrate.up({ ...migrationConfig(), name });
     }
     expect((await db.knex('audit_log').where('action', 'test.before').first('db_user')).db_user).toBeNull();
     const table = await cli(['audit'], { database: db });

@@ -3,10 +3,10 @@
  * no database error reaches the web application, and no address is ever verified that was not confirmed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findAccountById } from '../../src/db/accounts.js';
-import { confirmEmail, type ConfirmResult } from '../../src/services/email.js';
-import { setEmail } from '../../src/services/email.js';
-import { newToken } from '../../src/services/tokens.js';
+import { NativeStore } from '../../src/store/native/index.js';
+import { confirmEmail, type ConfirmResult } from '../../src/services/email/email.js';
+import { setEmail } from '../../src/services/email/email.js';
+import { newToken } from '../../src/services/links/tokens.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
 import { seedUsers } from '../helpers/links.js';
 import { mailDir, serviceContext } from '../helpers/lockout-seed.js';
@@ -32,7 +32,7 @@ describe('confirmEmail vs email set', () => {
       await db.knex('email_verification_tokens').insert(
         tokens.map((t) => ({ user_id: id, email: `race${i}@agency.test.example.org`, token_hash: t.hash, created_at: now, expires_at: new Date(now.getTime() + 3_600_000) })),
       );
-      const account = (await findAccountById(db.knex, id))!;
+      const account = (await new NativeStore(db.knex, () => new Date()).findById(id))!;
       const settled = await Promise.allSettled<ConfirmResult | unknown>([
         setEmail(ctx, account, `moved${i}@agency.test.example.org`, {}),
         ...tokens.map((t) => confirmEmail(db.knex, t.raw)),
@@ -40,7 +40,7 @@ describe('confirmEmail vs email set', () => {
       const errors = settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason));
       expect(errors, `round ${i}`).toEqual([]);
       const confirms = settled.slice(1).map((s) => (s as PromiseFulfilledResult<ConfirmResult>).value);
-      const row = (await findAccountById(db.knex, id))!;
+      const row = (await new NativeStore(db.knex, () => new Date()).findById(id))!;
       // The set always lands (it changes the address); the new address was never confirmed.
       expect(row.email).toBe(`moved${i}@agency.test.example.org`);
       expect(row.email_verified_at).toBeNull();
@@ -60,7 +60,7 @@ describe('confirmEmail vs email set', () => {
     const now = new Date();
     await db.knex('email_verification_tokens').insert({ user_id: id, email: 'solo@agency.test.example.org', token_hash: hash, created_at: now, expires_at: new Date(now.getTime() + 60_000) });
     expect(await confirmEmail(db.knex, raw)).toEqual({ ok: true, userId: id, username: 'solo', email: 'solo@agency.test.example.org' });
-    expect((await findAccountById(db.knex, id!))!.email_verified_at).not.toBeNull();
+    expect((await new NativeStore(db.knex, () => new Date()).findById(id!))!.email_verified_at).not.toBeNull();
     expect(await confirmEmail(db.knex, raw)).toEqual({ ok: false, reason: 'used' });
   });
 });

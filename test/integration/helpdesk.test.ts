@@ -182,11 +182,13 @@ describe('helpdesk wizard', () => {
 
   it('the search shows at most 10 sanitised matches', async () => {
     for (let i = 0; i < 12; i++) await db.knex('users').insert({ username: `many${i}`, first_name: 'Evil\u001b[31m', last_name: `Many${i}` });
-    const { findPeople } = await import('../../src/services/helpdesk.js');
-    const got = await findPeople(db.knex, 'many');
+    const { findPeople } = await import('../../src/services/helpdesk/helpdesk.js');
+    const { NativeStore } = await import('../../src/store/native/index.js');
+    const store = new NativeStore(db.knex, () => new Date());
+    const got = await findPeople(store, 'many');
     expect(got).toHaveLength(10);
     expect(got.every((c) => !/\u001b/.test(c.name))).toBe(true);
-    expect(await findPeople(db.knex, 'm')).toEqual([]);
+    expect(await findPeople(store, 'm')).toEqual([]);
   });
 });
 

@@ -99,6 +99,7 @@ const VALID_VARIABLE: Record<string, string> = {
   'database-url': 'postgres://postgres@127.0.0.1:5432/test', path: '/tmp', 'site-url': 'https://hmis.example.org', 'link-path': '/password/reset',
   'smtp-url': 'smtp://relay.example.org:2525', sender: 'HMIS Support <no-reply@hmis.example.org>', domain: 'hmis.example.org', selector: 's1',
   'dns-server': '127.0.0.1:53', count: '3', duration: '60m', days: '30,14', actor: 'tester',
+  schema: 'native', column: 'email', 'active-flag': 'active', 'unlock-after': '1h', 'key-digest': 'sha1', secret: 'a'.repeat(64),
 };
 
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findAccountByUsername } from '../../src/db/accounts.js';
-import { unlockAccount } from '../../src/services/lockout.js';
+import { unlockAccount } from '../../src/services/accounts/lockout.js';
 import { recordLoginFailure, recordLoginSuccess } from '../../src/index.js';
 import { cli } from '../helpers/cli.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
+import { HOSTS, lockedCount, userRow } from '../helpers/hosts.js';
 import { count, mailDir, seedAgency, seedUser, serviceContext } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -12,16 +12,17 @@ const NOW = new Date('2027-03-10T15:00:00Z');
 const clock = () => NOW;
 const LOCKED = new Date('2027-03-09T10:00:00Z');
 
+const run = (args: string[], extra: Parameters<typeof cli>[1] = {}) => cli(args, { database: db, env, clock, ...extra });
+const audits = (action: string) => count(db.knex('audit_log').where('action', action));
+const user = (name: string) => userRow(db.knex, name);
+
+describe.each(HOSTS)('on the %s host', (host) => {
 beforeAll(async () => {
-  db = await openTestDb();
-  env = { HMIS_DATA_DIR: mailDir() };
+  db = await openTestDb(host);
+  env = { ...db.env, HMIS_DATA_DIR: mailDir() };
 });
 afterAll(async () => db?.close());
 beforeEach(async () => db.reset());
-
-const run = (args: string[], extra: Parameters<typeof cli>[1] = {}) => cli(args, { database: db, env, clock, ...extra });
-const audits = (action: string) => count(db.knex('audit_log').where('action', action));
-const user = async (name: string) => (await findAccountByUsername(db.knex, name))!;
 
 describe('unlock', () => {
   it('20 concurrent unlocks of one account: exactly one unlocked and one audit row', async () => {
@@ -108,11 +109,11 @@ describe('unlock', () => {
     const prompt = { confirm: async () => false } as never;
     const no = await run(['unlock', '--all'], { interactive: true, prompt });
     expect(no.code).toBe(130);
-    expect(await count(db.knex('users').whereNotNull('locked_at'))).toBe(2);
+    expect(await lockedCount(db.knex)).toBe(2);
     expect(await count(db.knex('audit_log'))).toBe(0);
     const yes = await run(['unlock', 'b1', 'b2', '--json'], { interactive: true, prompt: { confirm: async () => true } as never });
     expect(yes.code).toBe(0);
-    expect(await count(db.knex('users').whereNotNull('locked_at'))).toBe(0);
+    expect(await lockedCount(db.knex)).toBe(0);
   });
 
   it('--dry-run reports would_unlock and changes nothing', async () => {
@@ -146,12 +147,9 @@ describe('unlock', () => {
 
   it('--all pages through every matching account, leaves expired-agreement locks alone, filters by reason and agency', async () => {
     const agency = await seedAgency(db.knex);
-    await db.knex.raw(
-      `insert into users (username, locked_at, lock_reason, failed_login_attempts, agency_id)
-       select 'bulk' || i, ?::timestamptz, case when i % 10 = 0 then 'admin' else 'failed_logins' end, 3, case when i % 2 = 0 then ?::int end
-       from generate_series(1, 620) as i`,
-      [LOCKED, agency],
-    );
+    for (let i = 1; i <= 620; i++) {
+      await seedUser(db.knex, { username: `bulk${i}`, lockedAt: LOCKED, lockReason: i % 10 === 0 ? 'admin' : 'failed_logins', failed: 3, agencyId: i % 2 === 0 ? agency : null });
+    }
     await seedUser(db.knex, { username: 'expd', lockedAt: LOCKED, lockReason: 'agreement_expired' });
     const admins = await run(['unlock', '--all', '--reason', 'admin', '--agency', 'harbor light shelter', '--yes', '--json']);
     expect(admins.code, admins.stderr).toBe(0);
@@ -162,7 +160,7 @@ describe('unlock', () => {
     expect(body.results).toHaveLength(620 - 62);
     expect(body.counts).toEqual({ unlocked: 558 });
     expect(r.stderr).toMatch(/1 account\(s\) locked for an expired agreement were left alone/);
-    expect(await count(db.knex('users').whereNotNull('locked_at'))).toBe(1);
+    expect(await lockedCount(db.knex)).toBe(1);
     expect(await audits('unlock')).toBe(620);
   });
 });
@@ -192,7 +190,16 @@ describe('lock', () => {
   });
 });
 
-describe('recordLoginFailure / recordLoginSuccess', () => {
+});
+
+describe('recordLoginFailure / recordLoginSuccess (native: a Devise application counts its own)', () => {
+  beforeAll(async () => {
+    db = await openTestDb();
+    env = { HMIS_DATA_DIR: mailDir() };
+  });
+  afterAll(async () => db?.close());
+  beforeEach(async () => db.reset());
+
   it('10 parallel failures: counter 10, locked once at the threshold, one audit row', async () => {
     await seedUser(db.knex, { username: 'JDoe' });
     const results = await Promise.all(

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { daysLeft, utcDayStart } from '../../src/services/days.js';
-import { dueStage } from '../../src/services/reminders.js';
+import { daysLeft, utcDayStart } from '../../src/services/accounts/days.js';
+import { dueStage } from '../../src/services/notices/reminders.js';
 
 const ZONES = ['UTC', 'America/New_York', 'Europe/London', 'Pacific/Auckland', 'Asia/Kolkata'];
 const original = process.env.TZ;

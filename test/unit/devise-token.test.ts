@@ -35,3 +35,21 @@ describe('Devise token digest', () => {
     expect(digest).toBe(deviseDigest({ secret, keyDigest: 'sha256' }, 'reset_password_token', fresh));
   });
 });
+
+describe('hmis-admin db devise-digest', () => {
+  it("prints CONTRACT's known answers for both key digests, and refuses (exit 2) without a secret", async () => {
+    const { cli } = await import('../helpers/cli.js');
+    const secret = 'a'.repeat(128);
+    const r = await cli(['db', 'devise-digest', 'abcDEF123ghiJKL456mn', '--json'], { env: { HMIS_DEVISE_SECRET: secret } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toEqual({
+      word: 'abcDEF123ghiJKL456mn',
+      sha1: '5c566f7ce19d408b8302fc55eca9f6b339f2a009e4c827a3245047a699ba0a04',
+      sha256: '165731e18e6149560fb0ca4df385f0dfe6825d466e13524058959f28ae76dfd8',
+      configured: 'sha1',
+    });
+    const none = await cli(['db', 'devise-digest']);
+    expect([none.code, none.stdout]).toEqual([2, '']);
+    expect(none.stderr).toMatch(/HMIS_DEVISE_SECRET_FILE \(or HMIS_DEVISE_SECRET\) is not set/);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPhone, parseEmailAddress, parsePhone } from '../../src/services/email-address.js';
+import { isPhone, parseEmailAddress, parsePhone } from '../../src/services/email/email-address.js';
 import { HOSTILE_ADDRESSES } from '../fixtures/hostile-addresses.js';
 
 describe('parseEmailAddress', () => {

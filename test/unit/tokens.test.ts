@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { buildLink, hashToken, newToken, parseLinkOrToken, PLACEHOLDER_SITE, requireLinkSite } from '../../src/services/tokens.js';
+import { buildLink, hashToken, newToken, parseLinkOrToken, PLACEHOLDER_SITE, requireLinkSite } from '../../src/services/links/tokens.js';
 
 const config = (env: Record<string, string>) => loadConfig({}, { HMIS_ACTOR: 't', ...env }, '/nonexistent', false);
 

@@ -2,6 +2,12 @@
 import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
+  await createHostTables(knex);
+  await createToolTables(knex, { host: 'native' });
+}
+
+/** The accounts of native mode (CONTRACT "Database"): agencies and users. */
+async function createHostTables(knex: Knex): Promise<void> {
   await knex.schema.createTable('agencies', (t) => {
     t.increments('id');
     t.text('name').notNullable().unique();
@@ -40,12 +46,23 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('create index users_account_expires_at_idx on users (account_expires_at)');
   await knex.raw('create index users_agency_id_idx on users (agency_id)');
   await knex.raw('create index users_supervisor_id_idx on users (supervisor_id)');
+}
 
+/**
+ * The tool's own tables, as this migration first made them. Native mode references its users table; on a
+ * host's table (devise) they only hold its ids (bigint, as Rails makes them): no constraint reaches into the host.
+ */
+export async function createToolTables(knex: Knex, o: { host: 'native' | 'devise' }): Promise<void> {
+  const userRef = (t: Knex.CreateTableBuilder, nullable: boolean, onDelete: 'SET NULL' | 'CASCADE') => {
+    const col = o.host === 'native' ? t.integer('user_id') : t.bigInteger('user_id');
+    if (!nullable) col.notNullable();
+    if (o.host === 'native') col.references('users.id').onDelete(onDelete);
+  };
   await knex.schema.createTable('mail_outbox', (t) => {
     t.bigIncrements('id');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.text('kind').notNullable();
-    t.integer('user_id').references('users.id').onDelete('SET NULL');
+    userRef(t, true, 'SET NULL');
     t.text('to_address').notNullable();
     t.jsonb('cc').notNullable().defaultTo('[]');
     t.text('subject').notNullable();
@@ -75,7 +92,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('password_reset_tokens', (t) => {
     t.bigIncrements('id');
-    t.integer('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    userRef(t, false, 'CASCADE');
     t.text('token_hash').notNullable().unique();
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('expires_at', { useTz: true }).notNullable();
@@ -95,7 +112,7 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.createTable('email_verification_tokens', (t) => {
     t.bigIncrements('id');
-    t.integer('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    userRef(t, false, 'CASCADE');
     // The token confirms exactly this address; a later change of users.email makes it useless.
     t.text('email').notNullable();
     t.text('token_hash').notNullable().unique();
@@ -112,7 +129,7 @@ export async function up(knex: Knex): Promise<void> {
   // One row per agreement term being renewed: three signatures; the third completes it.
   await knex.schema.createTable('user_agreements', (t) => {
     t.bigIncrements('id');
-    t.integer('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    userRef(t, false, 'CASCADE');
     t.timestamp('term_started_at', { useTz: true }).notNullable();
     t.timestamp('user_signed_at', { useTz: true });
     t.text('user_signed_by');
@@ -130,7 +147,7 @@ export async function up(knex: Knex): Promise<void> {
   // Reminder bookkeeping: a stage is sent once per expiry date, whatever day the job runs.
   await knex.schema.createTable('agreement_reminders', (t) => {
     t.bigIncrements('id');
-    t.integer('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    userRef(t, false, 'CASCADE');
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.integer('stage_days').notNullable();
     t.timestamp('sent_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -144,7 +161,8 @@ export async function up(knex: Knex): Promise<void> {
     t.text('actor').notNullable();
     t.text('action').notNullable();
     // No foreign key: the trail outlives the account it speaks of.
-    t.integer('user_id');
+    if (o.host === 'native') t.integer('user_id');
+    else t.bigInteger('user_id');
     t.text('ticket');
     t.jsonb('details').notNullable().defaultTo('{}');
   });

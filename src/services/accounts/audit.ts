@@ -1,7 +1,8 @@
 /** The audit trail: one row per change, written in the change's own transaction; addresses masked, no tokens. */
 import type { Knex } from 'knex';
-import { pageById } from '../db/paging.js';
-import { iso } from '../output/format.js';
+import { inPages, pageById } from '../../db/paging.js';
+import type { AccountStore } from '../../store/types.js';
+import { iso } from '../../output/format.js';
 
 export interface AuditEntry {
   actor: string;
@@ -13,13 +14,21 @@ export interface AuditEntry {
 
 /** Write one audit row inside the caller's transaction (db_user is left to the database: it records the session's account). */
 export async function writeAudit(trx: Knex | Knex.Transaction, entry: AuditEntry): Promise<void> {
-  await trx('audit_log').insert({
-    actor: entry.actor,
-    action: entry.action,
-    user_id: entry.userId ?? null,
-    ticket: entry.ticket ?? null,
-    details: JSON.stringify(entry.details ?? {}),
-  });
+  await writeAudits(trx, [entry]);
+}
+
+/** Write the rows of a page of changes in one statement (one row per change, as ever). */
+export async function writeAudits(trx: Knex | Knex.Transaction, entries: AuditEntry[]): Promise<void> {
+  if (!entries.length) return;
+  await trx('audit_log').insert(
+    entries.map((entry) => ({
+      actor: entry.actor,
+      action: entry.action,
+      user_id: entry.userId ?? null,
+      ticket: entry.ticket ?? null,
+      details: JSON.stringify(entry.details ?? {}),
+    })),
+  );
 }
 
 /** j***@agency.org: enough to tell addresses apart in the trail, not enough to harvest them. */
@@ -52,11 +61,10 @@ export interface AuditRow {
 }
 
 /** Newest first (ids follow commit order closely enough), paged on id so a long trail streams. */
-export async function* pageAudit(db: Knex, filter: AuditFilter, limit = Infinity, pageSize = 1000): AsyncGenerator<AuditRow> {
+export async function* pageAudit(store: AccountStore, filter: AuditFilter, limit = Infinity, pageSize = 1000): AsyncGenerator<AuditRow> {
+  const db = store.knex;
   const build = () => {
-    const q = db('audit_log as l')
-      .leftJoin('users as u', 'u.id', 'l.user_id')
-      .select('l.id', 'l.at', 'l.actor', 'l.db_user', 'l.action', 'l.user_id', 'u.username', 'l.ticket', 'l.details');
+    const q = db('audit_log as l').select('l.id', 'l.at', 'l.actor', 'l.db_user', 'l.action', 'l.user_id', 'l.ticket', 'l.details');
     if (filter.userId !== undefined) q.where('l.user_id', filter.userId);
     if (filter.actor) q.whereRaw('lower(l.actor) = lower(?)', [filter.actor]);
     if (filter.action) {
@@ -67,9 +75,15 @@ export async function* pageAudit(db: Knex, filter: AuditFilter, limit = Infinity
     if (filter.since) q.where('l.at', '>=', filter.since);
     return q;
   };
-  for await (const row of pageById<AuditRow>(build, 'l.id', 'desc', limit, pageSize)) {
-    row.id = Number(row.id);
-    yield row;
+  // The account names come from the store, a page at a time: the host's table may not be joinable here.
+  for await (const page of inPages(pageById<AuditRow>(build, 'l.id', 'desc', limit, pageSize), pageSize)) {
+    const names = await store.usernames(page.flatMap((r) => (r.user_id === null ? [] : [Number(r.user_id)])));
+    for (const row of page) {
+      row.id = Number(row.id);
+      if (row.user_id !== null) row.user_id = Number(row.user_id);
+      row.username = row.user_id === null ? null : (names.get(row.user_id) ?? null);
+      yield row;
+    }
   }
 }
 

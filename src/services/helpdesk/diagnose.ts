@@ -3,11 +3,12 @@
  * each says ok, warn or fail, what was found, and the exact command that fixes it.
  */
 import type { Knex } from 'knex';
-import type { Config } from '../config.js';
-import { shortDate, shortTime } from '../output/format.js';
-import type { AccountRow } from './accounts.js';
-import { maskEmail } from './audit.js';
-import { currentAgreement, missingSignatures } from './detail.js';
+import type { Config } from '../../config.js';
+import { shortDate, shortTime } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
+import type { AccountRow } from '../accounts/accounts.js';
+import { maskEmail } from '../accounts/audit.js';
+import { currentAgreement, missingSignatures } from '../accounts/detail.js';
 import { loadAddressRules, recentResetCheck, shellArg, siteCheck } from './diagnose-links.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -41,14 +42,15 @@ const DAY_MS = 86_400_000;
  * site is right, the account is not locked and its agreement not expired, and the address is present, valid
  * and theirs alone. An unverified address is a warning, not a blocker (see README).
  */
-export async function diagnoseAccount(db: Knex, user: AccountRow, env: DiagnoseEnv): Promise<Diagnosis> {
+export async function diagnoseAccount(store: AccountStore, user: AccountRow, env: DiagnoseEnv): Promise<Diagnosis> {
+  const db = store.knex;
   const u = shellArg(user.username);
   const { configOk, ...site } = await siteCheck(db, user, env);
   const checks: Check[] = [
     site,
     lockedCheck(user, u, env, await agreementMissing(db, user)),
     await agreementCheck(db, user, u, env.now),
-    await emailCheck(db, user, u),
+    await emailCheck(store, user, u),
     await recentResetCheck(db, user, u, env),
     await phoneCheck(user, u),
   ];
@@ -107,7 +109,7 @@ async function agreementCheck(db: Knex, user: AccountRow, u: string, now: Date):
   return { id: 'agreement', status: 'warn', message: `agreement expires on ${shortDate(expires)} (in ${left} day${left === 1 ? '' : 's'}); ${sigs}`, fix };
 }
 
-async function emailCheck(db: Knex, user: AccountRow, u: string): Promise<Check> {
+async function emailCheck(store: AccountStore, user: AccountRow, u: string): Promise<Check> {
   const setFix = `hmis-admin email set ${u} <address>`;
   const email = user.email?.trim();
   if (!email) return { id: 'email', status: 'fail', message: 'no email address: a reset link cannot be sent', fix: setFix };
@@ -117,9 +119,7 @@ async function emailCheck(db: Knex, user: AccountRow, u: string): Promise<Check>
     return { id: 'email', status: 'fail', message: `the address ${JSON.stringify(email)} ${parsed.reason}: no reset link can reach it`, fix: setFix };
   }
   // No ORDER BY in SQL: with it, a planner lacking fresh statistics walks the primary key of every account.
-  const others = ((await db('users').whereRaw('lower(email) = lower(?)', [email]).whereNot('id', user.id).limit(10).select('id', 'username')) as Array<{ id: number; username: string }>)
-    .map((r) => ({ id: Number(r.id), username: r.username }))
-    .sort((a, b) => a.id - b.id);
+  const others = await store.addressOwners(email, user.id);
   if (others.length) {
     const names = others.map((r) => `${r.username} (#${r.id})`).join(', ');
     return {

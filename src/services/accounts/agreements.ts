@@ -4,17 +4,17 @@
  * null`), so two administrators recording the same signature produce one.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import type { AccountRow } from '../db/accounts.js';
-import { UsageError } from '../errors.js';
-import { iso } from '../output/format.js';
-import type { Outcome } from '../output/views.js';
+import type { AppContext } from '../../context.js';
+import type { AccountRow, AccountStore } from '../../store/types.js';
+import { UsageError } from '../../errors.js';
+import { iso } from '../../output/format.js';
+import type { Outcome } from '../../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
 import { daysLeft, utcDayStart, ymd } from './days.js';
 import { SIGNERS, type AgreementRow, type Signer } from './detail.js';
 import { missingFor } from './expiry.js';
-import { deliverNotices, deliveryNote, queueNotice } from './notices.js';
+import { deliverNotices, deliveryNote, queueNotice } from '../notices/notices.js';
 
 export interface AgreementView {
   user: string;
@@ -34,11 +34,12 @@ export interface AgreementView {
 type FullAgreement = AgreementRow & Record<`${Signer}_signed_by`, string | null>;
 
 /** The pending renewal and the last completed one, with who signs for this account. */
-export async function showAgreement(db: Knex, user: AccountRow, now: Date): Promise<AgreementView> {
+export async function showAgreement(store: AccountStore, user: AccountRow, now: Date): Promise<AgreementView> {
+  const db = store.knex;
   const pending = (await db('user_agreements').where('user_id', user.id).whereNull('completed_at').first()) as FullAgreement | undefined;
   const last = (await db('user_agreements').where('user_id', user.id).whereNotNull('completed_at').orderBy('completed_at', 'desc').first()) as FullAgreement | undefined;
-  const sup = user.supervisor_id ? ((await db('users').where('id', user.supervisor_id).first('username', 'first_name', 'last_name')) as AccountRow | undefined) : undefined;
-  const agency = user.agency_id ? ((await db('agencies').where('id', user.agency_id).first('executive_director_name')) as { executive_director_name: string | null } | undefined) : undefined;
+  const contacts = (await store.contacts([user])).get(user.id);
+  const sup = contacts?.supervisor;
   const expired = user.account_expires_at !== null && user.account_expires_at.getTime() <= now.getTime();
   const status = pending ? 'pending' : last && !expired ? 'complete' : 'none';
   // A completed renewal needs nothing now; the next one starts with its first signature.
@@ -58,8 +59,8 @@ export async function showAgreement(db: Knex, user: AccountRow, now: Date): Prom
     signatures,
     missingSignatures: missing,
     lastRenewal: last ? { completedAt: iso(last.completed_at), renewedUntil: iso(last.renewed_until) } : null,
-    supervisor: sup ? `${sup.username} (${fullName(sup)})` : null,
-    director: agency?.executive_director_name ?? null,
+    supervisor: sup ? `${sup.username} (${sup.name})` : null,
+    director: contacts?.director?.name ?? null,
     next: missing.map((s) => `hmis-admin agreement sign ${user.username} --by ${s}`),
   };
 }
@@ -81,7 +82,7 @@ class DryRun extends Error {
 
 /** Record the given signatures in one transaction; the one completing the set renews the account. */
 export async function signAgreement(ctx: AppContext, user: AccountRow, opts: SignOptions): Promise<Outcome> {
-  const { knex } = await ctx.db();
+  const store = await ctx.store();
   const now = ctx.clock();
   const at = opts.at ?? now;
   if (at.getTime() > now.getTime()) throw new UsageError(`--date ${at.toISOString()} is in the future; give the day the agreement was signed`);
@@ -89,13 +90,13 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
   let outboxId: number | undefined;
   let result: Outcome;
   try {
-    result = await knex.transaction(async (trx) => {
+    result = await store.knex.transaction(async (trx) => {
       // The pending renewal starts where the current term began: the last completion, or account creation.
       await trx.raw(
         `insert into user_agreements (user_id, term_started_at, created_at)
          select ?, coalesce((select max(completed_at) from user_agreements where user_id = ? and completed_at is not null), ?), ?
          on conflict (user_id) where completed_at is null do nothing`,
-        [user.id, user.id, user.created_at, now],
+        [user.id, user.id, user.created_at ?? now, now],
       );
       let row: FullAgreement | undefined;
       for (const by of roles) {
@@ -108,7 +109,7 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
       if (missing.length) {
         outcome = { user: user.username, outcome: 'signed', message: `${recorded}; still missing: ${missing.join(', ')}` };
       } else {
-        const renewed = await renew(trx, ctx, user, row!, now, opts.ticket ?? null);
+        const renewed = await renew(trx, ctx, store, user, row!, now, opts.ticket ?? null);
         outboxId = renewed.outboxId;
         outcome = { user: user.username, outcome: 'renewed', message: roles.length > 1 ? `${recorded}; ${renewed.message}` : renewed.message };
       }
@@ -161,23 +162,14 @@ async function whyNot(trx: Knex.Transaction, user: AccountRow, by: Signer, at: D
 }
 
 /** Complete the agreement and move the expiry: max(today, old expiry) + term; lift only an agreement_expired lock. */
-async function renew(trx: Knex.Transaction, ctx: AppContext, user: AccountRow, row: FullAgreement, now: Date, ticket: string | null) {
+async function renew(trx: Knex.Transaction, ctx: AppContext, store: AccountStore, user: AccountRow, row: FullAgreement, now: Date, ticket: string | null) {
+  const old = (await store.lockRow(trx, user.id)) ?? user;
   const today = utcDayStart(now);
-  const termSecs = ctx.config.agreementTermMs / 1000;
-  // Seconds, not days: interval arithmetic in days would follow the session time zone's DST.
-  const updated = (await trx.raw(
-    `with old as (select id, account_expires_at, locked_at, lock_reason from users where id = ? for update)
-     update users u set
-       account_expires_at = greatest(?::timestamptz, coalesce(old.account_expires_at, ?::timestamptz)) + make_interval(secs => ?),
-       locked_at = case when old.lock_reason = 'agreement_expired' then null else old.locked_at end,
-       lock_reason = case when old.lock_reason = 'agreement_expired' then null else old.lock_reason end,
-       updated_at = ?
-     from old where u.id = old.id
-     returning u.account_expires_at, u.email, old.account_expires_at as old_expires_at,
-               (old.lock_reason = 'agreement_expired' and old.locked_at is not null) as lifted, u.lock_reason`,
-    [user.id, today, today, termSecs, now],
-  )).rows as Array<{ account_expires_at: Date; email: string | null; old_expires_at: Date | null; lifted: boolean; lock_reason: string | null }>;
-  const u = updated[0]!;
+  // Milliseconds, not calendar days: the term is a whole number of days, so no time zone's DST moves it.
+  const base = old.account_expires_at && old.account_expires_at.getTime() > today.getTime() ? old.account_expires_at : today;
+  const expiresAt = new Date(base.getTime() + ctx.config.agreementTermMs);
+  const r = await store.renew(trx, user.id, expiresAt, now);
+  const u = { account_expires_at: expiresAt, email: old.email, old_expires_at: old.account_expires_at, lifted: r.lifted, lock_reason: r.lockReason };
   await trx('user_agreements').where('id', row.id).update({ completed_at: now, renewed_until: u.account_expires_at });
   await writeAudit(trx, {
     actor: ctx.config.actor,

@@ -1,7 +1,7 @@
 /** Fill an empty database with demo agencies and users in every state, in one transaction. */
 import type { Knex } from 'knex';
-import { assignDemoSupervisors, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers, nameDemoExamples } from '../db/demo.js';
-import { UsageError } from '../errors.js';
+import { assignDemoSupervisors, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers, nameDemoExamples } from '../../db/demo.js';
+import { UsageError } from '../../errors.js';
 import { writeAudit } from './audit.js';
 
 export interface DemoResult {

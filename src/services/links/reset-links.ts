@@ -3,9 +3,11 @@
  * and redemption by the HMIS web application (single use, one conditional UPDATE).
  */
 import type { Knex } from 'knex';
-import type { Config } from '../config.js';
-import { iso } from '../output/format.js';
-import { writeAudit } from './audit.js';
+import type { Config } from '../../config.js';
+import { iso } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
+import { writeAudit } from '../accounts/audit.js';
+import { requireNativeHost } from '../accounts/host-guard.js';
 import { configuredSite, hashToken, parseLinkOrToken, TOKEN_RE } from './tokens.js';
 
 export interface ResetLinkRow {
@@ -25,16 +27,34 @@ export interface ResetLinkRow {
   delivery: string | null;
   delivery_detail: string | null;
   outbox_id: number | null;
+  /** What the history stores for the token (a hash or Devise's digest): never shown. */
+  token_hash: string;
+  /** Still valid here, but the host no longer takes it (Devise: used, or replaced by the application). */
+  gone?: boolean;
 }
 
 const COLUMNS = [
-  't.id', 't.user_id', 'u.username', 't.created_at', 't.expires_at', 't.used_at', 't.revoked_at', 't.revoked_reason',
-  't.superseded_by_id', 't.site_url', 't.sent_to', 't.created_by', 't.ticket', 't.outbox_id', 'o.status as delivery',
+  't.id', 't.user_id', 't.created_at', 't.expires_at', 't.used_at', 't.revoked_at', 't.revoked_reason',
+  't.superseded_by_id', 't.site_url', 't.sent_to', 't.created_by', 't.ticket', 't.outbox_id', 't.token_hash', 'o.status as delivery',
   'o.last_error as delivery_detail',
 ];
 
 function linkQuery(db: Knex): Knex.QueryBuilder {
-  return db('password_reset_tokens as t').leftJoin('users as u', 'u.id', 't.user_id').leftJoin('mail_outbox as o', 'o.id', 't.outbox_id').select(COLUMNS);
+  return db('password_reset_tokens as t').leftJoin('mail_outbox as o', 'o.id', 't.outbox_id').select(COLUMNS);
+}
+
+/**
+ * Rows with their account's name (from the store: the host may not be in this database) and, on a host that
+ * keeps its own live link (Devise), a link still valid here but no longer the host's is marked as gone:
+ * used, or replaced by a link the web application sent itself.
+ */
+async function withHost(store: AccountStore, rows: ResetLinkRow[], now: Date): Promise<ResetLinkRow[]> {
+  const names = await store.usernames([...new Set(rows.map((r) => r.user_id))]);
+  for (const r of rows) {
+    r.username = names.get(r.user_id) ?? null;
+    if (linkState(r, now) === 'valid' && (await store.reset.hostState(r.user_id, r.token_hash, now)) === 'gone') r.gone = true;
+  }
+  return rows;
 }
 
 function normalise(r: ResetLinkRow): ResetLinkRow {
@@ -46,14 +66,14 @@ function normalise(r: ResetLinkRow): ResetLinkRow {
 }
 
 /** A user's reset links, newest first. */
-export async function listResetLinks(db: Knex, userId: number, limit = 1000): Promise<ResetLinkRow[]> {
-  const rows = (await linkQuery(db).where('t.user_id', userId).orderBy('t.id', 'desc').limit(limit)) as ResetLinkRow[];
-  return rows.map(normalise);
+export async function listResetLinks(store: AccountStore, userId: number, now: Date, limit = 1000): Promise<ResetLinkRow[]> {
+  const rows = (await linkQuery(store.knex).where('t.user_id', userId).orderBy('t.id', 'desc').limit(limit)) as ResetLinkRow[];
+  return withHost(store, rows.map(normalise), now);
 }
 
 /** valid | used | revoked | expired at `now` (used and revoked say more than expiry, so they win). */
-export function linkState(t: Pick<ResetLinkRow, 'used_at' | 'revoked_at' | 'expires_at'>, now: Date): 'valid' | 'used' | 'revoked' | 'expired' {
-  if (t.used_at) return 'used';
+export function linkState(t: Pick<ResetLinkRow, 'used_at' | 'revoked_at' | 'expires_at'> & { gone?: boolean }, now: Date): 'valid' | 'used' | 'revoked' | 'expired' {
+  if (t.used_at || t.gone) return 'used';
   if (t.revoked_at) return 'revoked';
   if (t.expires_at.getTime() <= now.getTime()) return 'expired';
   return 'valid';
@@ -89,17 +109,19 @@ export interface CheckResult {
 }
 
 /** Why a pasted link or token does (not) work. Never repeats the token. */
-export async function checkResetLink(db: Knex, config: Config, input: string, now: Date): Promise<CheckResult> {
-  const r = await check(db, config, input, now);
+export async function checkResetLink(store: AccountStore, config: Config, input: string, now: Date): Promise<CheckResult> {
+  const r = await check(store, config, input, now);
   // One key order for every reason: CONTRACT's four, then the link id.
   return { valid: r.valid, reason: r.reason, user: r.user, detail: r.detail, linkId: r.linkId };
 }
 
-async function check(db: Knex, config: Config, input: string, now: Date): Promise<CheckResult> {
-  const parsed = parseLinkOrToken(input);
+async function check(store: AccountStore, config: Config, input: string, now: Date): Promise<CheckResult> {
+  const db = store.knex;
+  const parsed = parseLinkOrToken(input, store.reset.format);
   if (!parsed.ok) return { valid: false, reason: 'malformed', user: null, detail: parsed.detail, linkId: null };
-  const rows = (await linkQuery(db).where('t.token_hash', hashToken(parsed.raw))) as ResetLinkRow[];
-  const t = rows[0] && normalise(rows[0]);
+  const digest = store.reset.digest(parsed.raw);
+  const rows = await withHost(store, ((await linkQuery(db).where('t.token_hash', digest)) as ResetLinkRow[]).map(normalise), now);
+  const t = rows[0];
   const site = configuredSite(config, 'reset');
   const right = site ? `${site.siteUrl}${site.path}` : null;
   if (parsed.origin !== null && right) {
@@ -111,10 +133,19 @@ async function check(db: Knex, config: Config, input: string, now: Date): Promis
     }
   }
   if (!t) {
+    const issued = await store.reset.findLive(digest, now);
+    if (issued) {
+      // Not one of ours: the web application sent it (Devise's own "Forgot password"), and it still works there.
+      const name = (await store.usernames([issued.userId])).get(issued.userId) ?? null;
+      return { valid: true, reason: null, user: name, linkId: null, detail: `a link the web application sent itself, still valid${right ? ` on ${right}` : ''}` };
+    }
     return { valid: false, reason: 'unknown', user: null, linkId: null, detail: 'no reset link with this token was issued here: it was mistyped, cut off, or comes from another system; send a new one with `hmis-admin reset send <user>`' };
   }
   const base = { user: t.username, linkId: t.id };
   const state = linkState(t, now);
+  if (state === 'used' && t.gone) {
+    return { ...base, valid: false, reason: 'used', detail: `link #${t.id} no longer works: it was used, or the web application has sent a newer link since; send a new one if needed` };
+  }
   if (state === 'used') return { ...base, valid: false, reason: 'used', detail: `link #${t.id} was already used at ${iso(t.used_at)}; each link works once: send a new one if needed` };
   if (state === 'revoked') return { ...base, valid: false, reason: 'revoked', detail: await revokedDetail(db, t) };
   if (state === 'expired') {
@@ -143,6 +174,7 @@ export type RedeemResult = { ok: true; userId: number; username: string } | { ok
  * concurrent redemptions exactly one succeeds; the user's other outstanding links are revoked and audited.
  */
 export async function redeemResetToken(db: Knex, rawToken: string, now: Date = new Date()): Promise<RedeemResult> {
+  await requireNativeHost(db, 'redeemResetToken', "reset_password_by_token takes the link hmis-admin sent");
   if (typeof rawToken !== 'string' || !TOKEN_RE.test(rawToken)) return { ok: false, reason: 'malformed' };
   const hash = hashToken(rawToken);
   const won = await db.transaction(async (trx) => {

@@ -4,7 +4,7 @@
  */
 import { domainToASCII } from 'node:url';
 import { createRequire } from 'node:module';
-import { BIDI, CONTROL, INVISIBLE, SEPARATOR, WHITESPACE } from '../validate/chars.js';
+import { BIDI, CONTROL, INVISIBLE, SEPARATOR, WHITESPACE } from '../../validate/chars.js';
 
 // The RFC 5322 parser is loaded on first use: the fast path below and `--help` never need it.
 const require = createRequire(import.meta.url);

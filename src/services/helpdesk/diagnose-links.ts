@@ -1,10 +1,10 @@
 /** The diagnose checks about links: is the configured site right, and what became of the last reset mails. */
 import type { Knex } from 'knex';
-import { shortTime } from '../output/format.js';
-import { sanitizeForDisplay } from '../output/sanitize.js';
-import type { AccountRow } from './accounts.js';
+import { shortTime } from '../../output/format.js';
+import { sanitizeForDisplay } from '../../output/sanitize.js';
+import type { AccountRow } from '../accounts/accounts.js';
 import type { Check, DiagnoseEnv } from './diagnose.js';
-import { PLACEHOLDER_SITE, requireLinkSite } from './tokens.js';
+import { PLACEHOLDER_SITE, requireLinkSite } from '../links/tokens.js';
 
 
 /** A word for a copy-paste command line: bare when safe, otherwise single-quoted for the shell. */
@@ -14,8 +14,8 @@ export function shellArg(value: string): string {
 }
 
 /** The address and phone rules of `email set`, so diagnose calls bad exactly what `email set` refuses. */
-export async function loadAddressRules(): Promise<typeof import('./email-address.js')> {
-  return import('./email-address.js');
+export async function loadAddressRules(): Promise<typeof import('../email/email-address.js')> {
+  return import('../email/email-address.js');
 }
 
 function origin(url: string): string | null {

@@ -3,20 +3,22 @@
  * mintResetLink inside the delivery attempt, so the raw value lives only in memory and in the sent mail.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import { UsageError } from '../errors.js';
-import { cancelPending } from '../db/outbox.js';
-import { MintRefused, type LinkMinter } from '../mail/types.js';
-import { iso } from '../output/format.js';
-import { sanitizeForDisplay } from '../output/sanitize.js';
-import type { Outcome } from '../output/views.js';
-import { formatDuration } from '../parse.js';
-import { fullName, type AccountRow } from './accounts.js';
-import { maskEmail, writeAudit } from './audit.js';
-import { currentAgreement, missingSignatures, type Signer } from './detail.js';
-import { parseEmailAddress } from './email-address.js';
-import { signCommand } from './lockout.js';
-import { buildLink, newToken, requireLinkSite } from './tokens.js';
+import type { AppContext } from '../../context.js';
+import { UsageError } from '../../errors.js';
+import { cancelPending } from '../../db/outbox.js';
+import { MintRefused, type LinkMinter } from '../../mail/types.js';
+import { iso } from '../../output/format.js';
+import { sanitizeForDisplay } from '../../output/sanitize.js';
+import type { Outcome } from '../../output/views.js';
+import { formatDuration } from '../../parse.js';
+import { fullName, type AccountRow } from '../accounts/accounts.js';
+import { maskEmail, writeAudit } from '../accounts/audit.js';
+import { currentAgreement, missingSignatures, type Signer } from '../accounts/detail.js';
+import { parseEmailAddress } from '../email/email-address.js';
+import { signCommand } from '../accounts/lockout.js';
+import { storeOn } from '../../store/index.js';
+import type { AccountStore } from '../../store/types.js';
+import { buildLink, requireLinkSite, requireResetSecret } from './tokens.js';
 
 export const MIN_TTL_MS = 5 * 60_000;
 export const MAX_TTL_MS = 7 * 86_400_000;
@@ -39,11 +41,14 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
   if (row.user_id === null) throw new MintRefused('the queued reset mail names no account');
   // A UsageError here is this run's configuration, not the message: the outbox leaves the row pending.
   const site = requireLinkSite(config, 'reset');
-  const { raw, hash } = newToken();
+  const store = await storeOn(db, config, () => now);
+  const raw = store.reset.newRaw();
+  const hash = store.reset.digest(raw);
   const outboxId = Number(row.id);
+  const userId = row.user_id;
   const tokenId = await db.transaction(async (trx) => {
     // Lock the account row: an email change either commits first (and we refuse) or revokes what we mint.
-    const user = (await trx('users').where('id', row.user_id!).forUpdate().first('id', 'email')) as { id: number; email: string | null } | undefined;
+    const user = await store.lockRow(trx, userId);
     if (!user?.email || user.email.toLowerCase() !== row.to_address.toLowerCase()) {
       throw new MintRefused('the account no longer has this address; no link was minted');
     }
@@ -67,10 +72,12 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
       .whereNull('used_at')
       .whereNull('revoked_at')
       .update({ revoked_at: now, revoked_reason: 'superseded', superseded_by_id: id });
+    // Devise keeps one live digest per account: this link replaces any other, ours or the application's.
+    await store.reset.activate(trx, userId, hash, now);
     await writeAudit(trx, { actor: config.actor, action: 'reset.minted', userId: row.user_id, ticket: row.ticket, details: { linkId: id, outboxId } });
     return id;
   });
-  const url = buildLink(site, raw);
+  const url = buildLink(site, raw, store.reset.format);
   linkObservers.get(outboxId)?.(url, tokenId);
   return {
     url,
@@ -83,6 +90,7 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
           .whereNull('revoked_at')
           .update({ revoked_at: now, revoked_reason: `undelivered: ${why}`.slice(0, 300) });
         if (Number(n) > 0) {
+          await store.reset.deactivate(trx, userId, hash);
           await writeAudit(trx, { actor: config.actor, action: 'reset.revoked_undelivered', userId: row.user_id, ticket: row.ticket, details: { linkId: tokenId, outboxId, reason: why } });
         }
       });
@@ -112,11 +120,11 @@ export function supersededOutcome(who: string, what: 'reset link' | 'confirmatio
 }
 
 /** The unlock command for a locked account, as the refusal should name it. */
-export async function unlockHint(db: Knex, user: AccountRow): Promise<string> {
+export async function unlockHint(store: AccountStore, user: AccountRow): Promise<string> {
   const who = sanitizeForDisplay(user.username);
   if (user.lock_reason === 'agreement_expired') {
     // A completed agreement is the old term: the renewal needs all three signatures again.
-    const pending = await currentAgreement(db, user.id);
+    const pending = await currentAgreement(store.knex, user.id);
     const missing = pending && !pending.completed_at ? missingSignatures(pending) : (['user', 'supervisor', 'director'] as Signer[]);
     return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(who, missing)}`;
   }
@@ -142,11 +150,20 @@ export async function sendResetLink(
   opts: { ttlMs?: number; printLink?: boolean; ticket?: string | null; dryRun?: boolean },
 ): Promise<Outcome & { link?: string }> {
   const site = requireLinkSite(ctx.config, 'reset');
+  requireResetSecret(ctx.config);
   const to = requireUsableAddress(user);
   // Everything the delivery needs from the configuration is checked before the first write.
-  await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
-  const db = (await ctx.db()).knex;
-  if (user.locked_at) throw new UsageError(await unlockHint(db, user));
+  await (await import('../../mail/transport.js')).checkTransportConfig(ctx.config);
+  const store = await ctx.store();
+  const db = store.knex;
+  if (user.locked_at) throw new UsageError(await unlockHint(store, user));
+  if (user.invitation_pending) {
+    throw new UsageError(`${sanitizeForDisplay(user.username)} has not accepted the invitation to the web application yet; a reset link would bypass it: resend the invitation from the application instead`);
+  }
+  // Devise decides a link's lifetime itself (reset_password_within = HMIS_RESET_TTL): another --ttl would be a promise it does not keep.
+  if (store.kind !== 'native' && opts.ttlMs !== undefined && opts.ttlMs !== ctx.config.resetTtlMs) {
+    throw new UsageError(`--ttl ${formatDuration(opts.ttlMs)}: the web application decides how long its reset links work (reset_password_within, HMIS_RESET_TTL=${formatDuration(ctx.config.resetTtlMs)}); leave --ttl out`);
+  }
   const ttlMs = opts.ttlMs ?? ctx.config.resetTtlMs;
   if (!(ttlMs >= MIN_TTL_MS && ttlMs <= MAX_TTL_MS)) throw new UsageError(`--ttl ${formatDuration(ttlMs)} is out of range; give a lifetime from 5m to 7d (short links are safer)`);
   const who = user.username;
@@ -156,7 +173,7 @@ export async function sendResetLink(
     return { user: who, outcome: 'would_send', message: `would send a reset link for ${base}, valid ${formatDuration(ttlMs)}, to ${to}` };
   }
 
-  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
+  const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../../mail/compose.js'), import('../../mail/outbox.js')]);
   const sender = senderAddress(ctx.config);
   const body = renderMail({
     greeting: `Hello ${fullName(user) || user.username},`,

@@ -1,30 +1,19 @@
 /** Accounts: naming a user, the account JSON shape of CONTRACT.md, listing with filters. */
-import type { Knex } from 'knex';
-import {
-  agencyNames,
-  findAccountById,
-  findAccountByUsername,
-  findAccountsByEmail,
-  findAgencyByName,
-  pageAccounts,
-  type AccountFilter,
-  type AccountOrder,
-  type AccountRow,
-} from '../db/accounts.js';
-import { NotFoundError, UsageError } from '../errors.js';
-import { iso } from '../output/format.js';
-import { describeUserRef, parseUserRef, quote } from '../parse.js';
+import { NotFoundError, UsageError } from '../../errors.js';
+import { iso } from '../../output/format.js';
+import { describeUserRef, parseUserRef, quote } from '../../parse.js';
+import type { AccountFilter, AccountOrder, AccountRow, AccountStore } from '../../store/types.js';
 
-export type { AccountRow } from '../db/accounts.js';
+export type { AccountRow } from '../../store/types.js';
 
 /** Find the account a `<user>` argument names, or throw NotFoundError (exit 3). */
-export async function resolveUser(db: Knex, value: string): Promise<AccountRow> {
+export async function resolveUser(store: AccountStore, value: string): Promise<AccountRow> {
   const ref = parseUserRef(value);
   let row: AccountRow | undefined;
-  if (ref.kind === 'id') row = await findAccountById(db, ref.id);
-  else if (ref.kind === 'username') row = await findAccountByUsername(db, ref.username);
+  if (ref.kind === 'id') row = await store.findById(ref.id);
+  else if (ref.kind === 'username') row = await store.findByLogin(ref.username);
   else {
-    const rows = await findAccountsByEmail(db, ref.email);
+    const rows = await store.findByEmail(ref.email);
     if (rows.length > 1) {
       throw new UsageError(
         `${quote(ref.email)} is the address of ${rows.length} accounts (${rows.map((r) => r.username).join(', ')}); name one by username or #id`,
@@ -41,10 +30,10 @@ export async function resolveUser(db: Knex, value: string): Promise<AccountRow> 
 }
 
 /** An agency named on the command line (case-insensitive), or a usage error listing real ones. */
-export async function resolveAgency(db: Knex, name: string): Promise<number> {
-  const agency = await findAgencyByName(db, name);
+export async function resolveAgency(store: AccountStore, name: string): Promise<number> {
+  const agency = await store.agencyByName(name);
   if (agency) return agency.id;
-  const known = await agencyNames(db);
+  const known = await store.agencyNames();
   throw new UsageError(
     `--agency ${quote(name)} is not an agency${known.length ? `; known agencies include: ${known.join(', ')}` : '; the database has no agencies yet'}`,
   );
@@ -66,6 +55,8 @@ export function accountJson(row: AccountRow): Record<string, unknown> {
     failedLoginAttempts: row.failed_login_attempts,
     accountExpiresAt: iso(row.account_expires_at),
     lastLoginAt: iso(row.last_login_at),
+    // Devise reconfirmable: a new address waiting for the person's confirmation (only when there is one).
+    ...(row.pending_email ? { pendingEmail: row.pending_email } : {}),
   };
 }
 
@@ -92,6 +83,6 @@ export interface ListOptions {
 }
 
 /** Stream accounts matching a filter. */
-export function listAccounts(db: Knex, options: ListOptions): AsyncGenerator<AccountRow> {
-  return pageAccounts(db, options.filter, options.order ?? 'id', options.limit ?? Infinity);
+export function listAccounts(store: AccountStore, options: ListOptions): AsyncGenerator<AccountRow> {
+  return store.page(options.filter, options.order ?? 'id', options.limit ?? Infinity);
 }

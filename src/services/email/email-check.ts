@@ -2,8 +2,7 @@
  * `email check`: accounts whose address or phone would stop a reset link from reaching them. Streams
  * accounts page by page (the address rules run in JS), so a million accounts keep memory flat.
  */
-import type { Knex } from 'knex';
-import { pageAccounts, type AccountRow } from '../db/accounts.js';
+import type { AccountRow, AccountStore } from '../../store/types.js';
 import { isPhone, parseEmailAddress } from './email-address.js';
 
 export type EmailProblem = 'missing_email' | 'invalid_email' | 'duplicate_email' | 'unverified' | 'missing_phone' | 'invalid_phone';
@@ -42,17 +41,6 @@ export function newSummary(): EmailCheckSummary {
   return { agencies: new Map(), total: emptyCounts('all agencies') };
 }
 
-/** Addresses held by more than one account (case-insensitive), with how many: one aggregate over the table. */
-export async function sharedAddresses(db: Knex): Promise<Map<string, number>> {
-  const rows = (await db('users')
-    .select(db.raw('lower(email) as e'), db.raw('count(*) as n'))
-    .whereNotNull('email')
-    .whereNot('email', '')
-    .groupByRaw('lower(email)')
-    .havingRaw('count(*) > 1')) as Array<{ e: string; n: number | string }>;
-  return new Map(rows.map((r) => [r.e, Number(r.n)]));
-}
-
 /** The problems of one account. */
 export function accountProblems(row: AccountRow, shared: Map<string, number>): { problems: EmailProblem[]; detail: string } {
   const problems: EmailProblem[] = [];
@@ -64,7 +52,7 @@ export function accountProblems(row: AccountRow, shared: Map<string, number>): {
       problems.push('invalid_email');
       details.push(`address ${parsed.reason}`);
     }
-    const n = shared.get(row.email.toLowerCase());
+    const n = shared.get(row.email.trim().toLowerCase());
     if (n) {
       problems.push('duplicate_email');
       details.push(`address shared by ${n} accounts`);
@@ -77,9 +65,9 @@ export function accountProblems(row: AccountRow, shared: Map<string, number>): {
 }
 
 /** Stream the accounts with problems, counting every account per agency into `summary`. */
-export async function* checkEmails(db: Knex, filter: { agencyId?: number }, summary: EmailCheckSummary): AsyncGenerator<EmailProblemRow> {
-  const shared = await sharedAddresses(db);
-  for await (const row of pageAccounts(db, filter, 'id', Infinity, 5000)) {
+export async function* checkEmails(store: AccountStore, filter: { agencyId?: number }, summary: EmailCheckSummary): AsyncGenerator<EmailProblemRow> {
+  const shared = await store.sharedAddresses();
+  for await (const row of store.page(filter, 'id', Infinity, 5000)) {
     const agency = row.agency ?? NO_AGENCY;
     let counts = summary.agencies.get(agency);
     if (!counts) summary.agencies.set(agency, (counts = emptyCounts(agency)));

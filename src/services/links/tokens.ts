@@ -3,8 +3,8 @@
  * Also the one place that decides which site a link may point to.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Config } from '../config.js';
-import { UsageError } from '../errors.js';
+import type { Config } from '../../config.js';
+import { UsageError } from '../../errors.js';
 
 /** 32 random bytes are 43 base64url characters, no padding. */
 export const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
@@ -59,13 +59,35 @@ export function requireLinkSite(config: Config, kind: LinkKind): LinkSite {
 }
 
 /**
- * site + path + ?token=raw: the whole link. The site is the normalised HMIS_SITE_URL (validate/urls.ts)
+ * devise mode: reset links are signed with the application's secret_key_base. Without it no link can be minted:
+ * refuse (exit 2) before anything is written, naming both ways to give it.
+ */
+export function requireResetSecret(config: Config): void {
+  if (config.schema === 'devise' && !config.devise.secret) {
+    throw new UsageError(
+      'HMIS_DEVISE_SECRET_FILE (or HMIS_DEVISE_SECRET) is not set: reset links for a Devise application are signed with its secret_key_base; put it in a file only you can read and set HMIS_DEVISE_SECRET_FILE to that file',
+    );
+  }
+}
+
+/** How a host's link carries its token: the query parameter, the token's pattern, and its shape in words. */
+export interface TokenFormat {
+  param: string;
+  pattern: RegExp;
+  shape: string;
+}
+
+/** hmis-admin's own links (native mode): ?token= and 32 random bytes as base64url. */
+export const NATIVE_TOKEN: TokenFormat = { param: 'token', pattern: TOKEN_RE, shape: '43 characters' };
+
+/**
+ * site + path + ?<param>=raw: the whole link. The site is the normalised HMIS_SITE_URL (validate/urls.ts)
  * and the path a checked plain path, so the link reads back as exactly itself; anything else is a bug
  * and must never reach a message or a terminal.
  */
-export function buildLink(site: { siteUrl: string; path: string }, raw: string): string {
-  const link = `${site.siteUrl}${site.path}?token=${raw}`;
-  if (!TOKEN_RE.test(raw) || new URL(link).href !== link) throw new Error('refusing to build a link that does not read back as itself');
+export function buildLink(site: { siteUrl: string; path: string }, raw: string, format: TokenFormat = NATIVE_TOKEN): string {
+  const link = `${site.siteUrl}${site.path}?${format.param}=${raw}`;
+  if (!format.pattern.test(raw) || new URL(link).href !== link) throw new Error('refusing to build a link that does not read back as itself');
   return link;
 }
 
@@ -74,11 +96,12 @@ export type ParsedLink =
   | { ok: false; detail: string };
 
 /** Take a pasted link or bare token apart without ever putting the token into a message. */
-export function parseLinkOrToken(input: string): ParsedLink {
+export function parseLinkOrToken(input: string, format: TokenFormat = NATIVE_TOKEN): ParsedLink {
   const value = input.trim();
-  if (TOKEN_RE.test(value)) return { ok: true, raw: value, origin: null, path: null };
+  const shape = `${format.shape} of A-Z, a-z, 0-9, - and _`;
+  if (format.pattern.test(value)) return { ok: true, raw: value, origin: null, path: null };
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.includes('?') && !value.includes('/')) {
-    return { ok: false, detail: `a token is 43 characters of A-Z, a-z, 0-9, - and _; this one has ${value.length}: check that the whole link was copied` };
+    return { ok: false, detail: `a token is ${shape}; this one has ${value.length}: check that the whole link was copied` };
   }
   let url: URL;
   try {
@@ -86,10 +109,10 @@ export function parseLinkOrToken(input: string): ParsedLink {
   } catch {
     return { ok: false, detail: 'this is neither a link nor a token; paste the whole link from the email' };
   }
-  const raw = url.searchParams.get('token');
-  if (raw === null) return { ok: false, detail: `the link to ${url.origin}${url.pathname} has no ?token=; paste the whole link from the email` };
-  if (!TOKEN_RE.test(raw)) {
-    return { ok: false, detail: `the token in the link has ${raw.length} characters, not 43 of A-Z, a-z, 0-9, - and _: the link was probably cut off or changed` };
+  const raw = url.searchParams.get(format.param);
+  if (raw === null) return { ok: false, detail: `the link to ${url.origin}${url.pathname} has no ?${format.param}=; paste the whole link from the email` };
+  if (!format.pattern.test(raw)) {
+    return { ok: false, detail: `the token in the link has ${raw.length} characters, not ${shape}: the link was probably cut off or changed` };
   }
   return { ok: true, raw, origin: url.origin, path: url.pathname };
 }

@@ -1,7 +1,8 @@
 /** Everything `users show` tells about one account: status, agreement, recent links, recent audit. */
 import type { Knex } from 'knex';
-import { iso } from '../output/format.js';
-import { accountJson, fullName, type AccountRow } from './accounts.js';
+import { iso } from '../../output/format.js';
+import type { AccountStore } from '../../store/types.js';
+import { accountJson, type AccountRow } from './accounts.js';
 import { auditJson, pageAudit } from './audit.js';
 
 export type Signer = 'user' | 'supervisor' | 'director';
@@ -63,8 +64,9 @@ export function tokenState(t: { used_at: Date | null; revoked_at: Date | null; e
   return 'valid';
 }
 
-export async function accountDetail(db: Knex, row: AccountRow, now: Date): Promise<AccountDetail> {
-  const supervisor = row.supervisor_id ? await db('users').where('id', row.supervisor_id).first('username', 'first_name', 'last_name') : undefined;
+export async function accountDetail(store: AccountStore, row: AccountRow, now: Date): Promise<AccountDetail> {
+  const db = store.knex;
+  const supervisor = (await store.contacts([row])).get(row.id)?.supervisor;
   const agreement = await currentAgreement(db, row.id);
   const resets = (await db('password_reset_tokens as t')
     .leftJoin('mail_outbox as o', 'o.id', 't.outbox_id')
@@ -75,10 +77,10 @@ export async function accountDetail(db: Knex, row: AccountRow, now: Date): Promi
     id: number; created_at: Date; expires_at: Date; used_at: Date | null; revoked_at: Date | null; revoked_reason: string | null; site_url: string; delivery: string | null;
   }>;
   const audit = [];
-  for await (const a of pageAudit(db, { userId: row.id }, 10)) audit.push(auditJson(a));
+  for await (const a of pageAudit(store, { userId: row.id }, 10)) audit.push(auditJson(a));
   return {
     account: accountJson(row),
-    supervisor: supervisor ? `${supervisor.username} (${fullName(supervisor)})` : null,
+    supervisor: supervisor ? `${supervisor.username} (${supervisor.name})` : null,
     agreement: agreementJson(agreement, row),
     recentResets: resets.map((t) => ({
       id: Number(t.id),

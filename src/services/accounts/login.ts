@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { writeAudit } from './audit.js';
+import { requireNativeHost } from './host-guard.js';
 
 export interface LoginOptions {
   /** Failed logins that lock the account (HMIS_LOCKOUT_THRESHOLD; default 3). */
@@ -28,6 +29,7 @@ function thresholdOf(options: LoginOptions): number {
 
 /** Count one failed login for `username` (any case); lock with 'failed_logins' at the threshold. */
 export async function recordLoginFailure(db: Knex, username: string, options: LoginOptions = {}): Promise<LoginResult> {
+  await requireNativeHost(db, 'recordLoginFailure', 'lockable counts failed_attempts and sets locked_at');
   const threshold = thresholdOf(options);
   const now = options.now ?? new Date();
   return db.transaction(async (trx) => {
@@ -62,6 +64,7 @@ export async function recordLoginFailure(db: Knex, username: string, options: Lo
 
 /** A successful sign-in: reset the counter and stamp last_login_at, unless the account is locked. */
 export async function recordLoginSuccess(db: Knex, username: string, options: LoginOptions = {}): Promise<LoginResult> {
+  await requireNativeHost(db, 'recordLoginSuccess', 'lockable resets failed_attempts on a successful sign-in');
   const now = options.now ?? new Date();
   // One statement either way; a locked account is left untouched and reported locked.
   const rows = (await db.raw(

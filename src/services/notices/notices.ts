@@ -3,11 +3,11 @@
  * caller's transaction (so the mail exists exactly when the change does), delivered after commit.
  */
 import type { Knex } from 'knex';
-import type { AppContext } from '../context.js';
-import { renderMail, senderAddress } from '../mail/compose.js';
-import { deliverOutbox, enqueueMail } from '../mail/outbox.js';
-import { quote } from '../parse.js';
-import { parseEmailAddress } from './email-address.js';
+import type { AppContext } from '../../context.js';
+import { renderMail, senderAddress } from '../../mail/compose.js';
+import { deliverOutbox, enqueueMany } from '../../mail/outbox.js';
+import { quote } from '../../parse.js';
+import { parseEmailAddress } from '../email/email-address.js';
 
 export interface Notice {
   kind: 'notice' | 'reminder';
@@ -43,25 +43,31 @@ export function noticeRecipients(to: string, cc: string[] = []): { to: string | 
  * recipient left nothing is queued for sending: the row is recorded as failed, saying why.
  */
 export async function queueNotice(trx: Knex | Knex.Transaction, ctx: AppContext, n: Notice): Promise<number> {
+  return (await queueNotices(trx, ctx, [n]))[0]!;
+}
+
+/** Record a page of notices in one statement; returns their outbox ids in order. */
+export async function queueNotices(trx: Knex | Knex.Transaction, ctx: AppContext, notices: Notice[]): Promise<number[]> {
   const sender = senderAddress(ctx.config);
-  const { text, html } = renderMail({ greeting: n.greeting, paragraphs: n.paragraphs, senderHint: sender });
-  const r = noticeRecipients(n.to, n.cc);
-  const id = await enqueueMail(trx, {
-    kind: n.kind,
-    userId: n.userId,
-    to: r.to ?? n.to,
-    cc: r.to && r.cc.length ? r.cc : undefined,
-    subject: n.subject,
-    text,
-    html,
-    params: { ...n.params, ...(r.dropped.length ? { droppedRecipients: r.dropped } : {}) },
-    ticket: n.ticket ?? null,
-  });
-  if (!r.to) {
-    const why = `not sent: no valid recipient (${r.dropped.join('; ')}); correct the address, e.g. with \`hmis-admin email set <user> <address>\``;
-    await trx('mail_outbox').where('id', id).update({ status: 'failed', last_error: why.slice(0, 1000) });
-  }
-  return id;
+  return enqueueMany(
+    trx,
+    notices.map((n) => {
+      const { text, html } = renderMail({ greeting: n.greeting, paragraphs: n.paragraphs, senderHint: sender });
+      const r = noticeRecipients(n.to, n.cc);
+      return {
+        kind: n.kind,
+        userId: n.userId,
+        to: r.to ?? n.to,
+        cc: r.to && r.cc.length ? r.cc : undefined,
+        subject: n.subject,
+        text,
+        html,
+        params: { ...n.params, ...(r.dropped.length ? { droppedRecipients: r.dropped } : {}) },
+        ticket: n.ticket ?? null,
+        failedBecause: r.to ? undefined : `not sent: no valid recipient (${r.dropped.join('; ')}); correct the address, e.g. with \`hmis-admin email set <user> <address>\``,
+      };
+    }),
+  );
 }
 
 export type Delivery = 'sent' | 'queued' | 'failed' | 'superseded';

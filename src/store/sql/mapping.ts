@@ -1,0 +1,41 @@
+/**
+ * A SQL host described as a mapping: where its accounts are (FROM), which rows exist (soft delete), and the
+ * SQL expression behind every field of AccountRow. The native tables and a Devise table are two mappings;
+ * a custom table would be a third. Reading (filters, keyset paging, lookups, aggregates) is written once
+ * against a mapping in reader.ts.
+ */
+import type { AccountRow } from '../types.js';
+
+export type Field = keyof AccountRow;
+
+export interface SqlMapping {
+  /** FROM clause: the account table as `u`, its agency as `a` (when there is one), anything else the fields need. */
+  from: string;
+  /** Conditions every account row meets (e.g. `u.deleted_at is null`); empty when none. */
+  exists: string[];
+  /** Every field as an SQL expression, given the run's clock (inlined as a timestamptz literal). */
+  fields(now: Date): Record<Field, string>;
+  /** True when the account is locked (any reason), given the clock. */
+  locked(now: Date): string;
+  /** The expressions `--search` looks in (login, names, addresses). */
+  searchable: string[];
+  /** The agency table and its name column, or null when the host has none. */
+  agency: { table: string; name: string } | null;
+}
+
+/** A Date as an SQL literal: generated from a Date, never from input, so inlining it is safe. */
+export function ts(now: Date): string {
+  return `'${now.toISOString()}'::timestamptz`;
+}
+
+/** pg returns bigint ids and some counts as strings, PGlite as numbers: make one shape. */
+export function normaliseAccount(row: Record<string, unknown>): AccountRow {
+  const r = row as unknown as AccountRow;
+  r.id = Number(r.id);
+  r.failed_login_attempts = Number(r.failed_login_attempts ?? 0);
+  if (r.agency_id !== null && r.agency_id !== undefined) r.agency_id = Number(r.agency_id);
+  if (r.supervisor_id !== null && r.supervisor_id !== undefined) r.supervisor_id = Number(r.supervisor_id);
+  r.first_name ??= '';
+  r.last_name ??= '';
+  return r;
+}

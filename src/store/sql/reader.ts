@@ -1,0 +1,217 @@
+/**
+ * Reading accounts from any SQL host through its mapping: filters, keyset paging (a million rows stream
+ * with flat memory), lookups and the aggregates of `email check` and `report compliance`.
+ */
+import type { Knex } from 'knex';
+import type { AccountFilter, AccountOrder, AccountRow, ComplianceCounts } from '../types.js';
+import { normaliseAccount, ts, type Field, type SqlMapping } from './mapping.js';
+
+const DAY_MS = 86_400_000;
+
+export class SqlReader {
+  constructor(
+    readonly knex: Knex,
+    readonly map: SqlMapping,
+    readonly clock: () => Date,
+  ) {}
+
+  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. */
+  query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock()): Knex.QueryBuilder {
+    const f = this.map.fields(now);
+    const q = db.queryBuilder().from(db.raw(this.map.from)).select(Object.entries(f).map(([k, e]) => db.raw(`${e} as "${k}"`)));
+    for (const cond of this.map.exists) q.whereRaw(cond);
+    this.apply(q, filter, f, now);
+    return q;
+  }
+
+  private apply(q: Knex.QueryBuilder, filter: AccountFilter, f: Record<Field, string>, now: Date): void {
+    const locked = this.map.locked(now);
+    if (filter.ids) q.whereRaw(`${f.id} = any(?::bigint[])`, [filter.ids]);
+    if (filter.locked || filter.lockReasons) q.whereRaw(`(${locked})`);
+    if (filter.lockReasons) q.whereRaw(`${f.lock_reason} = any(?::text[])`, [filter.lockReasons]);
+    if (filter.agencyId !== undefined) q.whereRaw(`${f.agency_id} = ?`, [filter.agencyId]);
+    if (filter.missingEmail) q.whereRaw(`coalesce(btrim(${f.email}), '') = ''`);
+    if (filter.expiresBefore) q.whereRaw(`${f.account_expires_at} < ?::timestamptz`, [filter.expiresBefore.toISOString()]);
+    if (filter.expiresAfter) q.whereRaw(`${f.account_expires_at} >= ?::timestamptz`, [filter.expiresAfter.toISOString()]);
+    if (filter.expiredUnlockedAt) {
+      q.whereRaw(`not (${locked})`).whereRaw(`${f.account_expires_at} <= ?::timestamptz`, [filter.expiredUnlockedAt.toISOString()]);
+    }
+    if (filter.search) {
+      const like = `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q.where((w) => {
+        for (const e of this.map.searchable) w.orWhereRaw(`${e} ilike ?`, [like]);
+      });
+    }
+  }
+
+  /**
+   * Accounts page by page, keyed on (order expression, id) so each page is an index range scan where the
+   * host has the index, and memory stays flat however many rows match.
+   */
+  async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
+    const now = this.clock();
+    const f = this.map.fields(now);
+    const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
+    const dir = order === 'locked' ? 'desc' : 'asc';
+    const op = dir === 'asc' ? '>' : '<';
+    let lastId: number | undefined;
+    let lastKey: string | undefined;
+    let yielded = 0;
+    while (yielded < limit) {
+      const want = Math.min(pageSize, limit - yielded);
+      const q = this.query(filter, this.knex, now).limit(want);
+      if (key) {
+        // The key travels as text: a JS Date would drop the microseconds and skip rows at a page edge.
+        q.whereRaw(`${key} is not null`).select(this.knex.raw(`(${key})::text as sort_key`));
+        if (lastId !== undefined) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamptz, ?)`, [lastKey!, lastId]);
+        q.orderByRaw(`${key} ${dir}, ${f.id} ${dir}`);
+      } else {
+        if (lastId !== undefined) q.whereRaw(`${f.id} > ?`, [lastId]);
+        q.orderByRaw(`${f.id} asc`);
+      }
+      const rows = (await q) as Array<Record<string, unknown>>;
+      for (const row of rows) {
+        lastKey = row.sort_key as string | undefined;
+        delete row.sort_key;
+        const account = normaliseAccount(row);
+        lastId = account.id;
+        yield account;
+      }
+      yielded += rows.length;
+      if (rows.length < want) return;
+    }
+  }
+
+  async count(filter: AccountFilter): Promise<number> {
+    const now = this.clock();
+    const q = this.knex.queryBuilder().from(this.knex.raw(this.map.from)).count({ n: '*' });
+    for (const cond of this.map.exists) q.whereRaw(cond);
+    this.apply(q, filter, this.map.fields(now), now);
+    return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
+  }
+
+  async findById(id: number, db: Knex | Knex.Transaction = this.knex): Promise<AccountRow | undefined> {
+    // Compared as bigint (an int4 primary key still uses its index): an id beyond an integer column's range
+    // is simply not found, never an "out of range" error with SQL in it.
+    if (!Number.isSafeInteger(id) || id < 1) return undefined;
+    const row = (await this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).first()) as Record<string, unknown> | undefined;
+    return row && normaliseAccount(row);
+  }
+
+  async findByLogin(login: string): Promise<AccountRow | undefined> {
+    const f = this.map.fields(this.clock());
+    const row = (await this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).first()) as Record<string, unknown> | undefined;
+    return row && normaliseAccount(row);
+  }
+
+  async findByEmail(email: string, max = 10): Promise<AccountRow[]> {
+    const f = this.map.fields(this.clock());
+    // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
+    const rows = (await this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max)) as Array<Record<string, unknown>>;
+    return rows.map(normaliseAccount).sort((a, b) => a.id - b.id);
+  }
+
+  async usernames(ids: number[]): Promise<Map<number, string>> {
+    if (!ids.length) return new Map();
+    const f = this.map.fields(this.clock());
+    const rows = (await this.knex
+      .queryBuilder()
+      .from(this.knex.raw(this.map.from))
+      .select(this.knex.raw(`${f.id} as id, ${f.username} as username`))
+      .whereRaw(`${f.id} = any(?::bigint[])`, [[...new Set(ids)]])) as Array<{ id: number | string; username: string }>;
+    return new Map(rows.map((r) => [Number(r.id), r.username]));
+  }
+
+  /** Other accounts whose address (or pending address) is `email`, any case, at most 10. */
+  async addressOwners(email: string, exceptId: number | undefined, db: Knex | Knex.Transaction = this.knex): Promise<Array<{ id: number; username: string }>> {
+    const f = this.map.fields(this.clock());
+    const q = db
+      .queryBuilder()
+      .from(db.raw(this.map.from))
+      .select(db.raw(`${f.id} as id, ${f.username} as username`))
+      .where((w) => {
+        w.whereRaw(`lower(btrim(${f.email})) = lower(?)`, [email]);
+        if (f.pending_email !== 'null') w.orWhereRaw(`lower(btrim(${f.pending_email})) = lower(?)`, [email]);
+      })
+      .limit(10);
+    for (const cond of this.map.exists) q.whereRaw(cond);
+    if (exceptId !== undefined) q.whereRaw(`${f.id} <> ?`, [exceptId]);
+    const rows = (await q) as Array<{ id: number | string; username: string }>;
+    return rows.map((r) => ({ id: Number(r.id), username: r.username })).sort((a, b) => a.id - b.id);
+  }
+
+  async sharedAddresses(): Promise<Map<string, number>> {
+    const f = this.map.fields(this.clock());
+    const e = `lower(btrim(${f.email}))`;
+    const q = this.knex
+      .queryBuilder()
+      .from(this.knex.raw(this.map.from))
+      .select(this.knex.raw(`${e} as e, count(*) as n`))
+      .whereRaw(`coalesce(${e}, '') <> ''`)
+      .groupByRaw(e)
+      .havingRaw('count(*) > 1');
+    for (const cond of this.map.exists) q.whereRaw(cond);
+    const rows = (await q) as Array<{ e: string; n: number | string }>;
+    return new Map(rows.map((r) => [r.e, Number(r.n)]));
+  }
+
+  /**
+   * One pass over the accounts grouped by agency, joined to the pending renewal (the tool's own
+   * user_agreements): a sequential scan, well under a second for a million accounts on a server.
+   */
+  async complianceCounts(now: Date, agencyId?: number): Promise<ComplianceCounts[]> {
+    const f = this.map.fields(now);
+    const n = ts(now);
+    const in30 = ts(new Date(now.getTime() + 30 * DAY_MS));
+    const ago30 = ts(new Date(now.getTime() - 30 * DAY_MS));
+    const where = [...this.map.exists, ...(agencyId === undefined ? [] : [`${f.agency_id} = ?`])];
+    const { rows } = (await this.knex.raw(
+      `select ${f.agency_id} as agency_id,
+        count(*) as accounts,
+        count(*) filter (where ${f.account_expires_at} <= ${n}) as expired,
+        count(*) filter (where ${f.account_expires_at} > ${n} and ${f.account_expires_at} <= ${in30}) as expiring30d,
+        count(*) filter (where g.id is not null
+          and (g.user_signed_at is null or g.supervisor_signed_at is null or g.director_signed_at is null)) as missing_signatures,
+        count(*) filter (where coalesce(btrim(${f.email}), '') = '') as missing_email,
+        count(*) filter (where coalesce(btrim(${f.email}), '') <> '' and ${f.email_verified_at} is null) as unverified_email,
+        count(*) filter (where coalesce(btrim(${f.phone}), '') = '') as missing_phone,
+        count(*) filter (where (${this.map.locked(now)}) and ${f.locked_at} <= ${ago30}) as locked_over_30d
+      from ${this.map.from}
+      left join user_agreements g on g.user_id = ${f.id} and g.completed_at is null
+      ${where.length ? `where ${where.join(' and ')}` : ''}
+      group by 1`,
+      agencyId === undefined ? [] : [agencyId],
+    )) as { rows: Array<Record<string, string | number | null>> };
+    return rows.map((r) => ({
+      agencyId: r.agency_id === null ? null : Number(r.agency_id),
+      accounts: Number(r.accounts),
+      expired: Number(r.expired),
+      expiring30d: Number(r.expiring30d),
+      missingSignatures: Number(r.missing_signatures),
+      missingEmail: Number(r.missing_email),
+      unverifiedEmail: Number(r.unverified_email),
+      missingPhone: Number(r.missing_phone),
+      lockedOver30d: Number(r.locked_over_30d),
+    }));
+  }
+
+  async agencyByName(name: string): Promise<{ id: number; name: string } | undefined> {
+    const a = this.map.agency;
+    if (!a) return undefined;
+    const row = (await this.knex(a.table).whereRaw(`lower(${a.name}) = lower(?)`, [name]).first(this.knex.raw(`id, ${a.name} as name`))) as { id: number | string; name: string } | undefined;
+    return row && { id: Number(row.id), name: row.name };
+  }
+
+  async agencyNames(max = 10): Promise<string[]> {
+    return (await this.agencies()).slice(0, max).map((a) => a.name);
+  }
+
+  async agencies(ids?: number[]): Promise<Array<{ id: number; name: string }>> {
+    const a = this.map.agency;
+    if (!a) return [];
+    const q = this.knex(a.table).select(this.knex.raw(`id, ${a.name} as name`)).orderByRaw(`${a.name}, id`);
+    if (ids) q.whereRaw('id = any(?::bigint[])', [ids]);
+    const rows = (await q) as Array<{ id: number | string; name: string | null }>;
+    return rows.map((r) => ({ id: Number(r.id), name: r.name ?? `agency #${r.id}` }));
+  }
+}
