@@ -16,6 +16,8 @@ export interface Output {
   progress(total: number, label: string): Progress;
   /** stdin and stderr are terminals: prompts and progress bars may be shown. */
   interactive: boolean;
+  /** stdout's width when it is a terminal; undefined when it is not (a pipe or file: tables never cut then). */
+  columns?: number;
 }
 
 export interface Progress {
@@ -49,6 +51,8 @@ export interface ContextOptions {
   prompt?: Prompts;
   /** An already-open database (tests share one per file). */
   database?: Database;
+  /** stdout's width (tests pose as a terminal with it); default: stdout's own, when it is a terminal. */
+  columns?: number;
 }
 
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
@@ -58,10 +62,12 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   let database: Promise<Database> | undefined = options.database ? Promise.resolve(options.database) : undefined;
   const owned = !options.database;
 
+  const tty = stdout as NodeJS.WriteStream;
   const out: Output = {
     stdout,
     stderr,
     interactive,
+    columns: options.columns ?? (tty.isTTY ? tty.columns || 80 : undefined),
     notice: (m) => {
       if (!config.quiet) stderr.write(`${sanitizeLines(m)}\n`);
     },

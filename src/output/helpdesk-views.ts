@@ -22,15 +22,14 @@ export const complianceCsv = {
 };
 
 /** The table of `report compliance`, with a totals line; non-zero problem counts are red on a terminal. */
-export function complianceText(r: ComplianceReport, color: boolean): string {
+export function complianceText(r: ComplianceReport, color: boolean, width?: number): string {
   const num = (key: keyof ComplianceRow, header: string): Column<ComplianceRow> => ({
     header,
-    width: 8,
     value: (row) => row[key],
     colour: (text) => (key !== 'accounts' && text !== '0' ? paint.bad(text) : text),
   });
   const columns: Column<ComplianceRow>[] = [
-    { header: 'AGENCY', width: 16, value: (row) => row.agency },
+    { header: 'AGENCY', value: (row) => row.agency, shrink: 10 },
     num('accounts', HEADERS.accounts!),
     ...COMPLIANCE_COUNTERS.map((c) => num(c, HEADERS[c]!)),
   ];
@@ -39,7 +38,7 @@ export function complianceText(r: ComplianceReport, color: boolean): string {
     'EXP<30D: agreement expires within 30 days  UNSIGND: renewal lacks a signature',
     'UNVERIF: address not yet confirmed         LCK>30D: locked for more than 30 days',
   ];
-  return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, color), '', ...legend].join('\n');
+  return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, { color, width }), '', ...legend].join('\n');
 }
 
 const STATUS_PAINT = { ok: paint.good, warn: paint.warn, fail: paint.bad } as const;

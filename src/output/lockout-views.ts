@@ -6,7 +6,7 @@ import { accountJson } from '../services/accounts.js';
 import type { AgreementView } from '../services/agreements.js';
 import { csvLine } from './csv.js';
 import { cell, shortDate, shortTime } from './format.js';
-import { renderList, writeOut, type ListView } from './render.js';
+import { listTarget, renderList, writeOut, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
 import type { Outcome } from './views.js';
@@ -66,12 +66,13 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
 export function expiringView(): ListView<ExpiringRow> {
   return {
     columns: [
-      { header: 'ID', width: 7, value: (r) => r.id },
-      { header: 'USERNAME', width: 14, value: (r) => r.username },
-      { header: 'AGENCY', width: 17, value: (r) => r.agency ?? '' },
-      { header: 'EXPIRES', width: 11, value: (r) => shortDate(r.account_expires_at) },
-      { header: 'DAYS', width: 6, value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
-      { header: 'MISSING', width: 25, value: (r) => r.missing.join(',') || '-' },
+      { header: 'ID', value: (r) => r.id },
+      { header: 'USERNAME', value: (r) => r.username },
+      { header: 'AGENCY', value: (r) => r.agency ?? '', shrink: 12 },
+      { header: 'EXPIRES', value: (r) => shortDate(r.account_expires_at) },
+      { header: 'DAYS', value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
+      // The roles --by takes, so the missing signature can be typed straight back.
+      { header: 'MISSING', value: (r) => r.missing.join(',') || '-' },
     ],
     toJson: (r) => ({ ...accountJson(r), daysLeft: r.daysLeft, missingSignatures: r.missing }),
     empty: 'no agreements expire in that time',
@@ -81,7 +82,7 @@ export function expiringView(): ListView<ExpiringRow> {
 /** The expiring list; with --fail-if-any, exit 5 when it is not empty (after printing it). */
 export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired?: boolean }, ctx: AppContext): Promise<void> {
   const v = expiringView();
-  const n = await renderList(data.rows, v, { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color });
+  const n = await renderList(data.rows, v, listTarget(ctx));
   if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);
   if (data.failIfAny && n > 0) {
     throw new CheckFailedError(`${n} account(s) listed: the agreement expires within ${data.within}${data.includeExpired ? ' or has expired' : ''}`);
