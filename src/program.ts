@@ -1,5 +1,6 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from './errors.js';
 import { value } from './validate/values.js';
 import type { GlobalFlags } from './config.js';
 import type { AppContext } from './context.js';
@@ -27,13 +28,41 @@ function collectSigners(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-/** Mutating commands share --dry-run, --yes and --ticket. */
-function mutating(cmd: Command): Command {
-  return cmd
-    .option('--dry-run', 'show what would change; change and send nothing')
-    .option('-y, --yes', 'do bulk or destructive work without asking (needed without a terminal)')
-    // Checked while parsing: a bad ticket is a usage error (exit 2) before any work.
-    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', value.ticket());
+/**
+ * Mutating commands share --dry-run and --ticket. Only those that ask before bulk work (`asks`) offer
+ * --yes; the others never ask, and take a hidden --yes so scripts that always pass it keep working.
+ */
+function mutating(cmd: Command, asks = false): Command {
+  cmd.option('--dry-run', 'show what would change; change and send nothing');
+  if (asks) cmd.option('-y, --yes', 'do the bulk work without asking (needed without a terminal)');
+  else cmd.addOption(new Option('-y, --yes').hideHelp());
+  // Checked while parsing: a bad ticket is a usage error (exit 2) before any work.
+  return cmd.option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', value.ticket());
+}
+
+/** Help lists as global only the program's own options, never a parent command's (outbox's --status). */
+function rootOptions(cmd: Command): Option[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  return root === cmd ? [] : root.options.filter((o) => !o.hidden);
+}
+
+/**
+ * Commander lets a parent with options (`outbox --status --limit`) take them wherever they stand, also
+ * after its subcommand. Before the subcommand runs: an option the subcommand has too (`outbox flush
+ * --limit 5`) is handed to it; one it lacks (`outbox flush --status failed`) is refused, never ignored.
+ */
+function handOverOptions(parent: Command, sub: Command): void {
+  for (const option of parent.options) {
+    const key = option.attributeName();
+    if (parent.getOptionValueSource(key) !== 'cli') continue;
+    const own = sub.options.find((o) => o.long === option.long);
+    if (!own) {
+      throw new UsageError(`${option.long} is an option of \`hmis-admin ${parent.name()}\`, not of \`${parent.name()} ${sub.name()}\`; see \`hmis-admin ${parent.name()} ${sub.name()} --help\``);
+    }
+    sub.setOptionValueWithSource(own.attributeName(), parent.getOptionValue(key), 'cli');
+    parent.setOptionValueWithSource(key, undefined, 'default');
+  }
 }
 
 export function buildProgram(state: RunState, version: string): Command {
@@ -72,7 +101,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('-q, --quiet', 'no notices or progress on stderr; bulk tables list only what did not succeed, then a summary line')
     .showSuggestionAfterError(true)
     // Every subcommand's --help also lists --db, --json, --format and the other global options.
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({ showGlobalOptions: true, visibleGlobalOptions: rootOptions })
     .addHelpText('after', examples('hmis-admin demo', 'hmis-admin locked', 'hmis-admin --db postgres://hmis@db.example.org/hmis users show jdoe'));
 
   const db = program.command('db').description('schema migrations').addHelpText('after', examples('hmis-admin db status'));
@@ -124,12 +153,13 @@ export function buildProgram(state: RunState, version: string): Command {
     .command('audit')
     .description('the audit trail, newest first')
     .option('--user <user>', 'only entries about this account', value.user('--user'))
-    .option('--actor <name>', 'only entries by this actor', value.actor('--actor'))
+    // --by, not --actor: the global --actor says who is acting, as on every command.
+    .option('--by <actor>', 'only entries written by this actor (as recorded from --actor or HMIS_ACTOR)', value.filter('--by'))
     .option('--action <action>', 'only this action (unlock also matches unlock.*)', value.action('--action'))
     .option('--ticket <id>', "a helpdesk ticket's whole story", value.ticket())
     .option('--since <duration>', 'only entries newer than this, e.g. 7d', value.duration('--since'))
     .option('--limit <n>', 'at most this many', value.count('--limit'), '100')
-    .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --ticket HD-1234 --json'))
+    .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --action unlock --by alice --limit 50', 'hmis-admin audit --ticket HD-1234 --json'))
     .action(run(() => import('./commands/audit.js'), 'audit', async (p) => p.list((await views()).auditView())));
 
   // -- mail, reset links and email addresses (issue 3): register these commands below this line --
@@ -140,6 +170,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .description('the durable mail queue: list messages newest first (100 unless --limit)')
     .addOption(new Option('--status <status>', 'only messages in this state').choices(['pending', 'sending', 'sent', 'failed']))
     .option('--limit <n>', 'at most this many (default 100)', value.count('--limit'))
+    .hook('preSubcommand', handOverOptions)
     .addHelpText('after', examples('hmis-admin outbox', 'hmis-admin outbox --status failed --json', 'hmis-admin outbox flush   # from cron, e.g. every 5 minutes'))
     .action(run(() => import('./commands/outbox.js'), 'outbox', async (p) => p.list((await mailViews()).outboxView())));
   mutating(
@@ -169,7 +200,7 @@ export function buildProgram(state: RunState, version: string): Command {
 
   // reset links and email addresses (issue 3, services/reset.ts and services/email.ts)
   const resetViews = () => import('./output/reset-views.js');
-  const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send jdoe'));
+  const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send msmith'));
   mutating(
     reset
       .command('send')
@@ -178,13 +209,13 @@ export function buildProgram(state: RunState, version: string): Command {
       .option('--ttl <duration>', 'lifetime of the link, 5m to 7d (default: HMIS_RESET_TTL, 60m)', value.duration('--ttl'))
       .option('--print-link', 'also print the link on stdout (audited; for reading it to the user)'),
   )
-    .addHelpText('after', examples('hmis-admin reset send jdoe', 'hmis-admin reset send jdoe --ttl 4h --ticket HD-1234', 'hmis-admin reset send jane.doe@agency.org --print-link --json'))
+    .addHelpText('after', examples('hmis-admin reset send msmith', 'hmis-admin reset send msmith --ttl 4h --ticket HD-1234', 'hmis-admin reset send michael.smith@agency.org --print-link --json'))
     .action(run(() => import('./commands/reset.js'), 'send', async () => (await resetViews()).resetSendPresenter));
   reset
     .command('list')
     .description("a user's reset links: created, expires, used or revoked (and why), delivery status")
     .argument('<user>', 'username, email address or #id', value.user())
-    .addHelpText('after', examples('hmis-admin reset list jdoe', 'hmis-admin reset list jdoe --json'))
+    .addHelpText('after', examples('hmis-admin reset list msmith', 'hmis-admin reset list msmith --json'))
     .action(run(() => import('./commands/reset.js'), 'list', async (p) => p.list((await resetViews()).resetListView)));
   reset
     .command('check')
@@ -235,8 +266,9 @@ export function buildProgram(state: RunState, version: string): Command {
       .addOption(new Option('--reason <reason>', 'with --all: only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
       .option('--agency <name>', 'with --all: only this agency', value.filter('--agency'))
       .option('--notify', 'email each user that the account is open again (through the outbox)'),
+    true,
   )
-    .addHelpText('after', examples('hmis-admin unlock jdoe --ticket HD-1234 --notify', 'hmis-admin unlock jdoe msmith "#12"', 'hmis-admin unlock --all --reason failed_logins --agency "Harbor Light Shelter" --yes'))
+    .addHelpText('after', examples('hmis-admin unlock jdoe --ticket HD-1234 --notify', 'hmis-admin unlock jdoe abrown3 "#4"', 'hmis-admin unlock --all --reason failed_logins --agency "Harbor Light Shelter" --yes'))
     .action(run(() => import('./commands/unlock.js'), 'unlock', streamed));
 
   mutating(
@@ -258,6 +290,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .option('--agency <name>', 'only this agency', value.filter('--agency'))
       .option('--notify', 'send each account its due reminder stage (HMIS_REMINDER_DAYS) once, copied to supervisor and director')
       .option('--fail-if-any', 'exit 5 when any account is listed (for monitoring)'),
+    true,
   )
     .addHelpText('after', examples('hmis-admin expiring --within 14d', 'hmis-admin expiring --include-expired --agency "Open Door Outreach" --json', 'hmis-admin expiring --notify --quiet'))
     .action(
@@ -271,6 +304,7 @@ export function buildProgram(state: RunState, version: string): Command {
     program
       .command('expire')
       .description('lock every account whose agreement has expired and tell the user (for cron; safe on two hosts at once)'),
+    true,
   )
     .addHelpText('after', examples('hmis-admin expire', 'hmis-admin expire --dry-run --json'))
     .action(run(() => import('./commands/expiry.js'), 'expire', streamed));
@@ -300,7 +334,7 @@ export function buildProgram(state: RunState, version: string): Command {
   )
     .addHelpText(
       'after',
-      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
+      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign rjohnson5 --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
     )
     .action(run(() => import('./commands/agreement.js'), 'sign', streamed));
 

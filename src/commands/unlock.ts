@@ -2,6 +2,8 @@
 import { confirmOrRefuse, type AppContext } from '../context.js';
 import { CliError, NotFoundError, UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
+import { count } from '../output/format.js';
+import { tallied } from '../output/result-lines.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { checkText, TEXT_LIMITS } from '../validate/text.js';
@@ -52,11 +54,11 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   const skipped: Record<string, number> = {};
   for (const reason of KEPT_BY_DEFAULT) skipped[reason] = opts.reason === undefined ? await countLocked(db.knex, { reason, agencyId }) : 0;
   if (total > 0 && !opts.dryRun) {
-    await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
+    await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${count(total, 'account')}`);
   }
   const counts: Record<string, number> = {};
   return {
-    results: tally(unlockFiltered(ctx, filter, opts), counts),
+    results: tallied(unlockFiltered(ctx, filter, opts), counts),
     summary: () => ({ counts, skipped }),
     after: () =>
       [
@@ -118,13 +120,6 @@ async function* batched(ctx: AppContext, work: (defer: (id: number) => void) => 
     if (pending.length >= 100) yield* flush();
   }
   yield* flush();
-}
-
-async function* tally(rows: AsyncIterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {
-  for await (const r of rows) {
-    counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
-    yield r;
-  }
 }
 
 export interface LockOpts {

@@ -5,7 +5,7 @@ import type { ExpiringRow } from '../services/expiry.js';
 import { accountJson } from '../services/accounts.js';
 import type { AgreementView } from '../services/agreements.js';
 import { csvLine } from './csv.js';
-import { cell, shortDate, shortTime } from './format.js';
+import { cell, count, shortDate, when } from './format.js';
 import { listTarget, renderList, writeOut, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
@@ -59,7 +59,7 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
     throw new OperationalError(`${first.user}: ${first.message}`);
   }
   const list = bad.slice(0, 10).map((r) => `${r.user} (${r.outcome})`).join(', ');
-  throw new PartialFailureError(`${bad.length} of ${n} accounts did not succeed: ${list}${bad.length > 10 ? ', …' : ''}`);
+  throw new PartialFailureError(`${bad.length} of ${count(n, 'account')} did not succeed: ${list}${bad.length > 10 ? ', …' : ''}`);
 }
 
 /** `expiring`: soonest first, with days left and the signatures still missing. */
@@ -93,12 +93,12 @@ export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; fai
 export function agreementText(a: AgreementView, color: boolean): string {
   const sig = (role: 'user' | 'supervisor' | 'director') => {
     const s = a.signatures[role];
-    return s.at ? `${shortTime(s.at)} (recorded by ${s.by ?? 'unknown'})` : color ? paint.bad('missing') : 'missing';
+    return s.at ? `${when(s.at)} (recorded by ${s.by ?? 'unknown'})` : color ? paint.bad('missing') : 'missing';
   };
   const fields: Array<[string, unknown]> = [
     ['user', a.user],
     ['status', a.status],
-    ['expires', a.expiresAt ? `${shortDate(a.expiresAt)} (${a.daysLeft! < 0 ? `${-a.daysLeft!} days ago` : `${a.daysLeft} days left`})` : '(no expiry)'],
+    ['expires', a.expiresAt ? `${shortDate(a.expiresAt)} (${a.daysLeft! < 0 ? `${count(-a.daysLeft!, 'day')} ago` : `${count(a.daysLeft!, 'day')} left`})` : '(no expiry)'],
     ['term started', shortDate(a.termStartedAt) || '(no renewal started)'],
     ['user signed', sig('user')],
     ['supervisor signed', `${sig('supervisor')}${a.supervisor ? `  [${a.supervisor}]` : ''}`],

@@ -80,7 +80,7 @@ export function relayTestText(r: RelayTestResult, color: boolean): string {
 /** `mail doctor` in table mode: one line per check, then its fix. */
 export function doctorText(r: DoctorReport, color: boolean): string {
   const mark = (s: string) => (color ? (s === 'ok' ? paint.good(s) : s === 'warn' ? paint.warn(s) : paint.bad(s)) : s);
-  const lines = [`sender domain: ${cell(r.domain)}`];
+  const lines = [`sender domain: ${r.domain === null ? '(none: HMIS_MAIL_FROM is not set)' : cell(r.domain)}`];
   for (const c of r.checks) {
     lines.push(wrap(`${mark(c.status.padEnd(4))}  ${c.id.padEnd(9)} `, cell(c.message), 80, 16));
     if (c.fix) lines.push(wrap(`${' '.repeat(16)}fix: `, cell(c.fix), 80, 21)); // whole records: see --json

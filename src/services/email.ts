@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { UsageError, OperationalError } from '../errors.js';
 import type { LinkMinter } from '../mail/types.js';
+import { when } from '../output/format.js';
 import { sanitizeForDisplay } from '../output/sanitize.js';
 import type { Outcome } from '../output/views.js';
 import { quote } from '../parse.js';
@@ -43,7 +44,7 @@ export async function setEmail(
   }
   if (opts.dryRun) {
     const parts = [changed ? `set the address to ${email}` : '', phoneChanged ? `set the phone to ${phone}` : '', verify ? 'mark it verified' : ''].filter(Boolean);
-    return { user: who, outcome: 'would_set_email', message: `would ${parts.join(', ')}${changed ? ', revoke open reset links and tell the old address' : ''}` };
+    return { user: who, outcome: 'would_set_email', message: `${parts.join(', ')}${changed ? ', revoke open reset links and tell the old address' : ''}` };
   }
   const now = ctx.clock();
   const ticket = opts.ticket ?? null;
@@ -133,10 +134,10 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   const site = requireLinkSite(ctx.config, 'verify');
   const to = requireUsableAddress(user);
   const who = user.username;
-  if (user.email_verified_at) return { user: who, outcome: 'already_verified', message: `${to} was already verified on ${user.email_verified_at.toISOString()}; nothing sent` };
+  if (user.email_verified_at) return { user: who, outcome: 'already_verified', message: `${to} was already verified on ${when(user.email_verified_at)}; nothing sent` };
   await (await import('../mail/transport.js')).checkTransportConfig(ctx.config);
   if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
-  if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `would send a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
+  if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
   const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../mail/compose.js'), import('../mail/outbox.js')]);
   const sender = senderAddress(ctx.config);
   const body = renderMail({

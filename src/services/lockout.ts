@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { accountQuery, findAccountById, normalise, type AccountRow } from '../db/accounts.js';
 import { pageById } from '../db/paging.js';
+import { when } from '../output/format.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
@@ -57,11 +58,11 @@ function leftAlone(row: AccountRow, only: BulkFilter | undefined): Outcome | und
     return {
       user: row.username,
       outcome: 'refused',
-      message: `locked by an administrator since ${row.locked_at.toISOString()}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${row.username}\`) or with --reason admin`,
+      message: `locked by an administrator since ${when(row.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${row.username}\`) or with --reason admin`,
     };
   }
   if (only.reason !== undefined && row.lock_reason !== only.reason) {
-    return { user: row.username, outcome: 'refused', message: `now locked for ${reason}, not ${only.reason}, since ${row.locked_at.toISOString()}; left alone` };
+    return { user: row.username, outcome: 'refused', message: `now locked for ${reason}, not ${only.reason}, since ${when(row.locked_at)}; left alone` };
   }
   return undefined;
 }
@@ -85,11 +86,11 @@ export async function unlockAccount(
   if (opts.dryRun) {
     const row = await findAccountById(knex, user.id);
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
-    if (!row.locked_at) return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
+    if (!row.locked_at) return { user: row.username, outcome: 'not_locked', message: 'nothing to do' };
     if (row.lock_reason === 'agreement_expired') return refusal(knex, row);
     const left = leftAlone(row, opts.only);
     if (left) return left;
-    return { user: row.username, outcome: 'would_unlock', message: `would unlock (locked: ${row.lock_reason ?? 'unknown reason'})` };
+    return { user: row.username, outcome: 'would_unlock', message: `locked: ${row.lock_reason ?? 'unknown reason'}` };
   }
   const only = opts.only ? { reason: opts.only.reason ?? null, keepAdmin: opts.only.reason === undefined } : { reason: null, keepAdmin: false };
 
@@ -138,9 +139,9 @@ export async function unlockAccount(
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (row.locked_at && row.lock_reason === 'agreement_expired') return refusal(knex, row);
     if (row.locked_at) return leftAlone(row, opts.only) ?? { user: row.username, outcome: 'failed', message: 'the account is still locked; try again' };
-    return { user: row.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
+    return { user: row.username, outcome: 'not_locked', message: 'nothing to do' };
   }
-  const parts = [`unlocked (was locked: ${changed.old_reason ?? 'unknown reason'}; failed logins reset from ${Number(changed.old_attempts)} to 0)`];
+  const parts = [`was locked: ${changed.old_reason ?? 'unknown reason'}; failed logins reset from ${Number(changed.old_attempts)} to 0`];
   if (opts.notify) {
     if (!changed.email) parts.push('no email address on file, so the user was not told');
     else if (opts.deferDelivery) opts.deferDelivery(outboxId!);
@@ -168,7 +169,7 @@ export async function lockAccount(
     const row = await findAccountById(knex, user.id);
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (row.locked_at && row.lock_reason === 'admin') return alreadyLocked(row);
-    return { user: row.username, outcome: 'would_lock', message: `would lock (admin: ${opts.reason})${replaced(row.locked_at, row.lock_reason)}` };
+    return { user: row.username, outcome: 'would_lock', message: `by an administrator: ${opts.reason}${replaced(row.locked_at, row.lock_reason)}` };
   }
   const done = await knex.transaction(async (trx) => {
     // The CTE locks the row first, so of two administrators locking at once one changes it and one finds it admin-locked.
@@ -192,7 +193,7 @@ export async function lockAccount(
     });
     return row;
   });
-  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.old_locked_at, done.old_reason)}` };
+  if (done) return { user: user.username, outcome: 'locked', message: `by an administrator: ${opts.reason}${replaced(done.old_locked_at, done.old_reason)}` };
   const row = await findAccountById(knex, user.id);
   if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
   if (!row.locked_at) return { user: row.username, outcome: 'failed', message: 'another administrator unlocked it while this ran; run the lock again' };
@@ -202,14 +203,14 @@ export async function lockAccount(
 /** How the message names a lock the administrator's lock took over. */
 function replaced(lockedAt: Date | null, reason: string | null): string {
   if (!lockedAt) return '';
-  return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${new Date(lockedAt).toISOString()}, so unlocking that reason no longer opens it)`;
+  return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${when(lockedAt)}, so unlocking that reason no longer opens it)`;
 }
 
 function alreadyLocked(row: AccountRow): Outcome {
   return {
     user: row.username,
     outcome: 'locked', // CONTRACT's outcome for the end state; the message says nothing changed
-    message: `already locked by an administrator since ${row.locked_at!.toISOString()}; nothing changed`,
+    message: `already locked by an administrator since ${when(row.locked_at)}; nothing changed`,
   };
 }
 

@@ -10,6 +10,7 @@
  */
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
+import { count } from '../output/format.js';
 import type { Outcome } from '../output/views.js';
 import { fullName } from './accounts.js';
 import { maskEmail, writeAudit } from './audit.js';
@@ -95,11 +96,11 @@ async function remindOne(
   // the address is fixed) still sends it.
   // (queueNotice drops and reports the invalid ones among them.)
   const addresses = [row.email, sup?.email, dir?.email].filter((a): a is string => Boolean(a));
-  const what = `${stage}-day reminder (${row.daysLeft} days left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
+  const what = `${stage}-day reminder (${count(row.daysLeft, 'day')} left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
   const now = ctx.clock();
   if (opts.dryRun) {
     const sent = await knex('agreement_reminders').where({ user_id: row.id, expires_at: row.account_expires_at, stage_days: stage }).first('id');
-    return sent ? undefined : { user: row.username, outcome: 'would_send', message: `would send the ${what}` };
+    return sent ? undefined : { user: row.username, outcome: 'would_send', message: `the ${what}` };
   }
   if (!addresses.some((a) => parseEmailAddress(a).ok)) {
     // Not recorded: the next run tries again once someone has an address on file.

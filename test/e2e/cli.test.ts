@@ -60,7 +60,7 @@ describe('usage errors', () => {
     const r = await spawnCli(args, sdb.env);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('using the embedded'))).toHaveLength(1);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('embedded database '))).toHaveLength(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -140,7 +140,7 @@ describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
     const demoDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
     const demo = await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: demoDir });
     expect(demo.code, demo.stderr).toBe(0);
-    expect(demo.stderr).toMatch(/^using the embedded database in .*pgdata/);
+    expect(demo.stderr).toMatch(/^embedded database \S*pgdata( \(--db for a server\))?$/m);
     const locked = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: demoDir });
     expect(locked.code, locked.stderr).toBe(0);
     expect(locked.json<unknown[]>().length).toBeGreaterThan(0);
