@@ -56,7 +56,7 @@ export function auditView(): ListView<AuditRow> {
     { header: 'ACTION', value: (r) => r.action },
     { header: 'USER', value: (r) => r.username ?? (r.user_id ? `#${r.user_id}` : '') },
     { header: 'TICKET', value: (r) => r.ticket ?? '' },
-    { header: 'DETAILS', value: (r) => summarise(r.details), shrink: 10 },
+    { header: 'DETAILS', value: (r) => summarise(r.details), shrink: 8 },
   ];
   return { columns, toJson: auditJson, empty: 'no audit entries match' };
 }
