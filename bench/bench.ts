@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'dist', 'bin', 'hmis-admin.js');
+const bin = join(root, 'bin', 'hmis-admin.js');
 const probe = join(root, 'bench', 'rss-probe.mjs');
 const users = Number(process.env.HMIS_BENCH_USERS ?? 100_000);
 const runs = Number(process.env.HMIS_BENCH_RUNS ?? 5);

@@ -68,7 +68,7 @@ describe('usage errors', () => {
   it("sslmode=require: only our one line on stderr, never pg's multi-line SECURITY WARNING", async () => {
     const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/x?sslmode=require', 'users', 'list'], sdb.env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\)[^\n]*\n$/);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1\/x \(ECONNREFUSED\)[^\n]*\n$/);
   });
 
   it('a bad environment value names the variable', async () => {
@@ -88,7 +88,7 @@ describe('usage errors', () => {
     const r = await spawnCli(['locked'], { HMIS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      'hmis-admin: cannot reach the database at 127.0.0.1:1 (ECONNREFUSED); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL',
+      'hmis-admin: cannot reach the database at 127.0.0.1:1/none (ECONNREFUSED); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL',
     );
   });
 });

@@ -7,7 +7,7 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 process.env.HMIS_TEST_RUN ??= `run-${process.pid}`;
 export const testRoot = join(repoRoot, '.hmis-test', process.env.HMIS_TEST_RUN);
 export const templateDir = join(testRoot, 'template-pgdata');
-export const binPath = join(repoRoot, 'dist', 'bin', 'hmis-admin.js');
+export const binPath = join(repoRoot, 'bin', 'hmis-admin.js');
 
 /**
  * A fresh HOME, XDG_DATA_HOME and HMIS_DATA_DIR under the run's folder: every CLI a test runs gets
