@@ -6,7 +6,7 @@ import type { CheckResult, ResetLinkRow } from '../services/reset-links.js';
 import { linkState, resetLinkJson } from '../services/reset-links.js';
 import { countsJson, type AgencyCounts, type EmailProblemRow } from '../services/email-check.js';
 import { csvLine } from './csv.js';
-import { cell, shortTime } from './format.js';
+import { cell, shortTime, when } from './format.js';
 import { listTarget, renderJson, renderList, writeOut, type ListView } from './render.js';
 import { paint, renderTable, type Column } from './table.js';
 import type { Outcome } from './views.js';
@@ -44,7 +44,7 @@ export function resetListView(ctx: { clock: () => Date }): ListView<ResetLinkRow
 }
 
 function why(r: ResetLinkRow): string {
-  if (r.used_at) return `used ${shortTime(r.used_at).slice(5)}`;
+  if (r.used_at) return `used ${when(r.used_at)}`;
   if (!r.revoked_reason) return '';
   if (r.revoked_reason === 'superseded' && r.superseded_by_id) return `replaced by #${r.superseded_by_id}`;
   return r.revoked_reason.replace(/^undelivered.*/, 'undelivered');

@@ -56,6 +56,8 @@ describe('times for people', () => {
     expect(r.code).toBe(5);
     expect(r.stdout).toMatch(/expired at 2026-11-28 16:23 UTC \(sent 2026-11-28 16:24 UTC\)/);
     expect(r.stdout).not.toMatch(RAW_ISO);
+    await db.knex('password_reset_tokens').where('user_id', id).update({ used_at: new Date(NOW.getTime() - 120_000) });
+    expect((await run(['reset', 'list', 'jdoe'])).stdout).toMatch(/ used 2026-11-28 16:22 UTC /);
   });
 });
 
