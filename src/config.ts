@@ -277,11 +277,16 @@ export function describeDatabase(config: Config): string {
   if (config.databaseUrl) {
     try {
       const u = new URL(config.databaseUrl);
-      return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+      // Host, port and database name, never the user or password (which may sit in the URL).
+      const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+      return `${decodeURIComponent(u.hostname) || 'localhost'}:${u.port || '5432'}${name ? `/${name}` : ''}`;
     } catch {
       return 'the configured server';
     }
   }
-  if (config.databaseSource === 'pg-env') return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}`;
+  if (config.databaseSource === 'pg-env') {
+    const name = process.env.PGDATABASE;
+    return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}${name ? `/${name}` : ''}`;
+  }
   return `the embedded database in ${join(config.dataDir, 'pgdata')}`;
 }

@@ -15,8 +15,15 @@ export interface Output {
   warn(message: string): void;
   /** A progress bar on a TTY, nothing otherwise. */
   progress(total: number, label: string): Progress;
+  /**
+   * A bar for work that reports no steps (creating the embedded database): it fills with the time
+   * passed against `expectedMs`, stops short of full until done(), and shows only on a TTY.
+   */
+  estimate(label: string, expectedMs: number): Progress;
   /** stdin and stderr are terminals: prompts and progress bars may be shown. */
   interactive: boolean;
+  /** stdout's width when it is a terminal; undefined when it is not (a pipe or file: tables never cut then). */
+  columns?: number;
 }
 
 export interface Progress {
@@ -52,6 +59,8 @@ export interface ContextOptions {
   prompt?: Prompts;
   /** An already-open database (tests share one per file). */
   database?: Database;
+  /** stdout's width (tests pose as a terminal with it); default: stdout's own, when it is a terminal. */
+  columns?: number;
 }
 
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
@@ -62,17 +71,20 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   let store: Promise<AccountStore> | undefined;
   const owned = !options.database;
 
+  const tty = stdout as NodeJS.WriteStream;
   const out: Output = {
     stdout,
     stderr,
     interactive,
+    columns: options.columns ?? (tty.isTTY ? tty.columns || 80 : undefined),
     notice: (m) => {
       if (!config.quiet) stderr.write(`${sanitizeLines(m)}\n`);
     },
     warn: (m) => {
       stderr.write(`warning: ${sanitizeLines(m)}\n`);
     },
-    progress: (total, label) => (interactive && !config.quiet ? progressBar(stderr, total, label) : { tick: () => {}, done: () => {} }),
+    progress: (total, label) => (interactive && !config.quiet ? progressBar(stderr, total, label) : NO_PROGRESS),
+    estimate: (label, expectedMs) => (interactive && !config.quiet ? estimatedBar(stderr, label, expectedMs) : NO_PROGRESS),
   };
 
   const clock = options.clock ?? (() => new Date());
@@ -83,7 +95,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     prompt: options.prompt ?? inquirerPrompts(),
     db: (openOptions) => {
       if (!database) {
-        database = import('./db/connection.js').then((m) => m.openDatabase(config, { notice: out.notice, ...openOptions }));
+        database = import('./db/connection.js').then((m) => m.openDatabase(config, { notice: out.notice, estimate: out.estimate, ...openOptions }));
         database.catch(() => (database = undefined));
       }
       return database;
@@ -105,15 +117,17 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   return ctx;
 }
 
-/** A simple bar on stderr; cli-progress is loaded only when one is shown. */
-function progressBar(stderr: Writable, total: number, label: string): Progress {
+const NO_PROGRESS: Progress = { tick: () => {}, done: () => {} };
+
+/** A simple bar on stderr. `counts`: show "done/total" after the percentage (not for estimates). */
+function progressBar(stderr: Writable, total: number, label: string, counts = true): Progress {
   let done = 0;
   let last = 0;
   const draw = () => {
     const width = 30;
     const filled = total > 0 ? Math.round((done / total) * width) : width;
     const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
-    stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${done}/${total}`);
+    stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}%${counts ? ` ${done}/${total}` : ''}`);
   };
   draw();
   return {
@@ -131,6 +145,26 @@ function progressBar(stderr: Writable, total: number, label: string): Progress {
         draw();
       }
       stderr.write('\n');
+    },
+  };
+}
+
+/** Percent of `expectedMs` passed, never past 95 until the work is done; the timer never holds the process open. */
+function estimatedBar(stderr: Writable, label: string, expectedMs: number): Progress {
+  const bar = progressBar(stderr, 100, label, false);
+  const started = Date.now();
+  let shown = 0;
+  const timer = setInterval(() => {
+    const due = Math.min(95, Math.floor(((Date.now() - started) / expectedMs) * 100));
+    if (due > shown) bar.tick(due - shown);
+    shown = Math.max(shown, due);
+  }, 250);
+  timer.unref();
+  return {
+    tick: () => {},
+    done: () => {
+      clearInterval(timer);
+      bar.done();
     },
   };
 }

@@ -1,9 +1,10 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { registerMailCommands } from './program-mail.js';
+import { collectSigners, examples, mutating, rootOptions, type Present } from './program-parts.js';
 import { value } from './validate/values.js';
 import type { GlobalFlags } from './config.js';
 import type { AppContext } from './context.js';
-import type { Presenter } from './output/present.js';
 
 /** What main() needs back from a run: the context to close and the exit code the command chose. */
 export interface RunState {
@@ -14,27 +15,8 @@ export interface RunState {
 }
 
 type Handler = (...args: any[]) => Promise<unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
-/** Loads the presenter after the handler ran, so --help never imports output code. */
-type Present = (p: typeof import('./output/present.js')) => Presenter<any> | Promise<Presenter<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const views = () => import('./output/views.js');
 const docs = () => import('./output/docs.js');
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
-
-/** `--by` may be repeated: every role given is kept (checked here, so a bad one is a usage error like any choice). */
-function collectSigners(value: string, previous: string[] | undefined): string[] {
-  if (!['user', 'supervisor', 'director'].includes(value)) throw new InvalidArgumentError('Allowed choices are user, supervisor, director.');
-  return [...(previous ?? []), value];
-}
-
-/** Mutating commands share --dry-run, --yes and --ticket. */
-function mutating(cmd: Command): Command {
-  return cmd
-    .option('--dry-run', 'show what would change; change and send nothing')
-    .option('-y, --yes', 'do bulk or destructive work without asking (needed without a terminal)')
-    // Checked while parsing: a bad ticket is a usage error (exit 2) before any work.
-    .option('--ticket <id>', 'helpdesk ticket recorded with the audit entry', value.ticket());
-}
 
 export function buildProgram(state: RunState, version: string): Command {
   const program = new Command('hmis-admin');
@@ -72,7 +54,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .option('-q, --quiet', 'no notices or progress on stderr; bulk tables list only what did not succeed, then a summary line')
     .showSuggestionAfterError(true)
     // Every subcommand's --help also lists --db, --json, --format and the other global options.
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({ showGlobalOptions: true, visibleGlobalOptions: rootOptions })
     .addHelpText('after', examples('hmis-admin demo', 'hmis-admin locked', 'hmis-admin --db postgres://hmis@db.example.org/hmis users show jdoe'));
 
   const db = program.command('db').description('schema migrations').addHelpText('after', examples('hmis-admin db status'));
@@ -129,102 +111,16 @@ export function buildProgram(state: RunState, version: string): Command {
     .command('audit')
     .description('the audit trail, newest first')
     .option('--user <user>', 'only entries about this account', value.user('--user'))
-    .option('--actor <name>', 'only entries by this actor', value.actor('--actor'))
+    // --by, not --actor: the global --actor says who is acting, as on every command.
+    .option('--by <actor>', 'only entries written by this actor (as recorded from --actor or HMIS_ACTOR)', value.filter('--by'))
     .option('--action <action>', 'only this action (unlock also matches unlock.*)', value.action('--action'))
     .option('--ticket <id>', "a helpdesk ticket's whole story", value.ticket())
     .option('--since <duration>', 'only entries newer than this, e.g. 7d', value.duration('--since'))
     .option('--limit <n>', 'at most this many', value.count('--limit'), '100')
-    .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --ticket HD-1234 --json'))
+    .addHelpText('after', examples('hmis-admin audit --user jdoe --since 30d', 'hmis-admin audit --action unlock --by alice --limit 50', 'hmis-admin audit --ticket HD-1234 --json'))
     .action(run(() => import('./commands/audit.js'), 'audit', async (p) => p.list((await views()).auditView())));
 
-  // -- mail, reset links and email addresses (issue 3): register these commands below this line --
-
-  const mailViews = () => import('./output/mail-views.js');
-  const outbox = program
-    .command('outbox')
-    .description('the durable mail queue: list messages newest first (100 unless --limit)')
-    .addOption(new Option('--status <status>', 'only messages in this state').choices(['pending', 'sending', 'sent', 'failed']))
-    .option('--limit <n>', 'at most this many (default 100)', value.count('--limit'))
-    .addHelpText('after', examples('hmis-admin outbox', 'hmis-admin outbox --status failed --json', 'hmis-admin outbox flush   # from cron, e.g. every 5 minutes'))
-    .action(run(() => import('./commands/outbox.js'), 'outbox', async (p) => p.list((await mailViews()).outboxView())));
-  mutating(
-    outbox
-      .command('flush')
-      .description('deliver due messages; temporary failures are retried with backoff, 5xx replies fail for good')
-      .option('--limit <n>', 'deliver at most this many', value.count('--limit')),
-  )
-    .addHelpText('after', examples('hmis-admin outbox flush', 'hmis-admin outbox flush --json --limit 500', 'hmis-admin outbox flush --dry-run'))
-    .action(run(() => import('./commands/outbox.js'), 'flush', (p) => p.bulkResults));
-
-  const mail = program.command('mail').description('prove the mail relay works and check the sender domain').addHelpText('after', examples('hmis-admin mail doctor'));
-  mutating(
-    mail
-      .command('test')
-      .description('connect and log in to the relay, send a test message through the outbox, report DKIM signing')
-      .argument('<address>', 'where to send the test message', value.address('address')),
-  )
-    .addHelpText('after', examples('hmis-admin mail test you@agency.org', 'HMIS_SMTP_URL=smtps://user:pass@relay.example.org:465 hmis-admin mail test you@agency.org --json'))
-    .action(run(() => import('./commands/mail.js'), 'test', async (p) => p.doc((await mailViews()).relayTestText)));
-  mail
-    .command('doctor')
-    .description("look up SPF, DMARC and the DKIM key of the sender's domain and say what sends mail to spam")
-    .option('--dns-server <ip[:port]>', 'ask this resolver instead of the system one (default: HMIS_DNS_SERVER)', value.dnsServer('--dns-server'))
-    .addHelpText('after', examples('hmis-admin mail doctor', 'hmis-admin mail doctor --json --dns-server 9.9.9.9'))
-    .action(run(() => import('./commands/mail.js'), 'doctor', async (p) => p.doc((await mailViews()).doctorText)));
-
-  // reset links and email addresses (issue 3, services/links/reset.ts and services/email/email.ts)
-  const resetViews = () => import('./output/reset-views.js');
-  const reset = program.command('reset').description('password reset links: send, list, and why one does not work').addHelpText('after', examples('hmis-admin reset send jdoe'));
-  mutating(
-    reset
-      .command('send')
-      .description('send a single-use reset link (built only from HMIS_SITE_URL); a new link revokes older ones')
-      .argument('<user>', 'username, email address or #id', value.user())
-      .option('--ttl <duration>', 'lifetime of the link, 5m to 7d (default: HMIS_RESET_TTL, 60m)', value.duration('--ttl'))
-      .option('--print-link', 'also print the link on stdout (audited; for reading it to the user)'),
-  )
-    .addHelpText('after', examples('hmis-admin reset send jdoe', 'hmis-admin reset send jdoe --ttl 4h --ticket HD-1234', 'hmis-admin reset send jane.doe@agency.org --print-link --json'))
-    .action(run(() => import('./commands/reset.js'), 'send', async () => (await resetViews()).resetSendPresenter));
-  reset
-    .command('list')
-    .description("a user's reset links: created, expires, used or revoked (and why), delivery status")
-    .argument('<user>', 'username, email address or #id', value.user())
-    .addHelpText('after', examples('hmis-admin reset list jdoe', 'hmis-admin reset list jdoe --json'))
-    .action(run(() => import('./commands/reset.js'), 'list', async (p) => p.list((await resetViews()).resetListView)));
-  reset
-    .command('check')
-    .description('why a reset link does not work: expired, used, revoked, unknown, wrong_site or malformed (exit 5)')
-    .argument('<link-or-token>', 'the whole link from the email, or just its token', value.link('link-or-token'))
-    .addHelpText('after', examples("hmis-admin reset check 'https://hmis.example.org/password/reset?token=…'", 'hmis-admin reset check "$LINK" --json'))
-    .action(run(() => import('./commands/reset.js'), 'check', async (p) => p.doc((await resetViews()).checkText)));
-
-  const email = program.command('email').description('keep account email addresses right').addHelpText('after', examples('hmis-admin email check'));
-  mutating(
-    email
-      .command('set')
-      .description('change an address: validated, unique, unverified unless --verified; revokes open links and tells the old address')
-      .argument('<user>', 'username, email address or #id', value.user())
-      .argument('<address>', 'the new address, e.g. jane.doe@agency.org', value.address('address'))
-      .option('--phone <number>', 'also set the phone number, e.g. "(555) 123-4567"', value.phone('--phone'))
-      .option('--verified', 'the address is known to be right (e.g. confirmed by phone): mark it verified'),
-  )
-    .addHelpText('after', examples('hmis-admin email set jdoe jane.doe@agency.org', 'hmis-admin email set jdoe jane.doe@agency.org --phone "(555) 123-4567" --verified --ticket HD-1234'))
-    .action(run(() => import('./commands/email.js'), 'set', (p) => p.results));
-  mutating(
-    email
-      .command('verify')
-      .description('send a single-use confirmation link (24h) to the current address')
-      .argument('<user>', 'username, email address or #id', value.user()),
-  )
-    .addHelpText('after', examples('hmis-admin email verify jdoe'))
-    .action(run(() => import('./commands/email.js'), 'verify', (p) => p.results));
-  email
-    .command('check')
-    .description('accounts with missing, invalid, shared or unverified addresses and missing phones, per agency')
-    .option('--agency <name>', 'only this agency', value.filter('--agency'))
-    .option('--fail-if-any', 'exit 5 when any account has a problem (for cron and CI)')
-    .addHelpText('after', examples('hmis-admin email check', 'hmis-admin email check --agency "Harbor Light Shelter" --format csv', 'hmis-admin email check --fail-if-any --json'))
-    .action(run(() => import('./commands/email.js'), 'check', async () => (await resetViews()).emailCheckPresenter));
+  registerMailCommands(program, run);
 
   // -- lockout, expiry and agreements (issue 4): register these commands below this line --
 
@@ -240,8 +136,9 @@ export function buildProgram(state: RunState, version: string): Command {
       .addOption(new Option('--reason <reason>', 'with --all: only this lock reason').choices(['failed_logins', 'agreement_expired', 'admin']))
       .option('--agency <name>', 'with --all: only this agency', value.filter('--agency'))
       .option('--notify', 'email each user that the account is open again (through the outbox)'),
+    true,
   )
-    .addHelpText('after', examples('hmis-admin unlock jdoe --ticket HD-1234 --notify', 'hmis-admin unlock jdoe msmith "#12"', 'hmis-admin unlock --all --reason failed_logins --agency "Harbor Light Shelter" --yes'))
+    .addHelpText('after', examples('hmis-admin unlock jdoe --ticket HD-1234 --notify', 'hmis-admin unlock jdoe abrown3 "#4"', 'hmis-admin unlock --all --reason failed_logins --agency "Harbor Light Shelter" --yes'))
     .action(run(() => import('./commands/unlock.js'), 'unlock', streamed));
 
   mutating(
@@ -263,6 +160,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .option('--agency <name>', 'only this agency', value.filter('--agency'))
       .option('--notify', 'send each account its due reminder stage (HMIS_REMINDER_DAYS) once, copied to supervisor and director')
       .option('--fail-if-any', 'exit 5 when any account is listed (for monitoring)'),
+    true,
   )
     .addHelpText('after', examples('hmis-admin expiring --within 14d', 'hmis-admin expiring --include-expired --agency "Open Door Outreach" --json', 'hmis-admin expiring --notify --quiet'))
     .action(
@@ -276,6 +174,7 @@ export function buildProgram(state: RunState, version: string): Command {
     program
       .command('expire')
       .description('lock every account whose agreement has expired and tell the user (for cron; safe on two hosts at once)'),
+    true,
   )
     .addHelpText('after', examples('hmis-admin expire', 'hmis-admin expire --dry-run --json'))
     .action(run(() => import('./commands/expiry.js'), 'expire', streamed));
@@ -305,7 +204,7 @@ export function buildProgram(state: RunState, version: string): Command {
   )
     .addHelpText(
       'after',
-      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign jdoe --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
+      examples('hmis-admin agreement sign jdoe --by supervisor', 'hmis-admin agreement sign rjohnson5 --by supervisor --by director --date 2026-11-20 --ticket HD-1250'),
     )
     .action(run(() => import('./commands/agreement.js'), 'sign', streamed));
 

@@ -1,5 +1,5 @@
 /** `demo [--users N]`: realistic agencies and users in every state. */
-import type { AppContext } from '../context.js';
+import type { AppContext, Progress } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount } from '../parse.js';
 import { createDemo, type DemoResult } from '../services/accounts/demo.js';
@@ -17,8 +17,9 @@ export async function demo(opts: DemoOpts, ctx: AppContext): Promise<DemoResult 
     );
   }
   const db = await ctx.db({ create: true }); // demo is one of the two commands that may create the embedded database
-  const progress = ctx.out.progress(users, 'demo users');
-  const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => progress.tick(n) });
-  if (result.created) progress.done();
+  // Drawn at the first batch only: demo data that is already there draws no bar.
+  let progress: Progress | undefined;
+  const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => (progress ??= ctx.out.progress(users, 'demo users')).tick(n) });
+  progress?.done();
   return { ...result, database: db.where };
 }

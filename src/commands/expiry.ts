@@ -2,6 +2,7 @@
 import { confirmOrRefuse, type AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
+import { tallied } from '../output/result-lines.js';
 import { formatDuration, parseDuration } from '../parse.js';
 import { resolveAgency } from '../services/accounts/accounts.js';
 import { DAY_MS, utcDayStart } from '../services/accounts/days.js';
@@ -41,6 +42,17 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
     // Bulk mail: asked on a terminal, --yes otherwise (the cron line carries it).
     if (!opts.dryRun) await confirmOrRefuse(ctx, 'Send every account its due agreement reminder now?', opts.yes, '`expiring --notify`');
     const run = sendReminders(ctx, { agencyId, dryRun: opts.dryRun, ticket: opts.ticket ?? null });
+    if (opts.dryRun) {
+      // The summary counts what the lines above it say: would_send, not the sends a dry run never makes.
+      const seen: Record<string, number> = {};
+      const counts = () => ({ wouldSend: seen.would_send ?? 0, alreadySent: run.counts.alreadySent ?? 0 });
+      return {
+        kind: 'notify',
+        results: tallied(run.results, seen),
+        summary: () => ({ counts: counts() }),
+        after: () => `${counts().wouldSend} would be sent (dry run: nothing sent), ${counts().alreadySent} already reminded for their current stage`,
+      };
+    }
     return {
       kind: 'notify',
       results: run.results,

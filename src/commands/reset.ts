@@ -6,6 +6,7 @@ import { parseDuration } from '../parse.js';
 import { resolveUser } from '../services/accounts/accounts.js';
 import { MAX_TTL_MS, MIN_TTL_MS, sendResetLink } from '../services/links/reset.js';
 import { checkResetLink, listResetLinks, type CheckResult, type ResetLinkRow } from '../services/links/reset-links.js';
+import { configuredSite } from '../services/links/tokens.js';
 
 export interface ResetSendOpts {
   ttl?: string;
@@ -33,6 +34,9 @@ export async function list(user: string, _opts: unknown, ctx: AppContext): Promi
 }
 
 export async function check(input: string, _opts: unknown, ctx: AppContext): Promise<CheckResult & { exitCode: number }> {
+  // The same warning `reset send` gives: on the embedded demo the "right" site is only the placeholder.
+  const site = configuredSite(ctx.config, 'reset');
+  if (site?.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: links are checked against the placeholder ${site.siteUrl}, not your HMIS site; set HMIS_SITE_URL to your HMIS site`);
   const r = await checkResetLink(await ctx.store(), ctx.config, input, ctx.clock());
   return { ...r, exitCode: r.valid ? 0 : 5 };
 }

@@ -2,6 +2,8 @@
 import { confirmOrRefuse, type AppContext } from '../context.js';
 import { CliError, NotFoundError, UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
+import { count } from '../output/format.js';
+import { tallied } from '../output/result-lines.js';
 import type { Outcome } from '../output/views.js';
 import { parseUserRef, quote } from '../parse.js';
 import { checkText, TEXT_LIMITS } from '../validate/text.js';
@@ -50,11 +52,11 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   const filter: BulkFilter = { reason: opts.reason as LockReason | undefined, agencyId };
   const { total, skipped } = await countForUnlock(store, filter);
   if (total > 0 && !opts.dryRun) {
-    await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${total} accounts`);
+    await confirmOrRefuse(ctx, `Unlock ${total} locked account(s)${opts.agency ? ` of ${opts.agency}` : ''}?`, opts.yes, `unlocking ${count(total, 'account')}`);
   }
   const counts: Record<string, number> = {};
   return {
-    results: tally(unlockAll(ctx, filter, base), counts),
+    results: tallied(unlockAll(ctx, filter, base), counts),
     summary: () => ({ counts, skipped }),
     after: () =>
       [
@@ -98,13 +100,6 @@ async function* unlockNamed(ctx: AppContext, store: AccountStore, users: string[
         results.set(u.id, { user: u.username, outcome: 'not_locked', message: 'named twice; unlocked once above' });
       }
     }
-  }
-}
-
-async function* tally(rows: AsyncIterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {
-  for await (const r of rows) {
-    counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
-    yield r;
   }
 }
 

@@ -1,5 +1,6 @@
 /** Opening the database: a PostgreSQL server through pg, or the embedded PGlite folder guarded by a lock file. */
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
@@ -29,6 +30,8 @@ export interface OpenOptions {
   lockWaitMs?: number;
   /** Called once when the embedded database is used (the stderr notice). */
   notice?: (message: string) => void;
+  /** A bar for creating a new embedded database (20 s or more, with no steps to count). */
+  estimate?: (label: string, expectedMs: number) => { done(): void };
 }
 
 /** knex prints connection errors with stacks on its own; ours are one line, so its log speaks only under DEBUG. */
@@ -96,7 +99,8 @@ async function openEmbedded(
 ): Promise<Database> {
   const dir = join(config.dataDir, 'pgdata');
   // A cron line that lost HMIS_DATABASE_URL must not run "successfully" on a new, empty database.
-  if (!options.create && !existsSync(join(dir, 'PG_VERSION'))) throw noDatabase(dir);
+  const fresh = !existsSync(join(dir, 'PG_VERSION'));
+  if (!options.create && fresh) throw noDatabase(dir);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // PGlite writes its files world-writable; the folder it lives in is ours alone, even if it existed.
   // (HMIS_DATA_DIR itself may be shared, e.g. /tmp: only folders the tool owns are tightened.)
@@ -127,15 +131,28 @@ async function openEmbedded(
         }
       },
     };
-    options.notice?.(`using the embedded database in ${dir} (set HMIS_DATABASE_URL or --db for a PostgreSQL server)`);
-    // The embedded database is the tool's own: it is always brought up to date.
-    // One plain query when current; knex's migrator (lock table, listing) only when something is pending.
-    if ((await pendingMigrations(knex, config.schema)).pending.length) await migrateLatest(knex, config.schema);
+    options.notice?.(embeddedNotice(dir));
+    const bar = fresh ? options.estimate?.('creating the embedded database', 20_000) : undefined;
+    try {
+      // The embedded database is the tool's own: it is always brought up to date.
+      // One plain query when current; knex's migrator (lock table, listing) only when something is pending.
+      if ((await pendingMigrations(knex, config.schema)).pending.length) await migrateLatest(knex, config.schema);
+    } finally {
+      bar?.done();
+    }
     return db;
   } catch (err) {
     release();
     throw err instanceof OperationalError ? err : new OperationalError(`cannot open ${where}: ${(err as Error).message}`);
   }
+}
+
+/** One line that fits 80 columns with a usual home folder: `embedded database ~/.local/share/hmis-admin/pgdata (--db for a server)`. */
+export function embeddedNotice(dir: string): string {
+  const home = homedir();
+  const shown = home && dir.startsWith(`${home}/`) ? `~${dir.slice(home.length)}` : dir;
+  const line = `embedded database ${shown} (--db for a server)`;
+  return line.length < 80 ? line : `embedded database ${shown}`;
 }
 
 /** Exit 2: no server configured and no embedded database to use; say how to get one. */

@@ -32,8 +32,8 @@ export async function insertDemoUsers(db: Knex, from: number, to: number, agency
       select i, i % 100 as k, i % 1000 as lk,
         (${sqlArray(FIRST)})[1 + (i * 7) % ${FIRST.length}] as first_name,
         (${sqlArray(LAST)})[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name,
-        (?::int[])[1 + i % ?] as agency_id,
-        (?::text[])[1 + i % ?] as domain
+        (?::int[])[1 + (i - 1) % ?] as agency_id,
+        (?::text[])[1 + (i - 1) % ?] as domain
       from generate_series(?::int, ?::int) as i
     )
     insert into users (username, first_name, last_name, email, email_verified_at, phone, agency_id,
@@ -90,10 +90,14 @@ export async function insertDemoAgreements(db: Knex): Promise<void> {
     where account_expires_at < now() + interval '30 days'`);
 }
 
-/** The first two demo accounts carry the names the README and --help examples use (jdoe, msmith). */
+/**
+ * The names the README and --help examples use: jdoe, the first account (locked after failed logins, at
+ * Harbor Light Shelter), and msmith, the first account in good order (a reset link for him just works).
+ */
 export async function nameDemoExamples(db: Knex): Promise<void> {
   await db.raw(`update users set username = 'jdoe', first_name = 'Jane', last_name = 'Doe', email = 'jane.doe@agency.org'
     where id = (select min(id) from users)`);
   await db.raw(`update users set username = 'msmith', first_name = 'Michael', last_name = 'Smith', email = 'michael.smith@agency.org'
-    where id = (select min(id) from users where username <> 'jdoe')`);
+    where id = (select min(id) from users where username <> 'jdoe' and locked_at is null and email_verified_at is not null
+      and phone is not null and account_expires_at > now() + interval '30 days')`);
 }

@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
 import { settleClaim, touchClaim, type OutboxListRow, type Settlement } from '../db/outbox.js';
 import { UsageError } from '../errors.js';
+import { when } from '../output/format.js';
 import { quote } from '../parse.js';
 import { parseEmailAddress } from '../services/email/email-address.js';
 import { insertLink } from './compose.js';
@@ -122,7 +123,7 @@ function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow): RowAttempt
 /** A temporary failure before anything was sent: back to pending with backoff (the attempt counts). */
 async function defer(a: RowAttempt, detail: string): Promise<DeliveryResult> {
   const next = new Date(a.ctx.clock().getTime() + backoffMs(a.row.attempts));
-  const msg = `${detail}; will retry after ${next.toISOString()} (outbox flush)`;
+  const msg = `${detail}; will retry after ${when(next)} (outbox flush)`;
   if ((await a.settle({ status: 'pending', next_attempt_at: next, last_error: msg })) === false) return a.lost(`this run's attempt failed: ${detail}`);
   return { ...a.base, outcome: 'queued', detail: msg };
 }
@@ -266,7 +267,7 @@ function describe(a: Applied, recipients: RecipientState[], report: AttemptRepor
     return all ? `refused by the relay: ${report.whole!.detail}` : refusedSummary(recipients);
   }
   const pending = having(recipients, 'pending');
-  const retry = `will retry after ${o.next!.toISOString()} (outbox flush)`;
+  const retry = `will retry after ${when(o.next)} (outbox flush)`;
   if (pending.length === recipients.length && report.whole && !report.refusals.length) return `${report.whole.detail}; ${retry}`;
   const parts = [
     ...(a.accepted.length ? [`accepted for ${listOf(a.accepted)}`] : []),

@@ -18,7 +18,8 @@ export interface DoctorCheck {
 }
 
 export interface DoctorReport {
-  domain: string;
+  /** The sender's domain; null when HMIS_MAIL_FROM is not set (there is none of ours to look up). */
+  domain: string | null;
   checks: DoctorCheck[];
   exitCode: number;
 }
@@ -29,7 +30,8 @@ export interface DnsOptions {
   timeoutMs?: number;
 }
 
-type Lookup = { records: string[] } | { error: string; missing: boolean };
+/** `nxdomain`: the name does not exist at all, which for the sender's own domain is worse than a missing record. */
+type Lookup = { records: string[] } | { error: string; missing: boolean; nxdomain: boolean };
 
 async function txt(resolver: Resolver, name: string): Promise<Lookup> {
   try {
@@ -37,13 +39,12 @@ async function txt(resolver: Resolver, name: string): Promise<Lookup> {
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'error';
     const missing = code === 'ENODATA' || code === 'ENOTFOUND';
-    return { error: missing ? `no TXT record at ${name}` : `the lookup of ${name} failed (${code})`, missing };
+    return { error: missing ? `no TXT record at ${name}` : `the lookup of ${name} failed (${code})`, missing, nxdomain: code === 'ENOTFOUND' };
   }
 }
 
 /** Check SPF, DMARC and the DKIM selector record of the sender's domain, and the relay settings. */
 export async function mailDoctor(config: Config, options: DnsOptions = {}): Promise<DoctorReport> {
-  const domain = senderDomain(config);
   const checks: DoctorCheck[] = [];
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 1 });
   if (options.server) resolver.setServers([parseDnsServer(options.server, 'HMIS_DNS_SERVER')]);
@@ -51,7 +52,7 @@ export async function mailDoctor(config: Config, options: DnsOptions = {}): Prom
   checks.push(
     config.mailFrom
       ? { id: 'sender', status: 'ok', message: `mail is sent from ${config.mailFrom}`, fix: null }
-      : { id: 'sender', status: 'fail', message: 'HMIS_MAIL_FROM is not set, so mail would come from hmis-admin@localhost, which every receiver distrusts', fix: 'set HMIS_MAIL_FROM to an address of your own domain, e.g. hmis-noreply@example.org' },
+      : { id: 'sender', status: 'fail', message: 'HMIS_MAIL_FROM is not set, so mail would come from hmis-admin@localhost, which every receiver distrusts', fix: 'set HMIS_MAIL_FROM to an address of your own domain, e.g. HMIS_MAIL_FROM="HMIS Support <hmis-noreply@your-agency.org>"' },
   );
   if (!config.smtpUrl) {
     checks.push({ id: 'relay', status: 'warn', message: `HMIS_SMTP_URL is not set: messages are only written as .eml files under ${config.dataDir}/mail`, fix: 'set HMIS_SMTP_URL to your mail relay, e.g. smtps://user:pass@relay.example.org:465' });
@@ -61,19 +62,28 @@ export async function mailDoctor(config: Config, options: DnsOptions = {}): Prom
     checks.push({ id: 'relay_tls', status: 'warn', message: 'smtp:// upgrades to TLS only when the relay offers STARTTLS; receivers distrust mail that travelled unencrypted', fix: 'use smtps:// (port 465) or a relay that requires STARTTLS' });
   }
 
+  if (!config.mailFrom) {
+    // No sender of ours: records for "localhost" would be advice about nothing.
+    for (const id of ['spf', 'dmarc', 'dkim'] as const) {
+      checks.push({ id, status: 'warn', message: 'not checked: HMIS_MAIL_FROM is not set, so there is no sender domain to look up', fix: 'set HMIS_MAIL_FROM (see the sender check), then run `hmis-admin mail doctor` again' });
+    }
+    return { domain: null, checks, exitCode: 5 };
+  }
+  const domain = senderDomain(config);
   const [spf, dmarc, dkim] = await Promise.all([
     txt(resolver, domain),
     txt(resolver, `_dmarc.${domain}`),
     config.dkim ? txt(resolver, `${config.dkim.selector}._domainkey.${config.dkim.domain}`) : Promise.resolve(undefined),
   ]);
   checks.push(spfCheck(domain, spf));
-  checks.push(dmarcCheck(domain, dmarc));
+  checks.push(dmarcCheck(domain, dmarc, 'error' in spf && spf.nxdomain));
   checks.push(await dkimCheck(config, domain, dkim));
   return { domain, checks, exitCode: checks.some((c) => c.status === 'fail') ? 5 : 0 };
 }
 
 function spfCheck(domain: string, found: Lookup): DoctorCheck {
   const fix = `publish a TXT record at ${domain} such as "v=spf1 include:<your relay's SPF domain> -all"`;
+  if ('error' in found && found.nxdomain) return nxdomainCheck('spf', domain);
   if ('error' in found) {
     return { id: 'spf', status: 'fail', message: `${found.missing ? `no SPF record for ${domain}` : found.error}: Gmail and Yahoo send unauthenticated mail to spam or refuse it`, fix };
   }
@@ -86,7 +96,18 @@ function spfCheck(domain: string, found: Lookup): DoctorCheck {
   return { id: 'spf', status: 'ok', message: `SPF: ${spf[0]}`, fix: null };
 }
 
-function dmarcCheck(domain: string, found: Lookup): DoctorCheck {
+/** The sender's domain is not in DNS at all (NXDOMAIN): a typo in HMIS_MAIL_FROM, or a domain never registered. */
+function nxdomainCheck(id: 'spf' | 'dmarc', domain: string): DoctorCheck {
+  return {
+    id,
+    status: 'fail',
+    message: `the domain ${domain} does not exist (NXDOMAIN), so it can have no ${id === 'spf' ? 'SPF' : 'DMARC'} record; receivers refuse mail from a domain that does not exist`,
+    fix: `check the address in HMIS_MAIL_FROM: mail must come from a domain that exists and that you control`,
+  };
+}
+
+function dmarcCheck(domain: string, found: Lookup, domainMissing: boolean): DoctorCheck {
+  if (domainMissing) return nxdomainCheck('dmarc', domain);
   const fix = `publish a TXT record at _dmarc.${domain} such as "v=DMARC1; p=none; rua=mailto:dmarc@${domain}", then tighten p= once reports look clean`;
   if ('error' in found) {
     return { id: 'dmarc', status: 'fail', message: `${found.missing ? `no DMARC record at _dmarc.${domain}` : found.error}: Gmail and Yahoo require DMARC from senders of regular mail, and its absence pushes mail to spam`, fix };

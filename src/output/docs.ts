@@ -2,7 +2,7 @@
 import type { DigestResult, MigrateResult } from '../commands/db.js';
 import type { DemoResult } from '../services/accounts/demo.js';
 import type { AccountDetail } from '../services/accounts/detail.js';
-import { cell, shortTime } from './format.js';
+import { cell, when } from './format.js';
 import { renderFields } from './table.js';
 
 /** devise mode: the host's table, what it offers, and the settings that must equal the application's. */
@@ -52,7 +52,7 @@ export function demoText(r: DemoResult & { database: string }): string {
 export function detailText(d: AccountDetail, color: boolean): string {
   const a = d.account as Record<string, unknown>;
   const g = d.agreement as Record<string, unknown> & { signatures: Record<string, string | null>; missingSignatures: string[] };
-  const lock = a.locked ? `locked (${a.lockReason ?? 'unknown reason'}) since ${shortTime(a.lockedAt as string)}` : 'not locked';
+  const lock = a.locked ? `locked (${a.lockReason ?? 'unknown reason'}) since ${when(a.lockedAt as string)}` : 'not locked';
   const fields: Array<[string, unknown]> = [
     ['user', `${a.username} (#${a.id})`],
     ['name', a.name],
@@ -62,16 +62,16 @@ export function detailText(d: AccountDetail, color: boolean): string {
     ['phone', a.phone ?? '(none)'],
     ['status', lock],
     ['failed logins', a.failedLoginAttempts],
-    ['last login', shortTime(a.lastLoginAt as string) || '(never)'],
-    ['expires', shortTime(a.accountExpiresAt as string) || '(no expiry)'],
+    ['last login', a.lastLoginAt ? when(a.lastLoginAt as string) : '(never)'],
+    ['expires', a.accountExpiresAt ? when(a.accountExpiresAt as string) : '(no expiry)'],
     ['agreement', `${g.status}${g.missingSignatures.length ? `, missing: ${g.missingSignatures.join(', ')}` : ''}`],
   ];
   const out = [renderFields(fields, color)];
   out.push('', 'recent reset links:');
   if (!d.recentResets.length) out.push('  (none)');
-  for (const r of d.recentResets) out.push(`  ${shortTime(r.createdAt as string)}  ${r.state}  delivery: ${r.delivery}`);
+  for (const r of d.recentResets) out.push(`  ${when(r.createdAt as string)}  ${r.state}  delivery: ${r.delivery}`);
   out.push('', 'recent audit entries:');
   if (!d.recentAudit.length) out.push('  (none)');
-  for (const e of d.recentAudit) out.push(`  ${shortTime(e.at as string)}  ${cell(e.action)}  by ${cell(e.actor)}${e.dbUser ? ` (database user ${cell(e.dbUser)})` : ''}${e.ticket ? `  ticket ${cell(e.ticket)}` : ''}`);
+  for (const e of d.recentAudit) out.push(`  ${when(e.at as string)}  ${cell(e.action)}  by ${cell(e.actor)}${e.dbUser ? ` (database user ${cell(e.dbUser)})` : ''}${e.ticket ? `  ticket ${cell(e.ticket)}` : ''}`);
   return out.join('\n');
 }

@@ -14,6 +14,17 @@ export function shortTime(value: Date | string | null | undefined): string {
   return s ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : '';
 }
 
+/** A time for people, in messages and documents: `2026-11-28 16:24 UTC` (JSON and CSV keep ISO 8601). */
+export function when(value: Date | string | null | undefined): string {
+  const s = shortTime(value);
+  return s ? `${s} UTC` : 'an unknown time';
+}
+
+/** "1 day", "2 days": a number and its noun, agreeing. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** A UTC calendar date for tables: 2026-11-20. */
 export function shortDate(value: Date | string | null | undefined): string {
   return iso(value)?.slice(0, 10) ?? '';

@@ -2,7 +2,7 @@
 import { COMPLIANCE_COUNTERS, type ComplianceReport, type ComplianceRow } from '../services/helpdesk/compliance.js';
 import type { Diagnosis } from '../services/helpdesk/diagnose.js';
 import { renderTable, paint, type Column } from './table.js';
-import { cell, wrap } from './format.js';
+import { cell, when, wrap } from './format.js';
 
 const HEADERS: Record<string, string> = {
   accounts: 'ACCTS',
@@ -22,15 +22,14 @@ export const complianceCsv = {
 };
 
 /** The table of `report compliance`, with a totals line; non-zero problem counts are red on a terminal. */
-export function complianceText(r: ComplianceReport, color: boolean): string {
+export function complianceText(r: ComplianceReport, color: boolean, width?: number): string {
   const num = (key: keyof ComplianceRow, header: string): Column<ComplianceRow> => ({
     header,
-    width: 8,
     value: (row) => row[key],
     colour: (text) => (key !== 'accounts' && text !== '0' ? paint.bad(text) : text),
   });
   const columns: Column<ComplianceRow>[] = [
-    { header: 'AGENCY', width: 16, value: (row) => row.agency },
+    { header: 'AGENCY', value: (row) => row.agency, shrink: 10 },
     num('accounts', HEADERS.accounts!),
     ...COMPLIANCE_COUNTERS.map((c) => num(c, HEADERS[c]!)),
   ];
@@ -39,14 +38,23 @@ export function complianceText(r: ComplianceReport, color: boolean): string {
     'EXP<30D: agreement expires within 30 days  UNSIGND: renewal lacks a signature',
     'UNVERIF: address not yet confirmed         LCK>30D: locked for more than 30 days',
   ];
-  return [`compliance report, ${cell(r.generatedAt)}`, renderTable(columns, rows, color), '', ...legend].join('\n');
+  return [`compliance report, ${when(r.generatedAt)}`, renderTable(columns, rows, { color, width }), '', ...legend].join('\n');
 }
 
 const STATUS_PAINT = { ok: paint.good, warn: paint.warn, fail: paint.bad } as const;
 
+/** The summary line, agreeing with the checks under it: a failed check is named even when a new link would work. */
+export function diagnosisVerdict(d: Diagnosis): string {
+  const failed = d.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+  if (!d.canReset) return `a reset link sent now would NOT work: fix ${failed.length ? failed.join(', ') : 'the failures'} first`;
+  // A wrong-site or undelivered latest link fails its check, yet sending a new one is exactly its fix.
+  if (failed.length) return `${failed.join(', ')} failed, but a new reset link sent now would reach the person and work: send one (fix below)`;
+  return 'a reset link sent now would reach the person and work';
+}
+
 /** The diagnose checklist: one line per check (status, id, message), the fix command indented below. */
 export function diagnosisText(d: Diagnosis, color: boolean): string {
-  const verdict = d.canReset ? 'a reset link sent now would reach the person and work' : 'a reset link sent now would NOT work: fix the failures first';
+  const verdict = diagnosisVerdict(d);
   const lines = [`${cell(d.user)}: ${color ? (d.canReset ? paint.good(verdict) : paint.bad(verdict)) : verdict}`];
   for (const c of d.checks) {
     const status = c.status.padEnd(4);

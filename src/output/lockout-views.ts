@@ -5,8 +5,8 @@ import type { ExpiringRow } from '../services/accounts/expiry.js';
 import { accountJson } from '../services/accounts/accounts.js';
 import type { AgreementView } from '../services/accounts/agreements.js';
 import { csvLine } from './csv.js';
-import { cell, shortDate, shortTime } from './format.js';
-import { renderList, writeOut, type ListView } from './render.js';
+import { cell, count, shortDate, when } from './format.js';
+import { listTarget, renderList, writeOut, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
 import type { Outcome } from './views.js';
@@ -59,19 +59,20 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
     throw new OperationalError(`${first.user}: ${first.message}`);
   }
   const list = bad.slice(0, 10).map((r) => `${r.user} (${r.outcome})`).join(', ');
-  throw new PartialFailureError(`${bad.length} of ${n} accounts did not succeed: ${list}${bad.length > 10 ? ', …' : ''}`);
+  throw new PartialFailureError(`${bad.length} of ${count(n, 'account')} did not succeed: ${list}${bad.length > 10 ? ', …' : ''}`);
 }
 
 /** `expiring`: soonest first, with days left and the signatures still missing. */
 export function expiringView(): ListView<ExpiringRow> {
   return {
     columns: [
-      { header: 'ID', width: 7, value: (r) => r.id },
-      { header: 'USERNAME', width: 14, value: (r) => r.username },
-      { header: 'AGENCY', width: 17, value: (r) => r.agency ?? '' },
-      { header: 'EXPIRES', width: 11, value: (r) => shortDate(r.account_expires_at) },
-      { header: 'DAYS', width: 6, value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
-      { header: 'MISSING', width: 25, value: (r) => r.missing.join(',') || '-' },
+      { header: 'ID', value: (r) => r.id },
+      { header: 'USERNAME', value: (r) => r.username },
+      { header: 'AGENCY', value: (r) => r.agency ?? '', shrink: 12 },
+      { header: 'EXPIRES', value: (r) => shortDate(r.account_expires_at) },
+      { header: 'DAYS', value: (r) => r.daysLeft, colour: (t) => (Number(t) < 0 ? paint.bad(t) : Number(t) <= 7 ? paint.warn(t) : t) },
+      // The roles --by takes, so the missing signature can be typed straight back.
+      { header: 'MISSING', value: (r) => r.missing.join(',') || '-' },
     ],
     toJson: (r) => ({ ...accountJson(r), daysLeft: r.daysLeft, missingSignatures: r.missing }),
     empty: 'no agreements expire in that time',
@@ -81,7 +82,7 @@ export function expiringView(): ListView<ExpiringRow> {
 /** The expiring list; with --fail-if-any, exit 5 when it is not empty (after printing it). */
 export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired?: boolean }, ctx: AppContext): Promise<void> {
   const v = expiringView();
-  const n = await renderList(data.rows, v, { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color });
+  const n = await renderList(data.rows, v, listTarget(ctx));
   if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);
   if (data.failIfAny && n > 0) {
     throw new CheckFailedError(`${n} account(s) listed: the agreement expires within ${data.within}${data.includeExpired ? ' or has expired' : ''}`);
@@ -92,12 +93,12 @@ export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; fai
 export function agreementText(a: AgreementView, color: boolean): string {
   const sig = (role: 'user' | 'supervisor' | 'director') => {
     const s = a.signatures[role];
-    return s.at ? `${shortTime(s.at)} (recorded by ${s.by ?? 'unknown'})` : color ? paint.bad('missing') : 'missing';
+    return s.at ? `${when(s.at)} (recorded by ${s.by ?? 'unknown'})` : color ? paint.bad('missing') : 'missing';
   };
   const fields: Array<[string, unknown]> = [
     ['user', a.user],
     ['status', a.status],
-    ['expires', a.expiresAt ? `${shortDate(a.expiresAt)} (${a.daysLeft! < 0 ? `${-a.daysLeft!} days ago` : `${a.daysLeft} days left`})` : '(no expiry)'],
+    ['expires', a.expiresAt ? `${shortDate(a.expiresAt)} (${a.daysLeft! < 0 ? `${count(-a.daysLeft!, 'day')} ago` : `${count(a.daysLeft!, 'day')} left`})` : '(no expiry)'],
     ['term started', shortDate(a.termStartedAt) || '(no renewal started)'],
     ['user signed', sig('user')],
     ['supervisor signed', `${sig('supervisor')}${a.supervisor ? `  [${a.supervisor}]` : ''}`],

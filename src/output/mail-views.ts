@@ -1,4 +1,4 @@
-/** How the mail commands look: the outbox table (80 columns), `mail test` and `mail doctor` documents. */
+/** How the mail commands look: the outbox table, `mail test` and `mail doctor` documents. */
 import type { OutboxListRow } from '../db/outbox.js';
 import type { DoctorReport } from '../mail/dns.js';
 import type { RelayTestResult } from '../mail/relay.js';
@@ -18,12 +18,9 @@ function nextOrError(r: OutboxListRow): string {
   return shortTime(r.sent_at);
 }
 
-/** The first recipient, and "+N" for the copies, within `width` characters. */
-function recipientsCell(r: OutboxListRow, width: number): string {
-  const more = r.recipients.length > 1 ? ` +${r.recipients.length - 1}` : '';
-  const room = width - more.length;
-  const to = cell(r.to_address);
-  return `${to.length <= room ? to : `${to.slice(0, room - 1)}…`}${more}`;
+/** The first recipient and "+N" for the copies. */
+function recipientsCell(r: OutboxListRow): string {
+  return `${r.to_address}${r.recipients.length > 1 ? ` +${r.recipients.length - 1}` : ''}`;
 }
 
 /** The JSON (and CSV) record of one message. */
@@ -50,16 +47,16 @@ export function outboxJson(r: OutboxListRow): Record<string, unknown> {
   };
 }
 
-/** `outbox`: widths add up to 80 with the one-space gutters. */
+/** `outbox`: the id is the key; on a narrow terminal the recipient and the error give way (never off a terminal). */
 export function outboxView(): ListView<OutboxListRow> {
   const columns: Column<OutboxListRow>[] = [
-    { header: 'ID', width: 6, value: (r) => r.id },
-    { header: 'CREATED (UTC)', width: 17, value: (r) => shortTime(r.created_at) },
-    { header: 'KIND', width: 8, value: (r) => r.kind },
-    { header: 'TO', width: 20, value: (r) => recipientsCell(r, 19) },
-    { header: 'STATUS', width: 8, value: (r) => r.status, colour: statusColour },
-    { header: 'TRY', width: 4, value: (r) => r.attempts },
-    { header: 'WHEN / ERROR', width: 17, value: nextOrError },
+    { header: 'ID', value: (r) => r.id },
+    { header: 'CREATED (UTC)', value: (r) => shortTime(r.created_at) },
+    { header: 'KIND', value: (r) => r.kind },
+    { header: 'TO', value: recipientsCell, shrink: 22 },
+    { header: 'STATUS', value: (r) => r.status, colour: statusColour },
+    { header: 'TRY', value: (r) => r.attempts },
+    { header: 'WHEN / ERROR', value: nextOrError, shrink: 12 },
   ];
   return { columns, toJson: outboxJson, empty: 'no messages match' };
 }
@@ -83,7 +80,7 @@ export function relayTestText(r: RelayTestResult, color: boolean): string {
 /** `mail doctor` in table mode: one line per check, then its fix. */
 export function doctorText(r: DoctorReport, color: boolean): string {
   const mark = (s: string) => (color ? (s === 'ok' ? paint.good(s) : s === 'warn' ? paint.warn(s) : paint.bad(s)) : s);
-  const lines = [`sender domain: ${cell(r.domain)}`];
+  const lines = [`sender domain: ${r.domain === null ? '(none: HMIS_MAIL_FROM is not set)' : cell(r.domain)}`];
   for (const c of r.checks) {
     lines.push(wrap(`${mark(c.status.padEnd(4))}  ${c.id.padEnd(9)} `, cell(c.message), 80, 16));
     if (c.fix) lines.push(wrap(`${' '.repeat(16)}fix: `, cell(c.fix), 80, 21)); // whole records: see --json

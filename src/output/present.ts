@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { csvLine } from './csv.js';
-import { renderJson, renderList, writeOut, type ListView } from './render.js';
+import { listTarget, renderJson, renderList, writeOut, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED, OutcomeTally, resultLine } from './result-lines.js';
 import type { Outcome } from './views.js';
 
@@ -12,7 +12,7 @@ export type Presenter<T> = (data: T, ctx: AppContext) => Promise<void>;
 export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)): Presenter<AsyncIterable<T> | Iterable<T>> {
   return async (rows, ctx) => {
     const v = typeof view === 'function' ? view(ctx) : view;
-    const n = await renderList(rows, v, { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color });
+    const n = await renderList(rows, v, listTarget(ctx));
     if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);
   };
 }
@@ -41,7 +41,7 @@ async function showResults(data: { results: Outcome[] }, ctx: AppContext, bulk: 
 }
 
 /** One document: JSON as is, a text rendering for tables; CSV only where the document has rows. */
-export function doc<T>(text: (data: T, color: boolean) => string, csv?: { header: string[]; rows: (data: T) => unknown[][] }): Presenter<T> {
+export function doc<T>(text: (data: T, color: boolean, width?: number) => string, csv?: { header: string[]; rows: (data: T) => unknown[][] }): Presenter<T> {
   return async (data, ctx) => {
     const { format } = ctx.config;
     if (format === 'json') return renderJson(data, ctx.out.stdout);
@@ -51,7 +51,7 @@ export function doc<T>(text: (data: T, color: boolean) => string, csv?: { header
       for (const row of csv.rows(data)) await writeOut(ctx.out.stdout, csvLine(row));
       return;
     }
-    const body = text(data, ctx.config.color);
+    const body = text(data, ctx.config.color, ctx.out.columns);
     if (body) await writeOut(ctx.out.stdout, body.endsWith('\n') ? body : `${body}\n`);
   };
 }

@@ -1,8 +1,9 @@
 /** Turn command results into table, JSON or CSV on stdout; lists stream page by page. */
 import type { Writable } from 'node:stream';
 import type { OutputFormat } from '../config.js';
+import type { AppContext } from '../context.js';
 import { csvLine } from './csv.js';
-import { renderTable, type Column } from './table.js';
+import { layoutTable, type Column, type Layout } from './table.js';
 
 /** How a list of records is shown: table columns, and the JSON/CSV record for each row. */
 export interface ListView<T> {
@@ -16,8 +17,10 @@ export interface RenderTarget {
   stdout: Writable;
   format: OutputFormat;
   color: boolean;
-  /** Rows per table page: a header is repeated every page so nothing waits for the end. */
-  pageSize?: number;
+  /** The terminal's width; undefined when stdout is not a terminal (then no cell is ever cut). */
+  width?: number;
+  /** Rows a table reads before it fixes its column widths and prints its one header. */
+  firstPage?: number;
 }
 
 function write(stream: Writable, text: string): Promise<void> {
@@ -86,20 +89,33 @@ export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: 
     await out.end();
     return count;
   }
-  const pageSize = target.pageSize ?? 500;
-  let page: T[] = [];
-  const flush = async () => {
-    if (page.length) await out.add(`${count > page.length ? '\n' : ''}${renderTable(view.columns, page, target.color)}\n`);
-    page = [];
+  // One header, then every row under it: widths are fixed from the first page, so the output can be
+  // piped to grep, sort or wc -l and a million rows never wait for the last one.
+  const firstPage = target.firstPage ?? 500;
+  let first: T[] | undefined = [];
+  let layout: Layout<T> | undefined;
+  const start = async () => {
+    layout = layoutTable(view.columns, first!, target);
+    await out.add(`${layout.header}\n`);
+    for (const row of first!) await out.add(`${layout.line(row)}\n`);
+    first = undefined;
   };
   for await (const row of rows) {
-    page.push(row);
     count++;
-    if (page.length >= pageSize) await flush();
+    if (layout) await out.add(`${layout.line(row)}\n`);
+    else {
+      first!.push(row);
+      if (first!.length >= firstPage) await start();
+    }
   }
-  await flush();
+  if (!layout && count > 0) await start();
   await out.end();
   return count;
+}
+
+/** Where a command's list goes: stdout, in the chosen format, fitted to the terminal if stdout is one. */
+export function listTarget(ctx: AppContext): RenderTarget {
+  return { stdout: ctx.out.stdout, format: ctx.config.format, color: ctx.config.color, width: ctx.out.columns };
 }
 
 /** One JSON document. */

@@ -6,8 +6,8 @@ import type { CheckResult, ResetLinkRow } from '../services/links/reset-links.js
 import { linkState, resetLinkJson } from '../services/links/reset-links.js';
 import { countsJson, type AgencyCounts, type EmailProblemRow } from '../services/email/email-check.js';
 import { csvLine } from './csv.js';
-import { cell, shortTime } from './format.js';
-import { renderJson, renderList, writeOut, type ListView } from './render.js';
+import { cell, shortTime, when } from './format.js';
+import { listTarget, renderJson, renderList, writeOut, type ListView } from './render.js';
 import { paint, renderTable, type Column } from './table.js';
 import type { Outcome } from './views.js';
 import { results } from './present.js';
@@ -33,18 +33,18 @@ const stateColour = (t: string) => (t === 'valid' ? paint.good(t) : paint.bad(t)
 export function resetListView(ctx: { clock: () => Date }): ListView<ResetLinkRow> {
   const now = ctx.clock();
   const columns: Column<ResetLinkRow>[] = [
-    { header: 'ID', width: 7, value: (r) => r.id },
-    { header: 'CREATED (UTC)', width: 17, value: (r) => shortTime(r.created_at) },
-    { header: 'EXPIRES (UTC)', width: 17, value: (r) => shortTime(r.expires_at) },
-    { header: 'STATE', width: 8, value: (r) => linkState(r, now), colour: stateColour },
-    { header: 'WHY', width: 17, value: (r) => why(r) },
-    { header: 'DELIVERY', width: 9, value: (r) => r.delivery ?? 'not_sent' },
+    { header: 'ID', value: (r) => r.id },
+    { header: 'CREATED (UTC)', value: (r) => shortTime(r.created_at) },
+    { header: 'EXPIRES (UTC)', value: (r) => shortTime(r.expires_at) },
+    { header: 'STATE', value: (r) => linkState(r, now), colour: stateColour },
+    { header: 'WHY', value: (r) => why(r), shrink: 12 },
+    { header: 'DELIVERY', value: (r) => r.delivery ?? 'not_sent' },
   ];
   return { columns, toJson: (r) => resetLinkJson(r, now), empty: 'no reset links for this account' };
 }
 
 function why(r: ResetLinkRow): string {
-  if (r.used_at) return `used ${shortTime(r.used_at).slice(5)}`;
+  if (r.used_at) return `used ${when(r.used_at)}`;
   if (!r.revoked_reason) return '';
   if (r.revoked_reason === 'superseded' && r.superseded_by_id) return `replaced by #${r.superseded_by_id}`;
   return r.revoked_reason.replace(/^undelivered.*/, 'undelivered');
@@ -58,24 +58,24 @@ export function checkText(r: CheckResult, color: boolean): string {
 
 const problemsView: ListView<EmailProblemRow> = {
   columns: [
-    { header: 'ID', width: 8, value: (r) => r.id },
-    { header: 'USERNAME', width: 15, value: (r) => r.username },
-    { header: 'AGENCY', width: 18, value: (r) => r.agency ?? '' },
-    { header: 'PROBLEMS', width: 37, value: (r) => r.problems.join(', '), colour: paint.bad },
+    { header: 'ID', value: (r) => r.id },
+    { header: 'USERNAME', value: (r) => r.username },
+    { header: 'AGENCY', value: (r) => r.agency ?? '', shrink: 12 },
+    { header: 'PROBLEMS', value: (r) => r.problems.join(', '), colour: paint.bad, shrink: 20 },
   ],
   toJson: (r) => ({ id: r.id, user: r.username, agency: r.agency, email: r.email, problems: r.problems, detail: r.detail || null }),
   empty: 'no account has an address or phone problem',
 };
 
 const countsColumns: Column<AgencyCounts>[] = [
-  { header: 'AGENCY', width: 22, value: (c) => c.agency },
-  { header: 'ACCOUNTS', width: 9, value: (c) => c.accounts },
-  { header: 'MISSING', width: 8, value: (c) => c.counts.missing_email },
-  { header: 'INVALID', width: 8, value: (c) => c.counts.invalid_email },
-  { header: 'SHARED', width: 7, value: (c) => c.counts.duplicate_email },
-  { header: 'UNVERIF', width: 8, value: (c) => c.counts.unverified },
-  { header: 'NO PHONE', width: 9, value: (c) => c.counts.missing_phone },
-  { header: 'BAD PH', width: 7, value: (c) => c.counts.invalid_phone },
+  { header: 'AGENCY', value: (c) => c.agency, shrink: 12 },
+  { header: 'ACCOUNTS', value: (c) => c.accounts },
+  { header: 'MISSING', value: (c) => c.counts.missing_email },
+  { header: 'INVALID', value: (c) => c.counts.invalid_email },
+  { header: 'SHARED', value: (c) => c.counts.duplicate_email },
+  { header: 'UNVERIF', value: (c) => c.counts.unverified },
+  { header: 'NO PHONE', value: (c) => c.counts.missing_phone },
+  { header: 'BAD PH', value: (c) => c.counts.invalid_phone },
 ];
 
 /**
@@ -96,9 +96,9 @@ export async function emailCheckPresenter(data: EmailCheckResult, ctx: AppContex
     await writeOut(out, csvLine(['id', 'user', 'agency', 'email', 'problems', 'detail']));
     for await (const r of data.rows) await writeOut(out, csvLine([r.id, r.username, r.agency, r.email, r.problems.join(' '), r.detail]));
   } else {
-    const n = await renderList(data.rows, problemsView, { stdout: out, format, color: ctx.config.color });
+    const n = await renderList(data.rows, problemsView, listTarget(ctx));
     const t = data.summary.total;
-    await writeOut(out, `${n ? '\n' : ''}${renderTable(countsColumns, [...agencies(), t], ctx.config.color)}\n`);
+    await writeOut(out, `${n ? '\n' : ''}${renderTable(countsColumns, [...agencies(), t], { color: ctx.config.color, width: ctx.out.columns })}\n`);
     ctx.out.notice(`${t.withProblems} of ${t.accounts} accounts have an address or phone problem`);
   }
   const bad = data.summary.total.withProblems;

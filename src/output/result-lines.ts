@@ -22,6 +22,14 @@ export function resultLine(r: Outcome, color: boolean): string {
   return `${cell(r.user)}: ${outcome}${r.message ? ` - ${cell(r.message)}` : ''}\n`;
 }
 
+/** Pass results through, counting each outcome into `counts` (for a summary read once they are done). */
+export async function* tallied(rows: AsyncIterable<Outcome> | Iterable<Outcome>, counts: Record<string, number>): AsyncGenerator<Outcome> {
+  for await (const r of rows) {
+    counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+    yield r;
+  }
+}
+
 /** Counts outcomes in the order they first appear, for the summary line. */
 export class OutcomeTally {
   private readonly counts = new Map<string, number>();

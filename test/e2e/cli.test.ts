@@ -60,7 +60,7 @@ describe('usage errors', () => {
     const r = await spawnCli(args, sdb.env);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('using the embedded'))).toHaveLength(1);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('embedded database '))).toHaveLength(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
@@ -68,7 +68,7 @@ describe('usage errors', () => {
   it("sslmode=require: only our one line on stderr, never pg's multi-line SECURITY WARNING", async () => {
     const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1:1/x?sslmode=require', 'users', 'list'], sdb.env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1 \(ECONNREFUSED\)[^\n]*\n$/);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1\/x \(ECONNREFUSED\)[^\n]*\n$/);
   });
 
   it('a bad environment value names the variable', async () => {
@@ -88,7 +88,7 @@ describe('usage errors', () => {
     const r = await spawnCli(['locked'], { HMIS_DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      'hmis-admin: cannot reach the database at 127.0.0.1:1 (ECONNREFUSED); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL',
+      'hmis-admin: cannot reach the database at 127.0.0.1:1/none (ECONNREFUSED); check that PostgreSQL is running there, or fix --db / HMIS_DATABASE_URL',
     );
   });
 });
@@ -140,7 +140,8 @@ describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
     const demoDir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
     const demo = await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: demoDir });
     expect(demo.code, demo.stderr).toBe(0);
-    expect(demo.stderr).toMatch(/^using the embedded database in .*pgdata/);
+    expect(demo.stderr).toMatch(/^embedded database \S*pgdata( \(--db for a server\))?$/m);
+    expect(demo.stderr).not.toMatch(/creating the embedded database|demo users \[/); // no terminal, no bar
     const locked = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: demoDir });
     expect(locked.code, locked.stderr).toBe(0);
     expect(locked.json<unknown[]>().length).toBeGreaterThan(0);

@@ -41,6 +41,8 @@ export interface InProcessOptions {
   prompt?: Prompts;
   interactive?: boolean;
   cwd?: string;
+  /** Pose as a terminal this many columns wide (tables fit it); default: not a terminal. */
+  columns?: number;
 }
 
 /** main() with captured output; the test's open database is handed over, not reopened; HOME and the data folder are temporary. */
@@ -59,6 +61,7 @@ export async function cli(args: string[], o: InProcessOptions = {}): Promise<Cli
     interactive: o.interactive ?? false,
     isTTY: false,
     cwd: o.cwd ?? process.cwd(),
+    columns: o.columns,
   });
   return result(code, out(), err());
 }

@@ -9,7 +9,7 @@ export const testRoot = join(repoRoot, '.hmis-test', process.env.HMIS_TEST_RUN);
 export const templateDir = join(testRoot, 'template-pgdata');
 /** The same for the devise host: OpenPath-shaped host tables and the tool's own in hmis_admin. */
 export const deviseTemplateDir = join(testRoot, 'template-devise-pgdata');
-export const binPath = join(repoRoot, 'dist', 'bin', 'hmis-admin.js');
+export const binPath = join(repoRoot, 'bin', 'hmis-admin.js');
 
 /**
  * A fresh HOME, XDG_DATA_HOME and HMIS_DATA_DIR under the run's folder: every CLI a test runs gets

@@ -139,7 +139,7 @@ describe('agreement sign', () => {
     const bad = await run(['agreement', 'sign', 'r3', '--by', 'user', '--by', 'boss']);
     expect(bad.code).toBe(2);
     const dry = await run(['agreement', 'sign', 'r3', '--by', 'user', '--by', 'supervisor', '--dry-run', '--json']);
-    expect(dry.json().results[0]).toMatchObject({ outcome: 'would_renew', message: expect.stringMatching(/^would record: user and supervisor signatures recorded/) });
+    expect(dry.json().results[0]).toMatchObject({ outcome: 'would_renew', message: expect.stringMatching(/^would record the user and supervisor signatures \(\d{4}-\d\d-\d\d\); agreement complete/) });
     expect(await snapshot()).toEqual(before);
   });
 

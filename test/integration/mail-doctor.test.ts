@@ -26,6 +26,7 @@ beforeAll(async () => {
     's1._domainkey.good.example.org': [`v=DKIM1; k=rsa; p=${publicB64}`],
     'old.example.org': ['v=spf1 +all', 'v=spf1 -all'],
     's1._domainkey.old.example.org': ['v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwrongkey'],
+    'bare.example.org': [], // exists, with no TXT record (NODATA)
   });
 });
 afterAll(async () => {
@@ -90,6 +91,32 @@ describe('mail doctor', () => {
     const bad = await cli(['mail', 'doctor', '--dns-server', 'dns.example.org'], { database: db, env: {} });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--dns-server "dns.example.org" is not a resolver address/);
+  });
+
+  it('tells a domain that does not exist (NXDOMAIN) from one without a record', async () => {
+    const r = await doctor({ HMIS_MAIL_FROM: 'hmis@typo.example.org' });
+    expect(r.code).toBe(5);
+    const c = byId(r.json<Report>());
+    expect(c.spf!.message).toMatch(/the domain typo\.example\.org does not exist \(NXDOMAIN\)/);
+    expect(c.dmarc!.message).toMatch(/does not exist \(NXDOMAIN\)/);
+    expect(c.spf!.fix).toMatch(/HMIS_MAIL_FROM/);
+    // bare.example.org exists: its SPF is missing, not the domain.
+    const bare = byId((await doctor({ HMIS_MAIL_FROM: 'hmis@bare.example.org' })).json<Report>());
+    expect(bare.spf!.message).not.toMatch(/NXDOMAIN/);
+  });
+
+  it('without HMIS_MAIL_FROM says to set it instead of advising records for localhost', async () => {
+    const r = await doctor({});
+    expect(r.code).toBe(5);
+    const report = r.json<Report>();
+    expect(report.domain).toBeNull();
+    expect(JSON.stringify(report)).not.toMatch(/localhost\b(?!\W*which)|_dmarc\.localhost/);
+    const c = byId(report);
+    expect(c.sender).toMatchObject({ status: 'fail', fix: expect.stringMatching(/HMIS_MAIL_FROM=/) });
+    for (const id of ['spf', 'dmarc', 'dkim']) expect(c[id]).toMatchObject({ status: 'warn', message: expect.stringMatching(/not checked: HMIS_MAIL_FROM is not set/) });
+    expect(dns.queries.filter((q) => q.includes('localhost'))).toEqual([]);
+    const text = await cli(['mail', 'doctor', '--dns-server', dns.server], { database: db, env: {} });
+    expect(text.stdout).toMatch(/^sender domain: \(none: HMIS_MAIL_FROM is not set\)/);
   });
 
   it('prints a readable report in table mode', async () => {

@@ -37,8 +37,8 @@ describe('outbox', () => {
     expect(extra.code).toBe(2);
   });
 
-  it('fits 80 columns and strips control characters in table mode; CSV has a header', async () => {
-    const r = await cli(['outbox'], { database: db });
+  it('fits an 80-column terminal and strips control characters in table mode; CSV has a header', async () => {
+    const r = await cli(['outbox'], { database: db, columns: 80 });
     expect(r.code).toBe(0);
     for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     expect(r.stdout).not.toContain('\u001b');

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redeemResetToken } from '../../src/index.js';
+import { when } from '../../src/output/format.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
 import { count, FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
 import { startRelay, type TestRelay } from '../helpers/smtp.js';
@@ -216,7 +217,7 @@ describe('expiry, single use and reset check', () => {
     const at = await run(['reset', 'check', ivy.url, '--json'], { clock: () => edge });
     expect(at.code).toBe(5);
     expect(at.json()).toMatchObject({ valid: false, reason: 'expired', user: 'ivy' });
-    expect(at.json().detail).toContain(edge.toISOString());
+    expect(at.json().detail).toContain(`expired at ${when(edge)}`); // the detail is for people: 2026-11-28 20:59 UTC
     expect(await redeemResetToken(db.knex, ivy.token, edge)).toEqual({ ok: false, reason: 'expired' });
   });
 

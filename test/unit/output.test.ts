@@ -3,23 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { csvCell, csvLine } from '../../src/output/csv.js';
 import { renderList, type ListView } from '../../src/output/render.js';
 import { sanitizeForDisplay } from '../../src/output/sanitize.js';
-import { renderTable } from '../../src/output/table.js';
+import { displayWidth, renderTable } from '../../src/output/table.js';
 
 type Row = { id: number; name: string };
 const view: ListView<Row> = {
   columns: [
-    { header: 'ID', width: 6, value: (r) => r.id },
-    { header: 'NAME', width: 12, value: (r) => r.name },
+    { header: 'ID', value: (r) => r.id },
+    { header: 'NAME', value: (r) => r.name },
   ],
   toJson: (r) => ({ id: r.id, name: r.name }),
   empty: 'none',
 };
 
-async function render(rows: Row[], format: 'json' | 'csv' | 'table', pageSize?: number): Promise<string> {
+async function render(rows: Row[], format: 'json' | 'csv' | 'table', firstPage?: number, width?: number, v: ListView<Row> = view): Promise<string> {
   const stdout = new PassThrough();
   let text = '';
   stdout.on('data', (c) => (text += c));
-  await renderList(rows, view, { stdout, format, color: false, pageSize });
+  await renderList(rows, v, { stdout, format, color: false, firstPage, width });
   return text;
 }
 
@@ -55,15 +55,69 @@ describe('renderList', () => {
     expect((await render(rows, 'csv')).trim().split('\n')).toHaveLength(8);
   });
 
-  it('repeats the table header per page and truncates long cells', async () => {
-    const text = await render([...rows, { id: 8, name: 'a very long name indeed' }], 'table', 4);
-    expect(text.match(/^ID/gm)).toHaveLength(2);
-    expect(text).toContain('a very lon…');
-    for (const line of text.split('\n')) expect(line).toBe(line.trimEnd());
+  it('prints one header and streams every row under it, whole, when stdout is not a terminal', async () => {
+    const many = Array.from({ length: 1200 }, (_, i) => ({ id: i + 1, name: `user ${i + 1}` }));
+    const long = { id: 1201, name: 'a name much longer than any on the first page' };
+    const lines = (await render([...many, long], 'table', 500)).trimEnd().split('\n');
+    expect(lines).toHaveLength(1202); // `| wc -l` counts rows + 1
+    expect(lines.filter((l) => l.startsWith('ID'))).toHaveLength(1);
+    expect(lines.filter((l) => l === '')).toHaveLength(0);
+    expect(lines.at(-1)).toBe('1201  a name much longer than any on the first page');
+    for (const line of lines) expect(line).toBe(line.trimEnd());
+  });
+
+  type Wide = { id: number; username: string; note: string };
+  const wide: ListView<Wide> = {
+    columns: [
+      { header: 'ID', value: (r) => r.id },
+      { header: 'USERNAME', value: (r) => r.username },
+      { header: 'NOTE', value: (r) => r.note, shrink: 8 },
+      { header: 'ACTION', value: () => 'reset.link_printed' },
+    ],
+    toJson: (r) => ({ ...r }),
+    empty: 'none',
+  };
+  const wideRows: Wide[] = [
+    { id: 1, username: 'jdoe', note: 'short' },
+    { id: 22, username: 'a.very.long.username.indeed', note: 'a long note that says a great deal about nothing at all' },
+  ];
+  const renderWide = async (width?: number) => {
+    const stdout = new PassThrough();
+    let text = '';
+    stdout.on('data', (c) => (text += c));
+    await renderList(wideRows, wide, { stdout, format: 'table', color: false, width });
+    return text.trimEnd().split('\n');
+  };
+
+  it('on a terminal, fits its width by cutting only free text; identifiers stay whole', async () => {
+    const lines = await renderWide(80);
+    for (const l of lines) expect(displayWidth(l), l).toBeLessThanOrEqual(80);
+    expect(lines[2]).toContain('a.very.long.username.indeed');
+    expect(lines[2]).toMatch(/…\s+reset\.link_printed$/);
+    // Too narrow even for the identifiers: the line runs over, nothing of them is cut.
+    const narrow = await renderWide(40);
+    expect(narrow[2]).toContain('a.very.long.username.indeed');
+    expect(narrow[2]).toContain('reset.link_printed');
+  });
+
+  it('uses the whole width of a wide terminal, and never cuts without one', async () => {
+    for (const width of [200, undefined]) {
+      const lines = await renderWide(width);
+      expect(lines[2]).toContain('a long note that says a great deal about nothing at all');
+      expect(lines.join('\n')).not.toContain('…');
+    }
+  });
+
+  it('lines columns up by display width (CJK counts two)', async () => {
+    const lines = (await render([{ id: 1, name: '王小明' }, { id: 2, name: 'abc' }], 'table', 500, undefined, {
+      ...view,
+      columns: [view.columns[1]!, view.columns[0]!],
+    })).trimEnd().split('\n');
+    expect(lines.map((l) => displayWidth(l.replace(/\S+$/, '')))).toEqual([8, 8, 8]);
   });
 
   it('never lets database text move the cursor', () => {
-    const t = renderTable(view.columns, [{ id: 1, name: 'x\u001b[2Jy' }], false);
+    const t = renderTable(view.columns, [{ id: 1, name: 'x\u001b[2Jy' }], { color: false });
     expect(t).not.toContain('\u001b');
   });
 });

@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import type { AccountRow, AccountStore } from '../../store/types.js';
 import { UsageError } from '../../errors.js';
-import { iso } from '../../output/format.js';
+import { iso, when } from '../../output/format.js';
 import type { Outcome } from '../../output/views.js';
 import { fullName } from './accounts.js';
 import { writeAudit } from './audit.js';
@@ -85,7 +85,7 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
   const store = await ctx.store();
   const now = ctx.clock();
   const at = opts.at ?? now;
-  if (at.getTime() > now.getTime()) throw new UsageError(`--date ${at.toISOString()} is in the future; give the day the agreement was signed`);
+  if (at.getTime() > now.getTime()) throw new UsageError(`--date ${when(at)} is in the future; give the day the agreement was signed`);
   const roles = SIGNERS.filter((s) => opts.by.includes(s)); // the order of the form, whatever the order of the flags
   let outboxId: number | undefined;
   let result: Outcome;
@@ -104,7 +104,8 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
         row = await signOne(trx, ctx, user, by, at, opts.ticket ?? null);
       }
       const missing = missingFor(row);
-      const recorded = `${roles.join(' and ')} signature${roles.length > 1 ? 's' : ''} recorded (${ymd(at)})`;
+      const signatures = `${roles.join(' and ')} signature${roles.length > 1 ? 's' : ''}`;
+      const recorded = `${signatures} recorded (${ymd(at)})`;
       let outcome: Outcome;
       if (missing.length) {
         outcome = { user: user.username, outcome: 'signed', message: `${recorded}; still missing: ${missing.join(', ')}` };
@@ -113,7 +114,7 @@ export async function signAgreement(ctx: AppContext, user: AccountRow, opts: Sig
         outboxId = renewed.outboxId;
         outcome = { user: user.username, outcome: 'renewed', message: roles.length > 1 ? `${recorded}; ${renewed.message}` : renewed.message };
       }
-      if (opts.dryRun) throw new DryRun({ ...outcome, outcome: `would_${outcome.outcome === 'signed' ? 'sign' : 'renew'}`, message: `would record: ${outcome.message}` });
+      if (opts.dryRun) throw new DryRun({ ...outcome, outcome: `would_${outcome.outcome === 'signed' ? 'sign' : 'renew'}`, message: `would record the ${signatures} (${ymd(at)})${outcome.message.startsWith(recorded) ? outcome.message.slice(recorded.length) : `; ${outcome.message}`}` });
       return outcome;
     });
   } catch (err) {

@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import { assignDemoSupervisors, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers, nameDemoExamples } from '../../db/demo.js';
 import { UsageError } from '../../errors.js';
+import { count } from '../../output/format.js';
 import { writeAudit } from './audit.js';
 
 export interface DemoResult {
@@ -24,10 +25,10 @@ export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoRe
   if (existing > 0) {
     const demo = await db('audit_log').where('action', 'demo.created').first('id');
     if (demo) {
-      return { created: false, agencies: 0, users: existing, message: `demo data is already there (${existing} accounts); nothing to do` };
+      return { created: false, agencies: 0, users: existing, message: `demo data is already there (${count(existing, 'account')}); nothing to do` };
     }
     throw new UsageError(
-      `this database already holds ${existing} accounts that are not demo data; demo only fills an empty database (point --db at a scratch database)`,
+      `this database already holds ${count(existing, 'account')} that are not demo data; demo only fills an empty database (point --db at a scratch database)`,
     );
   }
   const batch = options.batchSize ?? 50_000;

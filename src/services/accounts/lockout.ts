@@ -5,6 +5,7 @@
  * half-applied page, and a re-run finishes the job.
  */
 import type { AppContext } from '../../context.js';
+import { when } from '../../output/format.js';
 import type { Outcome } from '../../output/views.js';
 import type { AccountFilter, AccountRow, AccountStore, Changed, LockReason } from '../../store/types.js';
 import { fullName } from './accounts.js';
@@ -66,7 +67,7 @@ export async function unlockPage(ctx: AppContext, users: AccountRow[], opts: Unl
   const now = ctx.clock();
   const reasons = chosenReasons(opts.only);
   const ids = users.map((u) => u.id);
-  if (opts.dryRun) return explain(store, ids, users, reasons, opts.only, (r) => ({ user: r.username, outcome: 'would_unlock', message: `would unlock (locked: ${r.lock_reason ?? 'unknown reason'})` }));
+  if (opts.dryRun) return explain(store, ids, users, reasons, opts.only, (r) => ({ user: r.username, outcome: 'would_unlock', message: `locked: ${r.lock_reason ?? 'unknown reason'}` }));
 
   const { changed, outboxIds } = await store.knex.transaction(async (trx) => {
     const changed = await store.unlock(trx, ids, reasons, now);
@@ -96,7 +97,7 @@ export async function unlockPage(ctx: AppContext, users: AccountRow[], opts: Unl
 
 function unlockedOutcome(c: Changed, now: Date, notify: boolean | undefined, outboxId: number | undefined, delivered: Awaited<ReturnType<typeof deliverNotices>>): Outcome {
   const a = c.account;
-  const parts = [`unlocked (was locked: ${c.previousReason ?? 'unknown reason'}; failed logins reset from ${c.previousAttempts} to 0)`];
+  const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}; failed logins reset from ${c.previousAttempts} to 0`];
   if (notify) parts.push(outboxId === undefined ? 'no email address on file, so the user was not told' : deliveryNote('notice', delivered.get(outboxId)));
   if (a.account_expires_at && a.account_expires_at.getTime() <= now.getTime()) {
     parts.push(`note: the agreement expired on ${ymd(a.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
@@ -135,7 +136,7 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
     const r = rows.get(id);
     const name = asked.find((u) => u.id === id)?.username ?? `#${id}`;
     if (!r) return { user: name, outcome: 'not_found', message: 'the account no longer exists' };
-    if (!r.locked_at) return { user: r.username, outcome: 'not_locked', message: 'not locked; nothing to do' };
+    if (!r.locked_at) return { user: r.username, outcome: 'not_locked', message: 'nothing to do' };
     if (r.lock_reason === 'agreement_expired') {
       const missing = missingFor(pending.get(id));
       return {
@@ -151,10 +152,10 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
         return {
           user: r.username,
           outcome: 'refused',
-          message: `locked by an administrator since ${r.locked_at.toISOString()}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${r.username}\`) or with --reason admin`,
+          message: `locked by an administrator since ${when(r.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${r.username}\`) or with --reason admin`,
         };
       }
-      return { user: r.username, outcome: 'refused', message: `now locked for ${r.lock_reason ?? 'an unknown reason'}, not ${reasons.join(' or ')}, since ${r.locked_at.toISOString()}; left alone` };
+      return { user: r.username, outcome: 'refused', message: `now locked for ${r.lock_reason ?? 'an unknown reason'}, not ${reasons.join(' or ')}, since ${when(r.locked_at)}; left alone` };
     }
     return otherwise(r);
   });
@@ -189,7 +190,7 @@ export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { rea
     const row = await store.findById(user.id);
     if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
     if (row.locked_at && row.lock_reason === 'admin') return alreadyLocked(row);
-    return { user: row.username, outcome: 'would_lock', message: `would lock (admin: ${opts.reason})${replaced(row.locked_at, row.lock_reason)}` };
+    return { user: row.username, outcome: 'would_lock', message: `by an administrator: ${opts.reason}${replaced(row.locked_at, row.lock_reason)}` };
   }
   const before = await store.findById(user.id);
   const done = await store.knex.transaction(async (trx) => {
@@ -205,7 +206,7 @@ export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { rea
     });
     return c;
   });
-  if (done) return { user: user.username, outcome: 'locked', message: `locked by an administrator: ${opts.reason}${replaced(done.previousReason ? before?.locked_at ?? null : null, done.previousReason)}` };
+  if (done) return { user: user.username, outcome: 'locked', message: `by an administrator: ${opts.reason}${replaced(done.previousReason ? before?.locked_at ?? null : null, done.previousReason)}` };
   const row = await store.findById(user.id);
   if (!row) return { user: user.username, outcome: 'not_found', message: 'the account no longer exists' };
   return alreadyLocked(row);
@@ -214,14 +215,14 @@ export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { rea
 /** How the message names a lock the administrator's lock took over. */
 function replaced(lockedAt: Date | null, reason: string | null): string {
   if (!lockedAt) return '';
-  return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${new Date(lockedAt).toISOString()}, so unlocking that reason no longer opens it)`;
+  return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${when(lockedAt)}, so unlocking that reason no longer opens it)`;
 }
 
 function alreadyLocked(row: AccountRow): Outcome {
   return {
     user: row.username,
     outcome: 'locked', // CONTRACT's outcome for the end state; the message says nothing changed
-    message: `already locked by an administrator since ${row.locked_at ? row.locked_at.toISOString() : 'an unknown time'}; nothing changed`,
+    message: `already locked by an administrator since ${row.locked_at ? when(row.locked_at) : 'an unknown time'}; nothing changed`,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import { UsageError, OperationalError } from '../../errors.js';
 import type { LinkMinter, OutgoingMail } from '../../mail/types.js';
+import { when } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { Outcome } from '../../output/views.js';
 import { quote } from '../../parse.js';
@@ -50,7 +51,7 @@ export async function setEmail(
   }
   if (opts.dryRun) {
     const parts = [changed ? (waits ? `ask ${email} to confirm it is the new address` : `set the address to ${email}`) : '', phoneChanged ? `set the phone to ${phone}` : '', verify ? 'mark it verified' : ''].filter(Boolean);
-    return { user: who, outcome: 'would_set_email', message: `would ${parts.join(', ')}${changed ? ', revoke open reset links and tell the old address' : ''}` };
+    return { user: who, outcome: 'would_set_email', message: `${parts.join(', ')}${changed ? ', revoke open reset links and tell the old address' : ''}` };
   }
   const now = ctx.clock();
   const ticket = opts.ticket ?? null;
@@ -185,12 +186,12 @@ export async function sendVerification(ctx: AppContext, user: AccountRow, opts: 
   const store = await ctx.store();
   const to = addressToConfirm(user);
   if (!to || (!store.reconfirms && store.kind !== 'native')) {
-    const when = user.email_verified_at ? ` on ${user.email_verified_at.toISOString()}` : '';
-    return { user: who, outcome: 'already_verified', message: `${current} was already verified${when}; nothing sent` };
+    const on = user.email_verified_at ? ` on ${when(user.email_verified_at)}` : '';
+    return { user: who, outcome: 'already_verified', message: `${current} was already verified${on}; nothing sent` };
   }
   await (await import('../../mail/transport.js')).checkTransportConfig(ctx.config);
   if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
-  if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `would send a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
+  if (opts.dryRun) return { user: who, outcome: 'would_send_verification', message: `a confirmation link for ${site.siteUrl}${site.path}, valid 24h, to ${to}` };
   const [{ senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../../mail/compose.js'), import('../../mail/outbox.js')]);
   const ticket = opts.ticket ?? null;
   const mail = await verificationMail(ctx, user, to, ticket);

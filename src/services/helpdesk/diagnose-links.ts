@@ -59,7 +59,7 @@ async function siteCheckInner(db: Knex, user: AccountRow, env: DiagnoseEnv): Pro
     const latestWrong = t === tokens[0] && !t.used_at;
     return {
       id: 'site', status: latestWrong ? 'fail' : 'warn', fix: `hmis-admin reset send ${shellArg(user.username)}`,
-      message: `${wrong.length} of the last ${tokens.length} links were built for ${sanitizeForDisplay(origin(t.site_url) ?? t.site_url)} (latest ${shortTime(t.created_at)} UTC), not ${want}: those links do not work; send a new one`,
+      message: `${tokens.length === 1 ? 'the last link was' : wrong.length === tokens.length ? `all ${tokens.length} recent links were` : `${wrong.length} of the last ${tokens.length} links ${wrong.length === 1 ? 'was' : 'were'}`} built for ${sanitizeForDisplay(origin(t.site_url) ?? t.site_url)} (latest ${shortTime(t.created_at)} UTC), not ${want}: those links do not work; send a new one`,
     };
   }
   if (!config.siteUrl) return { id: 'site', status: 'warn', message: `HMIS_SITE_URL is not set: demo links point at the placeholder ${PLACEHOLDER_SITE}`, fix: setFix };

@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
-import { shortDate, shortTime } from '../../output/format.js';
+import { count, shortDate, shortTime } from '../../output/format.js';
 import type { AccountStore } from '../../store/types.js';
 import type { AccountRow } from '../accounts/accounts.js';
 import { maskEmail } from '../accounts/audit.js';
@@ -86,7 +86,7 @@ function lockedCheck(user: AccountRow, u: string, env: DiagnoseEnv, missing: str
   }
   const why =
     user.lock_reason === 'failed_logins'
-      ? `after ${user.failed_login_attempts} failed logins${user.last_failed_login_at ? ` (last ${shortTime(user.last_failed_login_at)} UTC)` : ''}`
+      ? `after ${count(user.failed_login_attempts, 'failed login')}${user.last_failed_login_at ? ` (last ${shortTime(user.last_failed_login_at)} UTC)` : ''}`
       : user.lock_reason === 'admin'
         ? 'by an administrator'
         : user.lock_reason === 'agreement_expired'

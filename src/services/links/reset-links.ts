@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
-import { iso } from '../../output/format.js';
+import { iso, when } from '../../output/format.js';
 import type { AccountStore } from '../../store/types.js';
 import { writeAudit } from '../accounts/audit.js';
 import { requireNativeHost } from '../accounts/host-guard.js';
@@ -128,7 +128,7 @@ async function check(store: AccountStore, config: Config, input: string, now: Da
     const given = `${parsed.origin}${parsed.path}`;
     if (given.replace(/\/+$/, '') !== right.replace(/\/+$/, '')) {
       const state = t ? linkState(t, now) : null;
-      const tail = state === 'valid' ? `; the token itself is still valid until ${iso(t!.expires_at)}` : t ? `; note the token is also ${state}` : '';
+      const tail = state === 'valid' ? `; the token itself is still valid until ${when(t!.expires_at)}` : t ? `; note the token is also ${state}` : '';
       return { valid: false, reason: 'wrong_site', user: t?.username ?? null, linkId: t?.id ?? null, detail: `the link points to ${given}, but reset links work only on ${right}: open that site${tail}` };
     }
   }
@@ -146,25 +146,25 @@ async function check(store: AccountStore, config: Config, input: string, now: Da
   if (state === 'used' && t.gone) {
     return { ...base, valid: false, reason: 'used', detail: `link #${t.id} no longer works: it was used, or the web application has sent a newer link since; send a new one if needed` };
   }
-  if (state === 'used') return { ...base, valid: false, reason: 'used', detail: `link #${t.id} was already used at ${iso(t.used_at)}; each link works once: send a new one if needed` };
+  if (state === 'used') return { ...base, valid: false, reason: 'used', detail: `link #${t.id} was already used at ${when(t.used_at)}; each link works once: send a new one if needed` };
   if (state === 'revoked') return { ...base, valid: false, reason: 'revoked', detail: await revokedDetail(db, t) };
   if (state === 'expired') {
-    return { ...base, valid: false, reason: 'expired', detail: `link #${t.id} expired at ${iso(t.expires_at)} (sent ${iso(t.created_at)}); send a new one with \`hmis-admin reset send ${t.username}\`` };
+    return { ...base, valid: false, reason: 'expired', detail: `link #${t.id} expired at ${when(t.expires_at)} (sent ${when(t.created_at)}); send a new one with \`hmis-admin reset send ${t.username}\`` };
   }
-  return { ...base, valid: true, reason: null, detail: `link #${t.id} is valid until ${iso(t.expires_at)}${right ? ` on ${right}` : ''}` };
+  return { ...base, valid: true, reason: null, detail: `link #${t.id} is valid until ${when(t.expires_at)}${right ? ` on ${right}` : ''}` };
 }
 
 async function revokedDetail(db: Knex, t: ResetLinkRow): Promise<string> {
-  const when = iso(t.revoked_at);
+  const at = when(t.revoked_at);
   const reason = t.revoked_reason ?? '';
   if (reason === 'superseded' && t.superseded_by_id) {
     const newer = (await db('password_reset_tokens').where('id', t.superseded_by_id).first('created_at')) as { created_at: Date } | undefined;
-    return `link #${t.id} was replaced at ${when} by a newer link #${t.superseded_by_id}${newer ? ` (sent ${iso(newer.created_at)})` : ''}: only the newest link works`;
+    return `link #${t.id} was replaced at ${at} by a newer link #${t.superseded_by_id}${newer ? ` (sent ${when(newer.created_at)})` : ''}: only the newest link works`;
   }
-  if (reason === 'email_changed') return `link #${t.id} was revoked at ${when} because the account's email address changed`;
-  if (reason.startsWith('undelivered')) return `link #${t.id} was revoked at ${when} because the mail was not delivered (${reason.replace(/^undelivered:?\s*/, '') || 'relay error'})`;
-  if (reason === 'used_other') return `link #${t.id} was revoked at ${when} because another reset link was used`;
-  return `link #${t.id} was revoked at ${when}${reason ? ` (${reason})` : ''}`;
+  if (reason === 'email_changed') return `link #${t.id} was revoked at ${at} because the account's email address changed`;
+  if (reason.startsWith('undelivered')) return `link #${t.id} was revoked at ${at} because the mail was not delivered (${reason.replace(/^undelivered:?\s*/, '') || 'relay error'})`;
+  if (reason === 'used_other') return `link #${t.id} was revoked at ${at} because another reset link was used`;
+  return `link #${t.id} was revoked at ${at}${reason ? ` (${reason})` : ''}`;
 }
 
 export type RedeemResult = { ok: true; userId: number; username: string } | { ok: false; reason: 'malformed' | 'unknown' | 'used' | 'revoked' | 'expired' };

@@ -7,7 +7,7 @@ import type { AppContext } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import { cancelPending } from '../../db/outbox.js';
 import { MintRefused, type LinkMinter } from '../../mail/types.js';
-import { iso } from '../../output/format.js';
+import { when } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { Outcome } from '../../output/views.js';
 import { formatDuration } from '../../parse.js';
@@ -170,7 +170,7 @@ export async function sendResetLink(
   const base = `${site.siteUrl}${site.path}`;
   if (site.placeholder) ctx.out.warn(`HMIS_SITE_URL is not set: the link points at the placeholder ${site.siteUrl}; set HMIS_SITE_URL to your HMIS site`);
   if (opts.dryRun) {
-    return { user: who, outcome: 'would_send', message: `would send a reset link for ${base}, valid ${formatDuration(ttlMs)}, to ${to}` };
+    return { user: who, outcome: 'would_send', message: `a reset link for ${base}, valid ${formatDuration(ttlMs)}, to ${to}` };
   }
 
   const [{ renderMail, senderAddress }, { enqueueMail, deliverOutbox }] = await Promise.all([import('../../mail/compose.js'), import('../../mail/outbox.js')]);
@@ -220,7 +220,7 @@ export async function sendResetLink(
   const outcome = result?.outcome ?? 'queued';
   const detail = result?.detail ? `: ${result.detail}` : '';
   if (outcome === 'sent') {
-    const until = iso(new Date(ctx.clock().getTime() + ttlMs));
+    const until = when(new Date(ctx.clock().getTime() + ttlMs));
     const where = result?.emlPath ? `; written to ${result.emlPath}` : '';
     const out: Outcome & { link?: string } = {
       user: who,

@@ -11,6 +11,7 @@
 import type { AccountContacts, AccountStore } from '../../store/types.js';
 import type { AppContext } from '../../context.js';
 import type { Outcome } from '../../output/views.js';
+import { count } from '../../output/format.js';
 import { fullName } from '../accounts/accounts.js';
 import { maskEmail, writeAudits } from '../accounts/audit.js';
 import { parseEmailAddress } from '../email/email-address.js';
@@ -77,7 +78,7 @@ async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], cont
   const now = ctx.clock();
   const ticket = opts.ticket ?? null;
   const what = ({ row, stage }: Due) =>
-    `${stage}-day reminder (${row.daysLeft} days left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
+    `${stage}-day reminder (${count(row.daysLeft, 'day')} left, expires ${ymd(row.account_expires_at)}; missing: ${row.missing.join(', ') || 'none'})`;
   // Only addresses that parse count: a stage with nobody to tell is not recorded, so a later run (after the
   // address is fixed) still sends it. (queueNotices drops and reports the invalid ones among them.)
   const addresses = (d: Due) => {
@@ -86,7 +87,7 @@ async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], cont
   };
   const sent = await alreadyClaimed(store, due);
   const open = due.filter((d) => !sent.has(key(d)));
-  if (opts.dryRun) return open.map((d) => ({ user: d.row.username, outcome: 'would_send', message: `would send the ${what(d)}` }));
+  if (opts.dryRun) return open.map((d) => ({ user: d.row.username, outcome: 'would_send', message: `the ${what(d)}` }));
   const nobody = open.filter((d) => !addresses(d).some((a) => parseEmailAddress(a).ok));
   const sendable = open.filter((d) => !nobody.includes(d));
   const out: Array<Outcome & { outboxId?: number }> = nobody.map((d) => ({
