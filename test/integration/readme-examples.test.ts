@@ -15,6 +15,7 @@ import { openTestDb, type TestDb } from '../helpers/db.js';
 const SKIP: Array<[RegExp, string]> = [
   [/^--db postgres:\/\//, 'names a PostgreSQL server of its own'],
   [/^helpdesk\b/, 'the interactive wizard: test/e2e/helpdesk.test.ts drives it in a terminal'],
+  [/^db devise-digest\b/, "needs a Devise application's secret: test/unit/devise-token.test.ts and test/devise/openpath.test.ts run it"],
 ];
 /** Examples that need an environment they set themselves (a relay). */
 const NEEDS_ENV: Array<[RegExp, string]> = [[/^HMIS_SMTP_URL=/, 'needs a real mail relay']];
