@@ -235,7 +235,7 @@ export function buildProgram(state: RunState, version: string): Command {
       .description('the interactive ticket workflow (terminal only): find the person, diagnose, fix email, unlock, send the reset link'),
   )
     .addHelpText('after', examples('hmis-admin helpdesk', 'hmis-admin helpdesk --ticket HD-1234', 'hmis-admin helpdesk --ticket HD-1234 --dry-run'))
-    .action(run(() => import('./commands/helpdesk.js'), 'helpdesk', (p) => p.results));
+    .action(run(() => import('./commands/helpdesk.js'), 'helpdesk', (p) => p.shownResults));
 
   return program;
 }
