@@ -35,7 +35,10 @@ export interface Progress {
 export interface Prompts {
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
   /** `validate` may be async (a database look-up): a message refuses the answer and the prompt asks again. */
-  input(message: string, options?: { default?: string; validate?: (v: string) => true | string | Promise<true | string> }): Promise<string>;
+  input(
+    message: string,
+    options?: { default?: string; validate?: (v: string) => true | string | Promise<true | string>; /** How the answer stays on screen. */ shown?: (v: string) => string },
+  ): Promise<string>;
   select<T>(message: string, choices: Array<{ name: string; value: T; description?: string }>): Promise<T>;
   search<T>(message: string, source: (term: string | undefined) => Promise<Array<{ name: string; value: T; description?: string }>>): Promise<T>;
 }
@@ -205,7 +208,11 @@ export function inquirerPrompts(): Prompts {
     // Prompts draw on stderr: stdout carries only the command's data (one JSON document under --json).
     confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def }, { output: process.stderr })),
     input: (message, o = {}) =>
-      wrap(async () => (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate }, { output: process.stderr })),
+      wrap(async () => {
+        const shown = o.shown;
+        const transformer = shown ? (v: string, { isFinal }: { isFinal: boolean }) => (isFinal ? shown(v) : v) : undefined;
+        return (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate, transformer }, { output: process.stderr });
+      }),
     select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices }, { output: process.stderr })),
     search: (message, source) =>
       wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) }, { output: process.stderr })),

@@ -53,7 +53,7 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
     const svc = await helpdeskServices();
 
     step = 'checking the link the person has';
-    const pasted = (await prompt.input('Paste the reset link the person has (from the email or the browser address bar), or press Enter to skip')).trim();
+    const pasted = (await prompt.input('Paste the reset link the person has (from the email or the browser address bar), or press Enter to skip', { shown: hideToken })).trim();
     let theirsWorks = false;
     if (pasted) {
       const c = await svc.checkResetLink(await ctx.store(), ctx.config, pasted, ctx.clock());
@@ -88,7 +88,9 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
           validate: (v) => (v.trim() === '' ? true : ((p) => (p.ok ? true : `that number ${p.reason}`))(rules.parsePhone(v))),
         });
         const verified = await prompt.confirm('Did the person confirm this address with you (mark it verified)?', false);
-        const what = `${address.trim()}${phone.trim() ? `, phone ${phone.trim()}` : ''}${verified ? ', verified' : ''}`;
+        // As they will be stored: the address's domain lowercased (punycode), the phone in its usual form.
+        const asStored = (p: { ok: boolean; address?: string; phone?: string }, raw: string) => (p.ok ? (p.address ?? p.phone ?? raw) : raw);
+        const what = `${asStored(rules.parseEmailAddress(address), address.trim())}${phone.trim() ? `, phone ${asStored(rules.parsePhone(phone), phone.trim())}` : ''}${verified ? ', verified' : ''}`;
         if (await prompt.confirm(`Set ${user.username}: ${what} (ticket ${ticket})?`, true)) {
           await attempt(() => svc.setEmail(ctx, user, address.trim(), { ...common, phone: phone.trim() || undefined, verified }));
         }
@@ -105,7 +107,7 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
       const question = theirsWorks ? `Their link still works; send ${user.username} a new one anyway (the old one stops working)?` : `Send ${user.username} a password reset link now?`;
       if (await prompt.confirm(question, !theirsWorks)) await attempt(() => svc.sendResetLink(ctx, user, common));
     } else {
-      err(`no reset link offered: it would not work yet; still failing: ${now.checks.filter((c) => c.status === 'fail').map((c) => c.id).join(', ')}`);
+      err(`no reset link offered: it would not work until ${failing(now).join(', ')} ${failing(now).length === 1 ? 'is' : 'are'} fixed`);
     }
     const last = opts.dryRun ? first : done.length ? await diagnose() : now;
     session.stillFailing = failing(last);
@@ -140,6 +142,11 @@ async function offerUnlock(ctx: AppContext, user: AccountRow, d: Diagnosis, conf
   if (await confirm(`Unlock ${user.username} (locked: ${user.lock_reason ?? 'unknown reason'})?`, true)) await unlock();
 }
 
+/** A pasted link as it stays on screen: the token cut to its first characters (it still resets the password). */
+export function hideToken(link: string): string {
+  return link.replace(/((?:^|[?&])(?:reset_password_)?token=)([^&#\s]{4})[^&#\s]*/g, '$1$2…').replace(/^([A-Za-z0-9_-]{4})[A-Za-z0-9_-]{16,}$/, '$1…');
+}
+
 function needs(d: Diagnosis, id: 'email' | 'phone'): boolean {
   return d.checks.some((c) => c.id === id && c.status !== 'ok');
 }
@@ -154,7 +161,10 @@ const DONE_WORDS: Record<string, string> = { email_set: 'email and phone set', u
 function summary(s: SessionRecord, dryRun: boolean | undefined, last: Diagnosis): string {
   const did = s.results.map((r) => (NOT_SUCCEEDED.has(r.outcome) ? `${r.outcome}` : (DONE_WORDS[r.outcome] ?? r.outcome.replace(/_/g, ' '))));
   const lines = [`\nticket ${s.ticket}, ${s.user.username}: ${did.length ? did.join(', ') : dryRun ? 'nothing (dry run)' : 'nothing changed'}`];
-  for (const c of last.checks.filter((x) => s.stillFailing.includes(x.id))) lines.push(`  still failing: ${c.id}${c.fix ? ` (fix: ${c.fix})` : ''}`);
+  const still = last.checks.filter((x) => s.stillFailing.includes(x.id));
+  // Two checks often share a fix (an agreement lock and the agreement): each command once, one a line.
+  const fixes = [...new Set(still.flatMap((c) => (c.fix ? c.fix.split(' && ') : [])))];
+  if (still.length) lines.push(`  still failing: ${still.map((c) => c.id).join(', ')}${fixes.length ? '; to fix:' : ''}`, ...fixes.map((f) => `    ${f}`));
   if (!dryRun) lines.push(`  the whole ticket: hmis-admin audit --ticket ${s.ticket}`);
   return lines.join('\n');
 }

@@ -152,6 +152,9 @@ describe('helpdesk wizard', () => {
     // Every missing signature with its command, one a line, not only the first.
     for (const role of ['user', 'supervisor', 'director']) expect(r.stderr).toMatch(new RegExp(`^  hmis-admin agreement sign agr --by ${role}$`, 'm'));
     expect(r.stderr).toMatch(/no reset link offered/);
+    // The summary lists each command once, though the lock and the agreement checks share it.
+    expect(r.stderr).toMatch(/^ {2}still failing: locked, agreement; to fix:$/m);
+    expect(r.stderr.match(/^ {4}hmis-admin agreement sign agr --by director$/gm)).toHaveLength(1);
     // Nothing changed, yet the ticket leaves its trace.
     expect(await audit(id)).toEqual([{ action: 'helpdesk.session', ticket: 'HD-44' }]);
   });
@@ -246,7 +249,7 @@ describe('helpdesk wizard', () => {
     const r = await cli(['helpdesk', '--ticket', 'HD-LOOK'], { database: db, env, prompt, interactive: true });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^ticket HD-LOOK, look: nothing changed\n {2}still failing: locked \(fix: hmis-admin unlock look\)\n {2}the whole ticket: hmis-admin audit --ticket HD-LOOK$/m);
+    expect(r.stderr).toMatch(/^ticket HD-LOOK, look: nothing changed\n {2}still failing: locked; to fix:\n {4}hmis-admin unlock look\n {2}the whole ticket: hmis-admin audit --ticket HD-LOOK$/m);
     const story = (await cli(['audit', '--ticket', 'HD-LOOK', '--json'], { database: db })).json<Array<Record<string, any>>>(); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(story).toHaveLength(1);
     expect(story[0]).toMatchObject({ action: 'helpdesk.session', user: 'look', userId: id, ticket: 'HD-LOOK', actor: 'tester' });
@@ -282,6 +285,10 @@ describe('helpdesk wizard', () => {
     const ok = await cli(['helpdesk', '--ticket', 'HD-LNK2'], { database: db, env, prompt: works, interactive: true });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/their link works: link #\d+ is valid until/);
+    // On screen the answer keeps only the token's first characters.
+    const { hideToken } = await import('../../src/commands/helpdesk.js');
+    const raw = new URL(link!).searchParams.get('token')!;
+    expect(hideToken(link!)).toBe(link!.replace(raw, `${raw.slice(0, 4)}…`));
   });
 
   it('prints each result once: table lines on stdout as they happen, nothing repeated on stderr', async () => {

@@ -96,9 +96,14 @@ export async function recordSession(ctx: AppContext, s: SessionRecord): Promise<
       canReset: s.found.canReset,
       link: s.link,
       done: s.results.map((r) => r.outcome),
-      refused: s.results.filter((r) => NOT_SUCCEEDED.has(r.outcome)).map((r) => maskEmails(r.message)),
+      ...refusals(s.results),
       stillFailing: s.stillFailing,
       ...(s.cancelled ? { cancelled: s.cancelled } : {}),
     },
   });
+}
+
+function refusals(results: Outcome[]): { refused?: string[] } {
+  const refused = results.filter((r) => NOT_SUCCEEDED.has(r.outcome)).map((r) => maskEmails(r.message));
+  return refused.length ? { refused } : {};
 }
