@@ -57,10 +57,15 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
     let theirsWorks = false;
     if (pasted) {
       const c = await svc.checkResetLink(await ctx.store(), ctx.config, pasted, ctx.clock());
-      session.link = { valid: c.valid, reason: c.reason };
       const someoneElse = c.user !== null && c.user !== user.username;
+      session.link = { valid: c.valid, reason: c.reason, ...(someoneElse && c.user ? { belongsTo: c.user } : {}) };
       theirsWorks = c.valid && !someoneElse;
-      err(`their link ${c.valid ? 'works' : `does not work (${c.reason})`}: ${c.detail}${someoneElse ? `; note: it is ${c.user}'s link, not ${user.username}'s` : ''}`);
+      if (someoneElse) {
+        // Another account's link never resets this one; a live one in the wrong hands is worth a question.
+        err(`that link is ${c.user}'s, not ${user.username}'s: it cannot reset ${user.username}'s password (${c.valid ? `and it still works for ${c.user}: ask how the person got it` : `${c.reason}: ${c.detail}`})`);
+      } else {
+        err(`their link ${c.valid ? 'works' : `does not work (${c.reason})`}: ${c.detail}`);
+      }
     }
 
     const common = { ticket, dryRun: opts.dryRun };

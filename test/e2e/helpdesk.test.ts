@@ -89,10 +89,9 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
       tmux('send-keys', '-t', 'hd', 'Enter');
       await waitFor(`Unlock ${user}`);
       // While the wizard waits for the agent, another command gets the database at once (no lock held).
-      const started = Date.now();
+      // (Were the lock held, it would wait 15 s and fail with exit 1.)
       const meanwhile = await spawnCli(['users', 'show', user, '--json'], env);
       expect(meanwhile.code, meanwhile.stderr).toBe(0);
-      expect(Date.now() - started).toBeLessThan(12_000);
       tmux('send-keys', '-t', 'hd', '-l', 'y');
       tmux('send-keys', '-t', 'hd', 'Enter');
       await waitFor('reset link now?');

@@ -71,7 +71,7 @@ export interface SessionRecord {
   /** The diagnosis shown at the start. */
   found: Diagnosis;
   /** What `reset check` said of the link the person has (never the token), or null when skipped. */
-  link: { valid: boolean; reason: string | null } | null;
+  link: { valid: boolean; reason: string | null; belongsTo?: string } | null;
   results: Outcome[];
   /** Checks still failing at the end (ids). */
   stillFailing: string[];
