@@ -110,7 +110,11 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
     if (now.canReset || opts.dryRun) {
       // A link that still works is replaced by a new one: sending is then the exception, not the default.
       const question = theirsWorks ? `Their link still works; send ${user.username} a new one anyway (the old one stops working)?` : `Send ${user.username} a password reset link now?`;
-      if (await prompt.confirm(question, !theirsWorks)) await attempt(() => svc.sendResetLink(ctx, user, common));
+      if (await prompt.confirm(question, !theirsWorks)) {
+        // A dry run made none of the fixes above, so sending would be refused for what they would have fixed.
+        const later = async (): Promise<Outcome> => ({ user: user.username, outcome: 'would_send', message: `a reset link, once the fixes above are made (in this dry run ${failing(now).join(', ')} still fail${failing(now).length === 1 ? 's' : ''})` });
+        await attempt(() => (opts.dryRun && !now.canReset ? later() : svc.sendResetLink(ctx, user, common)));
+      }
     } else {
       err(`no reset link offered: it would not work until ${failing(now).join(', ')} ${failing(now).length === 1 ? 'is' : 'are'} fixed`);
     }

@@ -325,6 +325,21 @@ describe('helpdesk wizard', () => {
     expect((await db.knex('users').where('id', id).first()).lock_reason).toBe('admin');
   });
 
+  it('--dry-run walks the same path, changes nothing, writes no entry, and ends with exit 0', async () => {
+    const id = await locked('dry', { email: 'dry@agency.example.org', email_verified_at: new Date(), phone: '555-010-0154' });
+    const prompt = scripted([
+      { kind: 'search', expect: /Who is it/, search: 'wrongdry', answer: 'dry' },
+      { kind: 'input', expect: /^Paste the reset link/, answer: '' },
+      { kind: 'confirm', expect: /^Unlock dry/, answer: true },
+      { kind: 'confirm', expect: /reset link now/, answer: true },
+    ]);
+    const r = await cli(['helpdesk', '--ticket', 'HD-DRY', '--dry-run', '--json'], { database: db, env, prompt, interactive: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['would_unlock', 'would_send']);
+    expect((await db.knex('users').where('id', id).first()).locked_at).not.toBeNull();
+    expect(await audit(id)).toEqual([]);
+  });
+
   it('Ctrl-C at the ticket prompt changes nothing', async () => {
     const before = Number((await db.knex('audit_log').count({ n: '*' }))[0]!.n);
     const prompt = scripted([{ kind: 'input', expect: /^Ticket number$/, answer: CANCEL }]);
