@@ -7,6 +7,7 @@
 import type { AppContext } from '../context.js';
 import { CancelledError, CliError, UsageError } from '../errors.js';
 import { resultLine, NOT_SUCCEEDED } from '../output/result-lines.js';
+import { sanitizeLines } from '../output/sanitize.js';
 import type { Outcome } from '../output/views.js';
 import { quote } from '../parse.js';
 import { resolveUser, type AccountRow } from '../services/accounts/accounts.js';
@@ -35,7 +36,8 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
     throw new UsageError(`--ticket ${quote(opts.ticket)}: ${checkTicket(opts.ticket)}`);
   }
   const { prompt, use } = promptGate(ctx);
-  const err = (line: string) => ctx.out.stderr.write(`${line}\n`);
+  // Lines that carry database text (usernames, a link's detail) are stripped of control characters.
+  const err = (line: string) => ctx.out.stderr.write(`${sanitizeLines(line)}\n`);
   const done: Outcome[] = [];
   let session: SessionRecord | undefined;
   let step = 'asking for the ticket number';
@@ -135,7 +137,7 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
 /** Unlock, as the lock's reason allows: never an agreement lock; an administrator's lock only on a deliberate yes. */
 async function offerUnlock(ctx: AppContext, user: AccountRow, d: Diagnosis, confirm: (q: string, yes: boolean) => Promise<boolean>, unlock: () => Promise<void>): Promise<void> {
   if (!user.locked_at) return;
-  const err = (line: string) => ctx.out.stderr.write(`${line}\n`);
+  const err = (line: string) => ctx.out.stderr.write(`${sanitizeLines(line)}\n`);
   if (user.lock_reason === 'agreement_expired') {
     const fix = d.checks.find((c) => c.id === 'locked')?.fix ?? d.checks.find((c) => c.id === 'agreement')?.fix;
     const steps = fix?.startsWith('hmis-admin agreement sign') ? fix.split(' && ') : [];
