@@ -34,7 +34,11 @@ export interface Progress {
 /** The prompt functions a command may use; tests inject their own. */
 export interface Prompts {
   confirm(message: string, defaultValue?: boolean): Promise<boolean>;
-  input(message: string, options?: { default?: string; validate?: (v: string) => true | string }): Promise<string>;
+  /** `validate` may be async (a database look-up): a message refuses the answer and the prompt asks again. */
+  input(
+    message: string,
+    options?: { default?: string; validate?: (v: string) => true | string | Promise<true | string>; /** How the answer stays on screen. */ shown?: (v: string) => string },
+  ): Promise<string>;
   select<T>(message: string, choices: Array<{ name: string; value: T; description?: string }>): Promise<T>;
   search<T>(message: string, source: (term: string | undefined) => Promise<Array<{ name: string; value: T; description?: string }>>): Promise<T>;
 }
@@ -48,6 +52,11 @@ export interface AppContext {
   clock: () => Date;
   out: Output;
   prompt: Prompts;
+  /**
+   * Close the embedded database now and free its lock, so other commands can use it while this one waits
+   * for a person; the next db()/store() reopens it. A server database (or one handed in) stays open.
+   */
+  release(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,6 +79,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
   let database: Promise<Database> | undefined = options.database ? Promise.resolve(options.database) : undefined;
   let store: Promise<AccountStore> | undefined;
   const owned = !options.database;
+  let noticed = false;
 
   const tty = stdout as NodeJS.WriteStream;
   const out: Output = {
@@ -95,7 +105,12 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     prompt: options.prompt ?? inquirerPrompts(),
     db: (openOptions) => {
       if (!database) {
-        database = import('./db/connection.js').then((m) => m.openDatabase(config, { notice: out.notice, estimate: out.estimate, ...openOptions }));
+        // Said once per run, however often release() makes the database reopen.
+        const notice = (m: string) => {
+          if (!noticed) out.notice(m);
+          noticed = true;
+        };
+        database = import('./db/connection.js').then((m) => m.openDatabase(config, { notice, estimate: out.estimate, ...openOptions }));
         database.catch(() => (database = undefined));
       }
       return database;
@@ -106,6 +121,16 @@ export function createContext(config: Config, options: ContextOptions = {}): App
         store.catch(() => (store = undefined));
       }
       return store;
+    },
+    release: async () => {
+      const open = database;
+      if (!owned || !open) return;
+      const db = await open.catch(() => undefined);
+      // Another caller may have released or replaced it meanwhile; a server pool holds no lock.
+      if (database !== open || !db || db.kind !== 'pglite') return;
+      database = undefined;
+      store = undefined;
+      await db.close();
     },
     close: async () => {
       if (owned && database) {
@@ -183,7 +208,11 @@ export function inquirerPrompts(): Prompts {
     // Prompts draw on stderr: stdout carries only the command's data (one JSON document under --json).
     confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def }, { output: process.stderr })),
     input: (message, o = {}) =>
-      wrap(async () => (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate }, { output: process.stderr })),
+      wrap(async () => {
+        const shown = o.shown;
+        const transformer = shown ? (v: string, { isFinal }: { isFinal: boolean }) => (isFinal ? shown(v) : v) : undefined;
+        return (await import('@inquirer/prompts')).input({ message, default: o.default, validate: o.validate, transformer }, { output: process.stderr });
+      }),
     select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices }, { output: process.stderr })),
     search: (message, source) =>
       wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) }, { output: process.stderr })),

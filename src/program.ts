@@ -232,10 +232,18 @@ export function buildProgram(state: RunState, version: string): Command {
   mutating(
     program
       .command('helpdesk')
-      .description('the interactive ticket workflow (terminal only): find the person, diagnose, fix email, unlock, send the reset link'),
+      .description(
+        'the interactive ticket workflow (terminal only): find the person, diagnose, check the link they have, ' +
+          'fix email and phone, unlock, send the reset link; the sitting is audited under the ticket (helpdesk.session)',
+      ),
   )
-    .addHelpText('after', examples('hmis-admin helpdesk', 'hmis-admin helpdesk --ticket HD-1234', 'hmis-admin helpdesk --ticket HD-1234 --dry-run'))
-    .action(run(() => import('./commands/helpdesk.js'), 'helpdesk', (p) => p.results));
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every fix tried was done (or none was chosen); 2 the fixes tried were refused; 4 some were done, some refused; 130 Ctrl-C.\n' +
+        'Prompts never hold the embedded database: other commands can run while the wizard waits.\n' +
+        examples('hmis-admin helpdesk', 'hmis-admin helpdesk --ticket HD-1234', 'hmis-admin helpdesk --ticket HD-1234 --dry-run', 'hmis-admin audit --ticket HD-1234'),
+    )
+    .action(run(() => import('./commands/helpdesk.js'), 'helpdesk', (p) => p.shownResults));
 
   return program;
 }

@@ -101,3 +101,14 @@ export async function nameDemoExamples(db: Knex): Promise<void> {
     where id = (select min(id) from users where username <> 'jdoe' and locked_at is null and email_verified_at is not null
       and phone is not null and account_expires_at > now() + interval '30 days')`);
 }
+
+/**
+ * The administrator's locks of the demo, as `lock` would have written them: who (a made-up HR
+ * account), when, the ticket and why — the story `helpdesk` tells before anyone unlocks such an account.
+ */
+export async function auditDemoAdminLocks(db: Knex): Promise<void> {
+  await db.raw(`insert into audit_log (at, actor, action, user_id, ticket, details)
+    select locked_at, 'hr.admin', 'lock', id, 'HR-' || (1000 + id),
+      jsonb_build_object('reason', 'admin', 'note', 'left the agency (demo)', 'previousReason', null, 'previousLockedAt', null)
+    from users where lock_reason = 'admin'`);
+}

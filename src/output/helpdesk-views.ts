@@ -60,7 +60,8 @@ export function diagnosisText(d: Diagnosis, color: boolean): string {
     const status = c.status.padEnd(4);
     // The prefix is 22 columns whatever the colour codes add; the message wraps under itself.
     lines.push(wrap(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)} `, cell(c.message), 80, 22));
-    if (c.fix) lines.push(`${' '.repeat(21)}fix: ${color ? paint.bold(cell(c.fix)) : cell(c.fix)}`);
+    // A fix of several commands (`a && b`) shows one command a line, each ready to copy, under the message.
+    (c.fix ? c.fix.split(' && ') : []).forEach((cmd, i) => lines.push(`${' '.repeat(21)}${i ? '     ' : 'fix: '}${color ? paint.bold(cell(cmd)) : cell(cmd)}`));
   }
   return lines.join('\n');
 }

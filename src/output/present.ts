@@ -20,6 +20,11 @@ export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)):
 /** `{"results": [...]}` of a mutating command; table mode prints one line per account. */
 export const results: Presenter<{ results: Outcome[] }> = (data, ctx) => showResults(data, ctx, false);
 
+/** Results the command showed one by one as they happened (the helpdesk wizard): the table lines are out already; JSON and CSV print here. */
+export const shownResults: Presenter<{ results: Outcome[] }> = async (data, ctx) => {
+  if (ctx.config.format !== 'table') await showResults(data, ctx, false);
+};
+
 /** The same for bulk work (`outbox flush`): under --quiet a table lists only what did not succeed, then a summary line. */
 export const bulkResults: Presenter<{ results: Outcome[] }> = (data, ctx) => showResults(data, ctx, true);
 

@@ -85,7 +85,13 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
       tmux('send-keys', '-t', 'hd', '-l', user);
       await waitFor(`${user} - `);
       tmux('send-keys', '-t', 'hd', 'Enter');
+      await waitFor('Paste the reset link the person has');
+      tmux('send-keys', '-t', 'hd', 'Enter');
       await waitFor(`Unlock ${user}`);
+      // While the wizard waits for the agent, another command gets the database at once (no lock held).
+      // (Were the lock held, it would wait 15 s and fail with exit 1.)
+      const meanwhile = await spawnCli(['users', 'show', user, '--json'], env);
+      expect(meanwhile.code, meanwhile.stderr).toBe(0);
       tmux('send-keys', '-t', 'hd', '-l', 'y');
       tmux('send-keys', '-t', 'hd', 'Enter');
       await waitFor('reset link now?');
@@ -94,6 +100,7 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
       for (let i = 0; i < 150 && !existsSync(join(dir, 'exit')); i++) await new Promise((r) => setTimeout(r, 100));
       const shown = screen();
       expect(shown).toMatch(/fail {2}locked/);
+      expect(shown).toContain(`ticket HD-PTY, ${user}: unlocked, reset link sent`);
       expect(readFileSync(join(dir, 'exit'), 'utf8').trim(), shown).toBe('0');
     } finally {
       spawnSync('tmux', ['-L', socket, 'kill-server']);
@@ -112,7 +119,7 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
     const db = await sdb.open();
     try {
       const trail = await db.knex('audit_log').where('ticket', 'HD-PTY').orderBy('id').select('action', 'user_id', 'actor');
-      expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send', 'reset.minted']);
+      expect(trail.map((a) => a.action)).toEqual(['unlock', 'reset.send', 'reset.minted', 'helpdesk.session']);
       expect(trail.every((a) => a.user_id === who.id && a.actor === 'pty')).toBe(true);
       const row = await db.knex('users').where('id', who.id as number).first('locked_at', 'failed_login_attempts');
       expect(row).toMatchObject({ locked_at: null, failed_login_attempts: 0 });

@@ -133,6 +133,11 @@ describe('audit', () => {
   it('records demo creation and refuses updates and deletes', async () => {
     const r = (await cli(['audit', '--action', 'demo', '--json'], { database: db })).json<Array<{ action: string; actor: string }>>();
     expect(r[0]).toMatchObject({ action: 'demo.created', actor: 'tester' });
+    // Each administrator's lock of the demo has the `lock` entry that says who locked it and why.
+    const admin = (await cli(['locked', '--reason', 'admin', '--json'], { database: db })).json<Array<{ username: string; lockedAt: string }>>();
+    const locks = (await cli(['audit', '--action', 'lock', '--json'], { database: db })).json<Array<{ user: string; at: string; actor: string; details: { note: string } }>>();
+    expect(admin.length).toBeGreaterThan(0);
+    for (const a of admin) expect(locks.find((l) => l.user === a.username)).toMatchObject({ at: a.lockedAt, actor: 'hr.admin', details: { note: 'left the agency (demo)' } });
     await expect(db.knex('audit_log').update({ actor: 'x' })).rejects.toThrow(/append-only/);
     await expect(db.knex('audit_log').del()).rejects.toThrow(/append-only/);
   });

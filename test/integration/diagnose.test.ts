@@ -118,9 +118,16 @@ describe('diagnose', () => {
     const r = await diagnose('expired1');
     expect(r.code).toBe(5);
     expect(r.doc.canReset).toBe(false);
-    expect(r.check('agreement')).toMatchObject({ status: 'fail', fix: 'hmis-admin agreement sign expired1 --by supervisor' });
+    // Every missing signature with its command, not only the first.
+    const both = 'hmis-admin agreement sign expired1 --by supervisor && hmis-admin agreement sign expired1 --by director';
+    expect(r.check('agreement')).toMatchObject({ status: 'fail', fix: both });
     expect(r.check('agreement').message).toBe('agreement expired on 2026-11-22; missing signatures: supervisor, director');
-    expect(r.check('locked')).toMatchObject({ status: 'fail', fix: 'hmis-admin agreement sign expired1 --by supervisor' });
+    expect(r.check('locked')).toMatchObject({ status: 'fail', fix: both });
+    const text = await cli(['diagnose', 'expired1'], { database: db, clock, env });
+    expect(text.code).toBe(5);
+    const lines = text.stdout.split('\n');
+    expect(lines.filter((l) => l === '                     fix: hmis-admin agreement sign expired1 --by supervisor')).toHaveLength(2);
+    expect(lines.filter((l) => l === '                          hmis-admin agreement sign expired1 --by director')).toHaveLength(2);
   });
 
   it('missing email fails and blocks a reset', async () => {

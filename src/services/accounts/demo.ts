@@ -1,6 +1,6 @@
 /** Fill an empty database with demo agencies and users in every state, in one transaction. */
 import type { Knex } from 'knex';
-import { assignDemoSupervisors, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers, nameDemoExamples } from '../../db/demo.js';
+import { assignDemoSupervisors, auditDemoAdminLocks, DEMO_AGENCIES, insertDemoAgreements, insertDemoUsers, nameDemoExamples } from '../../db/demo.js';
 import { UsageError } from '../../errors.js';
 import { count } from '../../output/format.js';
 import { writeAudit } from './audit.js';
@@ -46,6 +46,7 @@ export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoRe
     await nameDemoExamples(trx);
     await assignDemoSupervisors(trx);
     await insertDemoAgreements(trx);
+    await auditDemoAdminLocks(trx);
     await writeAudit(trx, { actor: options.actor, action: 'demo.created', details: { agencies: ids.length, users: options.users } });
     return {
       created: true,

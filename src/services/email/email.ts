@@ -117,10 +117,25 @@ export async function setEmail(
 }
 
 async function refuseDuplicate(store: AccountStore, user: AccountRow, email: string, trx?: Knex.Transaction): Promise<void> {
+  const taken = await duplicateOf(store, user, email, trx);
+  if (taken) throw new UsageError(taken);
+}
+
+/** Why another account's address cannot be `user`'s too (naming that account), or null when it is free. */
+async function duplicateOf(store: AccountStore, user: AccountRow, email: string, trx?: Knex.Transaction): Promise<string | null> {
   const [other] = await store.addressOwners(email, user.id, trx);
-  if (other) {
-    throw new UsageError(`${email} is already the address of ${sanitizeForDisplay(other.username)} (#${other.id}); each account needs its own address: give ${sanitizeForDisplay(user.username)} a different one`);
-  }
+  if (!other) return null;
+  return `${email} is already the address of ${sanitizeForDisplay(other.username)} (#${other.id}); each account needs its own address: give ${sanitizeForDisplay(user.username)} a different one`;
+}
+
+/**
+ * What `email set` would refuse about `raw` as `user`'s address — its form, or another account using it —
+ * or true; for a prompt's validate, so the question is asked again instead of the fix failing later.
+ */
+export async function addressProblem(store: AccountStore, user: AccountRow, raw: string): Promise<true | string> {
+  const p = parseEmailAddress(raw);
+  if (!p.ok) return `${quote(raw)} ${p.reason}; give one plain address such as jane.doe@agency.org`;
+  return (await duplicateOf(store, user, p.address)) ?? true;
 }
 
 /** Revoke everything an old address could still use: reset links (and the host's live one), verification links, queued link mail. */

@@ -80,7 +80,7 @@ function lockedCheck(user: AccountRow, u: string, env: DiagnoseEnv, missing: str
   const since = `since ${shortTime(user.locked_at)} UTC`;
   if (user.lock_reason === 'agreement_expired' && missing.length) {
     return {
-      id: 'locked', status: 'fail', fix: `hmis-admin agreement sign ${u} --by ${missing[0]}`,
+      id: 'locked', status: 'fail', fix: signFix(u, missing),
       message: `locked ${since} because the user agreement expired; missing signatures: ${missing.join(', ')} (the third signature unlocks it)`,
     };
   }
@@ -102,11 +102,16 @@ async function agreementCheck(db: Knex, user: AccountRow, u: string, now: Date):
   if (left > 30) return { id: 'agreement', status: 'ok', message: `agreement valid until ${shortDate(expires)} (${left} days)`, fix: null };
   const missing = await agreementMissing(db, user);
   const sigs = missing.length ? `missing signatures: ${missing.join(', ')}` : 'all signatures recorded';
-  const fix = missing.length ? `hmis-admin agreement sign ${u} --by ${missing[0]}` : null;
+  const fix = missing.length ? signFix(u, missing) : null;
   if (expires.getTime() <= now.getTime()) {
     return { id: 'agreement', status: 'fail', message: `agreement expired on ${shortDate(expires)}; ${sigs}`, fix };
   }
   return { id: 'agreement', status: 'warn', message: `agreement expires on ${shortDate(expires)} (in ${left} day${left === 1 ? '' : 's'}); ${sigs}`, fix };
+}
+
+/** One `agreement sign` per missing signature, in signing order, joined with && so the line runs as it stands. */
+export function signFix(u: string, missing: string[]): string {
+  return missing.map((role) => `hmis-admin agreement sign ${u} --by ${role}`).join(' && ');
 }
 
 async function emailCheck(store: AccountStore, user: AccountRow, u: string): Promise<Check> {
