@@ -8,7 +8,7 @@
  * writes the section HMIS_BENCH_LABEL (default "latest run") of BENCHMARKS.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { prepareOutbox, restoreOutbox, exportMessages, startRelay } from './mail.js';
@@ -17,6 +17,7 @@ import { interleaved, root, run, say, tool, type Cmd, type Timing } from './run.
 import { capturedQuery, count, EMAIL_CHECK_JSON, LOCKED_JSON, psql, setExpired, setExpiring, setFailedLoginLocks } from './sql.js';
 
 const started = Date.now();
+const loadAtStart = loadavg();
 const int = (name: string, fallback: number) => {
   const v = Number(process.env[name] ?? fallback);
   if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name}=${process.env[name]} is not a positive whole number`);
@@ -148,7 +149,7 @@ async function measureAll(db: Knex, dbUrl: string, env: Record<string, string>, 
   rows.push(flush.row);
   rows.push(await embedded());
 
-  const m = machine(`PostgreSQL ${version}`);
+  const m = machine(`PostgreSQL ${version}`, loadAtStart);
   const total = (Date.now() - started) / 1000;
   notes.unshift(
     `${n(users)} demo accounts${scaled}; ratios are medians of ${runs} rounds after a warm-up, the floor and the tool alternating; the bulk commands ran once each, on states set up with SQL, delivering through the in-process relay.`,

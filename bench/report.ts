@@ -22,6 +22,7 @@ export interface Machine {
   date: string;
   cores: string;
   ram: string;
+  /** Load averages (1, 5, 15 min) at the start and the end of the run. */
   load: string;
   node: string;
   postgres: string;
@@ -34,7 +35,7 @@ export const ratio = (x: number): string => `${x.toFixed(2)}×`;
 export const n = (x: number): string => x.toLocaleString('en-US');
 
 /** What is known about the machine and versions, for the record. */
-export function machine(postgres: string): Machine {
+export function machine(postgres: string, loadAtStart: number[]): Machine {
   const cpu = cpus();
   const sh = (file: string, args: string[]) => {
     try {
@@ -48,7 +49,7 @@ export function machine(postgres: string): Machine {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     cores: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
     ram: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    load: loadavg().map((l) => l.toFixed(2)).join(', '),
+    load: `${loadAtStart.map((l) => l.toFixed(1)).join(', ')} at the start, ${loadavg().map((l) => l.toFixed(1)).join(', ')} at the end`,
     node: process.version,
     postgres,
     psql: sh('psql', ['--version']),
@@ -69,7 +70,7 @@ export function section(label: string, m: Machine, rows: Row[], notes: string[],
   return [
     `## ${label}`,
     '',
-    `${m.date} · commit ${m.commit} · ${m.cores}, ${m.ram} RAM · load average at the end ${m.load} · Node ${m.node} · ${m.postgres} · ${m.psql}`,
+    `${m.date} · commit ${m.commit} · ${m.cores}, ${m.ram} RAM · load average ${m.load} · Node ${m.node} · ${m.postgres} · ${m.psql}`,
     '',
     table(rows),
     '',

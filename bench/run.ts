@@ -110,6 +110,7 @@ export async function interleaved(
 }
 
 /** Progress for whoever watches the run, on stderr (stdout carries the table). */
+const t0 = Date.now();
 export function say(line: string): void {
-  process.stderr.write(`bench: ${line}\n`);
+  process.stderr.write(`bench: [${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${line}\n`);
 }
