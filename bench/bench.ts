@@ -8,7 +8,7 @@
  * writes the section HMIS_BENCH_LABEL (default "latest run") of BENCHMARKS.md.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { prepareOutbox, restoreOutbox, exportMessages, startRelay } from './mail.js';
@@ -140,10 +140,12 @@ async function measureAll(db: Knex, dbUrl: string, env: Record<string, string>, 
 
   const oneShots = await bulk(db, env, relay);
   const flush = await outbox(db, env, relay);
-  const rate = flush.rate;
+  // "≤ 4 s, then delivery at the outbox rate": the messages a bulk command delivers on its way are
+  // allowed the outbox's target rate, 0.8× what bare nodemailer reached on the same relay in this run.
+  const rate = 0.8 * flush.floorRate;
   for (const s of oneShots) {
     const budget = s.base + (s.messages / rate) * 1000;
-    const target = s.messages ? `≤ ${s.base / 1000} s + ${n(s.messages)} messages at the flush rate (${ms(budget)})` : `≤ ${s.base / 1000} s`;
+    const target = s.messages ? `≤ ${s.base / 1000} s + ${n(s.messages)} messages at 0.8× bare nodemailer (${ms(budget)})` : `≤ ${s.base / 1000} s`;
     rows.push({ what: s.what, now: `${ms(s.ms)} (${(s.ms / s.accounts).toFixed(2)} ms an account)`, floor: '—', target, pass: s.ms <= budget });
   }
   rows.push(flush.row);
@@ -153,8 +155,15 @@ async function measureAll(db: Knex, dbUrl: string, env: Record<string, string>, 
   const total = (Date.now() - started) / 1000;
   notes.unshift(
     `${n(users)} demo accounts${scaled}; ratios are medians of ${runs} rounds after a warm-up, the floor and the tool alternating; the bulk commands ran once each, on states set up with SQL, delivering through the in-process relay.`,
-    `The bench itself took ${total.toFixed(0)} s (without the build).`,
+    `The bench itself took ${total.toFixed(0)} s without the build (budget: 10 minutes on 2 cores).`,
   );
+  const cores = cpus().length;
+  const load = Math.max(loadAtStart[0]!, loadavg()[0]!);
+  if (load > cores) {
+    notes.unshift(
+      `The machine was loaded by other work (load average up to ${load.toFixed(1)} on ${cores} cores): absolute times are slower than on an idle machine; the ratios, floor and tool taken side by side, much less so.`,
+    );
+  }
   const text = section(label, m, rows, notes, explains);
   console.log(text);
   say(`wrote ${writeBenchmarks(label, text)}`);
@@ -203,7 +212,7 @@ async function bulk(db: Knex, env: Record<string, string>, relay: { received: nu
 }
 
 /** `outbox flush` of the same queue every round against the bare nodemailer script: a throughput ratio. */
-async function outbox(db: Knex, env: Record<string, string>, relay: { url: string; received: number }): Promise<{ row: Row; rate: number }> {
+async function outbox(db: Knex, env: Record<string, string>, relay: { url: string; received: number }): Promise<{ row: Row; floorRate: number }> {
   const kinds = await prepareOutbox(db, sizes.outbox);
   const file = join(env.HMIS_DATA_DIR!, 'bench-messages.json');
   const messages = await exportMessages(db, file);
@@ -216,7 +225,7 @@ async function outbox(db: Knex, env: Record<string, string>, relay: { url: strin
   const [f, o] = [mid(t, 0), mid(t, 1)];
   const rate = (messages / o) * 1000;
   return {
-    rate,
+    floorRate: (messages / f) * 1000,
     row: {
       what: `\`outbox flush\`, ${messages} messages to a local relay`,
       now: `${ratio(f / o)} of its throughput (${ms(o)}, ${rate.toFixed(0)} msg/s vs ${((messages / f) * 1000).toFixed(0)} msg/s)`,
