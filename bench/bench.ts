@@ -7,6 +7,7 @@
  * a state set up with SQL. Prints the table with targets and EXPLAIN ANALYZE of the list queries, and
  * writes the section HMIS_BENCH_LABEL (default "latest run") of BENCHMARKS.md.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,12 @@ const scaled = users < 1_000_000 ? ' (scaled down with the demo)' : '';
 
 if (!server) {
   process.stderr.write('bench: HMIS_BENCH_DATABASE_URL is not set; give a PostgreSQL server where a scratch database may be created, e.g. postgres://postgres@127.0.0.1:5432/postgres\n');
+  process.exit(2);
+}
+try {
+  execFileSync('psql', ['--version'], { stdio: 'ignore' });
+} catch {
+  process.stderr.write('bench: psql is not on PATH; install the PostgreSQL client (e.g. apt-get install postgresql-client): it is the floor of the SQL rows\n');
   process.exit(2);
 }
 // The bench decides every setting the tool sees: nothing of the operator's own configuration leaks in.

@@ -89,15 +89,18 @@ ratio is the median of the runs after a warm-up, the floor and the tool alternat
 so the ratios hold on a loaded machine even where the absolute times do not.
 `;
 
-/** Replace (or add) the section headed `## <label>` in BENCHMARKS.md; other sections stay as they are. */
-export function writeBenchmarks(label: string, text: string): string {
-  const file = join(root, 'BENCHMARKS.md');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : HEAD;
-  const parts = old.split(/^(?=## )/m);
+/** `old` (a BENCHMARKS.md, or undefined) with the section headed `## <label>` replaced or added; other sections stay. */
+export function mergeSection(old: string | undefined, label: string, text: string): string {
+  const parts = (old ?? HEAD).split(/^(?=## )/m);
   const head = parts[0]!.startsWith('## ') ? HEAD : parts.shift()!;
   const i = parts.findIndex((p) => p.startsWith(`## ${label}\n`));
-  if (i >= 0) parts[i] = `${text.trimEnd()}\n\n`;
-  else parts.push(`${text.trimEnd()}\n\n`);
-  writeFileSync(file, `${head.trimEnd()}\n\n${parts.map((p) => p.trimEnd()).join('\n\n')}\n`);
+  if (i >= 0) parts[i] = text;
+  else parts.push(text);
+  return `${head.trimEnd()}\n\n${parts.map((p) => p.trimEnd()).join('\n\n')}\n`;
+}
+
+/** Write this run's section into BENCHMARKS.md at the root of the checkout; returns the file's path. */
+export function writeBenchmarks(label: string, text: string, file = join(root, 'BENCHMARKS.md')): string {
+  writeFileSync(file, mergeSection(existsSync(file) ? readFileSync(file, 'utf8') : undefined, label, text));
   return file;
 }
