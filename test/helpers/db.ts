@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Database } from '../../src/db/connection.js';
 import { hostEnv, hostKnexOptions, prepareHost, registerHost, truncateHost, type HostName } from './hosts.js';
-import { deviseTemplateDir, templateDir, testRoot } from './paths.js';
+import { deviseTemplateDir, serverTemplateName, templateDir, testRoot } from './paths.js';
 
 export interface TestDb extends Database {
   /** Env for a spawned hmis-admin that must see this database (HMIS_DATABASE_URL or HMIS_DATA_DIR). */
@@ -23,11 +23,14 @@ export const onServer = Boolean(serverUrl);
 export async function openTestDb(host: HostName = 'native'): Promise<TestDb> {
   const { default: knexFactory } = await import('knex');
   if (serverUrl) {
-    const server = await createServerDatabase('hmis_test');
+    // A copy of the run's migrated template (global setup); without one (a file run on its own), migrate.
+    const template = serverTemplateName(host);
+    const copied = await createServerDatabase('hmis_test', template).catch(() => undefined);
+    const server = copied ?? (await createServerDatabase('hmis_test'));
     const url = new URL(server.url);
     const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 30 }, ...hostKnexOptions(host) });
     registerHost(knex, host);
-    await prepareHost(knex, host);
+    if (!copied) await prepareHost(knex, host);
     return {
       knex,
       kind: 'postgres',
@@ -107,17 +110,23 @@ export async function spawnTestDb(): Promise<SpawnDb> {
   };
 }
 
-/** A fresh, empty database on the test server (`<prefix>_<pid>_<random>`); drop() removes it, forcing out connections. */
-export async function createServerDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A fresh database on the test server (`<prefix>_<pid>_<random>`), empty or a copy of `template`; drop()
+ * removes it, forcing out connections.
+ */
+export async function createServerDatabase(prefix: string, template?: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (!serverUrl) throw new Error('a server database needs HMIS_TEST_DATABASE_URL');
   const { default: knexFactory } = await import('knex');
   const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const onServer = async (sql: string) => {
     const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(sql);
-    await admin.destroy();
+    try {
+      await admin.raw(sql);
+    } finally {
+      await admin.destroy();
+    }
   };
-  await onServer(`create database ${name}`);
+  await onServer(template ? `create database ${name} template ${template}` : `create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => onServer(`drop database if exists ${name} with (force)`) };
