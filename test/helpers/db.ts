@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Database } from '../../src/db/connection.js';
-import { hostEnv, hostKnexOptions, prepareHost, registerHost, truncateHost, type HostName } from './hosts.js';
+import { emptyTables, hostEnv, hostKnexOptions, prepareHost, registerHost, truncateHost, type HostName } from './hosts.js';
 import { deviseTemplateDir, serverTemplateName, templateDir, testRoot } from './paths.js';
 
 export interface TestDb extends Database {
@@ -85,11 +85,7 @@ async function shapeOf(knex: Knex): Promise<string> {
 async function emptyAll(knex: Knex): Promise<void> {
   const { rows } = (await knex.raw(`select format('%I.%I', table_schema, table_name) as t from information_schema.tables
     where table_schema in ('public', 'hmis_admin') and table_type = 'BASE TABLE' and table_name not like 'knex_migrations%'`)) as { rows: Array<{ t: string }> };
-  await knex.transaction(async (trx) => {
-    await trx.raw('alter table audit_log disable trigger audit_log_no_truncate');
-    await trx.raw(`truncate ${rows.map((r) => r.t).join(', ')} restart identity cascade`);
-    await trx.raw('alter table audit_log enable trigger audit_log_no_truncate');
-  });
+  await emptyTables(knex, rows.map((r) => r.t));
 }
 
 /**
