@@ -5,7 +5,9 @@ import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
 
 let sdb: SpawnDb;
 let env: Record<string, string>;
-type Account = { username: string; lockReason: string | null; daysLeft: number; missingSignatures: string[] };
+type Account = { username: string; locked: boolean; lockReason: string | null; daysLeft: number; missingSignatures: string[] };
+/** Every demo account as the demo made it (one `users list --json`), to pick each test's subjects from. */
+let demo: Account[];
 
 beforeAll(async () => {
   sdb = await spawnTestDb();
@@ -13,20 +15,25 @@ beforeAll(async () => {
   if (onServer) expect((await spawnCli(['db', 'migrate'], env)).code).toBe(0);
   const r = await spawnCli(['demo', '--users', '200'], env);
   expect(r.code, r.stderr).toBe(0);
+  const list = await spawnCli(['users', 'list', '--json'], env);
+  expect(list.code, list.stderr).toBe(0);
+  demo = list.json<Account[]>();
+  expect(demo).toHaveLength(200);
 });
 afterAll(async () => sdb?.drop());
 
-const locked = async (reason: string) => (await spawnCli(['locked', '--reason', reason, '--json'], env)).json<Account[]>();
+/** The demo's accounts locked for `reason` (no test below unlocks one another test picks). */
+const locked = (reason: string) => demo.filter((a) => a.locked && a.lockReason === reason);
 
 describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
   it('unlock: unlocked, then not_locked; an expired-agreement lock is refused (exit 2); unknown exits 3', async () => {
-    const [first] = await locked('failed_logins');
+    const [first] = locked('failed_logins');
     const r = await spawnCli(['unlock', first!.username, '--notify', '--ticket', 'HD-1', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results[0]).toMatchObject({ user: first!.username, outcome: 'unlocked' });
     const again = await spawnCli(['unlock', first!.username, '--json'], env);
     expect([again.code, again.json().results[0].outcome]).toEqual([0, 'not_locked']);
-    const [expired] = await locked('agreement_expired');
+    const [expired] = locked('agreement_expired');
     const refused = await spawnCli(['unlock', expired!.username, '--json'], env);
     expect(refused.code).toBe(2);
     expect(refused.json().results[0].message).toMatch(/hmis-admin agreement sign/);
@@ -35,7 +42,7 @@ describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
   });
 
   it('lock: locked, then locked again with nothing changed', async () => {
-    const name = (await spawnCli(['users', 'list', '--limit', '40', '--json'], env)).json<Array<{ username: string; locked: boolean }>>().find((u) => !u.locked)!.username;
+    const name = demo.find((u) => !u.locked)!.username;
     const r = await spawnCli(['lock', name, '--reason', 'left the agency', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results[0].outcome).toBe('locked');
@@ -73,7 +80,7 @@ describe('hmis-admin (spawned) lockout, expiry and agreements', () => {
   });
 
   it('agreement show / sign --json: three signatures renew and lift the lock', async () => {
-    const [expired] = await locked('agreement_expired');
+    const [expired] = locked('agreement_expired');
     const name = expired!.username;
     const shown = await spawnCli(['agreement', 'show', name, '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);

@@ -3,7 +3,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 
-let query: string | undefined;
+/** Per database: the tables differ between hosts, and one worker may run several test files. */
+const queries = new WeakMap<Knex, string>();
 
 /** One query that hashes every row of every table in the public schema, plus every sequence's position. */
 async function buildQuery(knex: Knex): Promise<string> {
@@ -29,7 +30,8 @@ function listing(dir: string): string[] {
 
 /** The database's rows and the mail folder's files (names and sizes), as one comparable string. */
 export async function fingerprint(knex: Knex, mailFolder: string): Promise<string> {
-  query ??= await buildQuery(knex);
+  let query = queries.get(knex);
+  if (!query) queries.set(knex, (query = await buildQuery(knex)));
   const rows = (await knex.raw(query)) as { rows: Array<{ t: string; h: string }> };
   return JSON.stringify({ db: rows.rows.map((r) => `${r.t}:${r.h}`), mail: listing(mailFolder) });
 }

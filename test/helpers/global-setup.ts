@@ -1,28 +1,91 @@
 /**
- * Once per run: a migrated PGlite template for every test file to copy (the CLI is built by `npm test`),
+ * Once per run: migrated template databases for every test file to copy (the CLI is built by `npm test`),
  * and the guard that fails the run if any test touched the operator's hmis-admin data folder.
+ *
+ * PGlite: one template folder per host, kept between runs under .hmis-test/templates-<hash> (the hash covers
+ * the migrations, the devise host schema and the PGlite version, so a change makes a new one); test files copy it.
+ * Server (HMIS_TEST_DATABASE_URL): one migrated template database per host for this run, which openTestDb
+ * copies with CREATE DATABASE … TEMPLATE instead of migrating again; dropped at the end.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { guardOperatorFiles } from './home-guard.js';
-import { deviseTemplateDir, templateDir, testRoot } from './paths.js';
+import { repoRoot, serverTemplateName, templateCache, testRoot } from './paths.js';
 
-export default async function setup(): Promise<() => void> {
-  const check = guardOperatorFiles();
-  rmSync(testRoot, { recursive: true, force: true });
-  mkdirSync(testRoot, { recursive: true });
+const HOSTS = ['native', 'devise'] as const;
+
+async function pgliteTemplates(): Promise<void> {
+  const cache = templateCache;
+  if (existsSync(join(cache, 'done'))) return;
   const { default: knexFactory } = await import('knex');
   const { default: ClientPgLite } = await import('knex-pglite');
   const { hostKnexOptions, prepareHost } = await import('./hosts.js');
-  // One template per host, made side by side: each test file copies its host's.
-  await Promise.all(
-    ([['native', templateDir], ['devise', deviseTemplateDir]] as const).map(async ([host, dir]) => {
-      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host) });
-      await prepareHost(knex, host);
-      await knex.destroy();
-      if (!existsSync(dir)) throw new Error(`PGlite template for ${host} was not created`);
-    }),
-  );
-  return () => {
+  // Made aside and renamed into place, so a run beside this one never copies half a template.
+  const making = `${cache}.${process.pid}`;
+  rmSync(making, { recursive: true, force: true });
+  mkdirSync(making, { recursive: true });
+  // One at a time: PGlite runs on this thread, so side by side would only interleave.
+  for (const host of HOSTS) {
+    const dir = join(making, host);
+    const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host) });
+    await prepareHost(knex, host);
+    await knex.destroy();
+    if (!existsSync(join(dir, 'PG_VERSION'))) throw new Error(`PGlite template for ${host} was not created`);
+  }
+  mkdirSync(join(making, 'done'));
+  try {
+    renameSync(making, cache);
+  } catch {
+    rmSync(making, { recursive: true, force: true }); // another run finished first: use its copy
+  }
+  // Templates of earlier migrations are only disk space.
+  const root = join(repoRoot, '.hmis-test');
+  for (const name of readdirSync(root)) {
+    if (/^templates-[0-9a-f]{16}$/.test(name) && join(root, name) !== cache) rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
+async function serverTemplates(serverUrl: string): Promise<() => Promise<void>> {
+  const { default: knexFactory } = await import('knex');
+  const { hostKnexOptions, prepareHost } = await import('./hosts.js');
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  const names = HOSTS.map(serverTemplateName);
+  try {
+    await Promise.all(
+      HOSTS.map(async (host) => {
+        const name = serverTemplateName(host);
+        await admin.raw(`drop database if exists ${name} with (force)`);
+        await admin.raw(`create database ${name}`);
+        const url = new URL(serverUrl);
+        url.pathname = `/${name}`;
+        const knex = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 1 }, ...hostKnexOptions(host) });
+        try {
+          await prepareHost(knex, host);
+        } finally {
+          await knex.destroy(); // a template must have no connections when it is copied
+        }
+      }),
+    );
+  } finally {
+    await admin.destroy();
+  }
+  return async () => {
+    const drop = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+    for (const name of names) await drop.raw(`drop database if exists ${name} with (force)`);
+    await drop.destroy();
+  };
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const check = guardOperatorFiles();
+  rmSync(testRoot, { recursive: true, force: true });
+  mkdirSync(testRoot, { recursive: true });
+  const serverUrl = process.env.HMIS_TEST_DATABASE_URL;
+  // The PGlite templates serve the embedded suite; the server suite copies server templates instead.
+  const dropServer = serverUrl ? await serverTemplates(serverUrl) : undefined;
+  if (!serverUrl) await pgliteTemplates();
+  return async () => {
+    await dropServer?.();
     rmSync(testRoot, { recursive: true, force: true });
     check();
   };

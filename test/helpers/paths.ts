@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -6,10 +7,33 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 // One folder per test run (global setup names it), so runs side by side never delete each other's files.
 process.env.HMIS_TEST_RUN ??= `run-${process.pid}`;
 export const testRoot = join(repoRoot, '.hmis-test', process.env.HMIS_TEST_RUN);
-export const templateDir = join(testRoot, 'template-pgdata');
+
+/** A hash of everything the migrated templates are made from: the migrations, the devise host schema, the PGlite version. */
+function templateHash(): string {
+  const h = createHash('sha256');
+  const add = (path: string) => {
+    if (statSync(path).isDirectory()) for (const name of readdirSync(path).sort()) add(join(path, name));
+    else h.update(path.slice(repoRoot.length)).update('\0').update(readFileSync(path)).update('\0');
+  };
+  for (const p of ['src/db/migrate.ts', 'src/db/migrations', 'test/devise/schema.sql', 'test/helpers/hosts.ts']) add(join(repoRoot, p));
+  h.update(JSON.parse(readFileSync(join(repoRoot, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')).version);
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Migrated PGlite templates, kept between runs (global setup makes them when the hash is new); test
+ * files copy them, never open them in place.
+ */
+export const templateCache = join(repoRoot, '.hmis-test', `templates-${templateHash()}`);
+export const templateDir = join(templateCache, 'native');
 /** The same for the devise host: OpenPath-shaped host tables and the tool's own in hmis_admin. */
-export const deviseTemplateDir = join(testRoot, 'template-devise-pgdata');
+export const deviseTemplateDir = join(templateCache, 'devise');
 export const binPath = join(repoRoot, 'bin', 'hmis-admin.js');
+
+/** The migrated template database of this run on the test server (HMIS_TEST_DATABASE_URL), one per host. */
+export function serverTemplateName(host: 'native' | 'devise'): string {
+  return `hmis_tmpl_${process.env.HMIS_TEST_RUN!.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${host}`;
+}
 
 /**
  * A fresh HOME, XDG_DATA_HOME and HMIS_DATA_DIR under the run's folder: every CLI a test runs gets

@@ -10,6 +10,7 @@ import type { Prompts } from '../../src/context.js';
 import { buildProgram } from '../../src/program.js';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { snapshot, type Snapshot } from '../helpers/snapshot.js';
 
 /** Examples that cannot run here, and why (matched on the command as written, after `hmis-admin`). */
 const SKIP: Array<[RegExp, string]> = [
@@ -105,15 +106,18 @@ const yes: Prompts = {
 };
 
 let db: TestDb;
+let demo: Snapshot;
 beforeAll(async () => {
   db = await openTestDb();
+  const r = await cli(['demo', '--users', '200'], { database: db });
+  expect(r.code, r.stderr).toBe(0);
+  // One demo, saved: each group starts from exactly its rows and sequences (a new demo each time cost seconds).
+  demo = await snapshot(db.knex);
 });
 afterAll(async () => db?.close());
 
 async function freshDemo(): Promise<void> {
-  await db.reset();
-  const r = await cli(['demo', '--users', '200'], { database: db });
-  expect(r.code, r.stderr).toBe(0);
+  await demo.restore();
 }
 
 /** Today's date for `--date`: a fixed date in an example would drift before the demo's terms as time passes. */
