@@ -207,3 +207,9 @@ export async function allAccounts(knex: Knex): Promise<AccountRow[]> {
 export async function resetDigest(knex: Knex, raw: string): Promise<string> {
   return (await storeOf(knex)).reset.digest(raw);
 }
+
+/** Every row the host keeps for its accounts, raw (devise: users and the tool's account_state), to compare before and after. */
+export async function hostRows(knex: Knex): Promise<Record<string, unknown[]>> {
+  if (hostOfKnex(knex) !== 'devise') return { users: await knex('users').orderBy('id') };
+  return { users: await knex('public.users').orderBy('id'), state: await knex('hmis_admin.account_state').orderBy('user_id') };
+}

@@ -6,6 +6,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { openTestDb, type TestDb } from '../helpers/db.js';
+import { HOSTS, updateAccount } from '../helpers/hosts.js';
+import { guardHostSchema } from '../helpers/schema-guard.js';
 import { count, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 import { startRelay, type TestRelay } from '../helpers/smtp.js';
 
@@ -15,8 +17,12 @@ const LOCKED = new Date('2027-03-09T10:00:00Z');
 let db: TestDb;
 let relay: TestRelay;
 
+const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
+const recipients = () => relay.received.flatMap((m) => m.to);
+
+describe.each(HOSTS)('on the %s host', (host) => {
 beforeAll(async () => {
-  db = await openTestDb();
+  db = await openTestDb(host);
 });
 afterAll(async () => db?.close());
 beforeEach(async () => {
@@ -24,9 +30,7 @@ beforeEach(async () => {
   relay = await startRelay();
 });
 afterEach(async () => relay.close());
-
-const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
-const recipients = () => relay.received.flatMap((m) => m.to);
+guardHostSchema(host, () => db.knex);
 
 describe('notice recipients are validated', () => {
   it('unlock --notify with a hostile users.email: unlocked, nothing sent, the outcome says why', async () => {
@@ -89,7 +93,7 @@ describe('notice recipients are validated', () => {
     const first = await run(['expiring', '--notify', '--yes', '--json']);
     expect(first.json().results[0]).toMatchObject({ user: 'vic', outcome: 'failed', message: expect.stringMatching(/no valid email address/) });
     expect(await count(db.knex('agreement_reminders'))).toBe(0);
-    await db.knex('users').where('username', 'vic').update({ email: 'vic@harbor.example.org' });
+    await updateAccount(db.knex, 'vic', { email: 'vic@harbor.example.org' });
     const second = await run(['expiring', '--notify', '--yes', '--json']);
     expect(second.json().results[0]).toMatchObject({ user: 'vic', outcome: 'sent' });
     expect(recipients()).toEqual(['vic@harbor.example.org']);
@@ -123,4 +127,6 @@ describe('notice recipients are validated', () => {
       expect.stringMatching(/^the cc address "victim@agency\.org, attacker@evil\.example" holds more than one address.*; nothing was sent$/),
     ]);
   });
+});
+
 });
