@@ -118,6 +118,8 @@ export interface AccountSeed {
   account_expires_at?: Date | null;
   last_login_at?: Date | null;
   created_at?: Date;
+  /** devise only: an address waiting for confirmation (confirmable's unconfirmed_email). */
+  pending_email?: string | null;
 }
 
 type StateRow = { expires_at?: Date | null; lock_reason?: string | null; locked_at?: Date | null; supervisor_id?: number | null };
@@ -133,6 +135,7 @@ function deviseColumns(knex: Knex, a: Partial<AccountSeed>): { users: Record<str
   if (a.email !== undefined) users.email = a.email ?? '';
   if (a.email_verified_at !== undefined) users.confirmed_at = utc(a.email_verified_at);
   if (a.phone !== undefined) users.phone = a.phone;
+  if (a.pending_email !== undefined) users.unconfirmed_email = a.pending_email;
   if (a.agency_id !== undefined) users.agency_id = a.agency_id;
   if (a.failed_login_attempts !== undefined) users.failed_attempts = a.failed_login_attempts;
   if (a.last_login_at !== undefined) users.current_sign_in_at = utc(a.last_login_at);

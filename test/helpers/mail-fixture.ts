@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { openTestDb, type TestDb } from './db.js';
 import type { HostName } from './hosts.js';
-import { guardHostSchema } from './schema-guard.js';
+import { guardHostSchema } from './host-suite.js';
 import { startRelay, type TestRelay } from './smtp.js';
 
 export interface MailFixture {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import { HOSTS, hostRows, userRow } from '../helpers/hosts.js';
-import { guardHostSchema } from '../helpers/schema-guard.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, mailDir, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -31,13 +31,10 @@ const PERMS: Array<[string, string, string]> = [
 ];
 
 describe.each(HOSTS)('on the %s host', (host) => {
-beforeAll(async () => {
-  db = await openTestDb(host);
-  env = { ...db.env, HMIS_DATA_DIR: mailDir() };
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
 });
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-guardHostSchema(host, () => db.knex);
 
 describe('agreement sign', () => {
   it('every signature order renews exactly once, on the third, and lifts the expired-agreement lock', async () => {

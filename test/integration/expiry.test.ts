@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
+import { onServer, type TestDb } from '../helpers/db.js';
 import { HOSTS, insertAccounts, lockedCount, loginsOf, updateAccount, userRow } from '../helpers/hosts.js';
-import { guardHostSchema } from '../helpers/schema-guard.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, mailDir, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -15,13 +15,10 @@ const run = (args: string[], clock: () => Date = () => NOW) => cli(args, { datab
 const user = (name: string) => userRow(db.knex, name);
 
 describe.each(HOSTS)('on the %s host', (host) => {
-beforeAll(async () => {
-  db = await openTestDb(host);
-  env = { ...db.env, HMIS_DATA_DIR: mailDir() };
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
 });
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-guardHostSchema(host, () => db.knex);
 
 describe('expiring', () => {
   beforeEach(async () => {
@@ -165,7 +162,7 @@ describe('expiring --notify', () => {
     expect(r.json().results).toEqual([{ user: 'jdoe', outcome: 'sent', message: expect.stringMatching(/^7-day reminder \(7 days left, expires 2027-03-17; missing: user, director\); reminder sent/) }]);
     const audit = await db.knex('audit_log').where('action', 'reminder.sent');
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ user_id: jd.id, ticket: 'HD-77' });
+    expect({ ...audit[0], user_id: Number(audit[0].user_id) }).toMatchObject({ user_id: jd.id, ticket: 'HD-77' });
     expect(JSON.stringify(audit[0].details)).toContain('j***@harbor.example.org');
     const mail = await db.knex('mail_outbox').where('kind', 'reminder').first();
     expect(mail.to_address).toBe('jdoe@harbor.example.org');

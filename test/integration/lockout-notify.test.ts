@@ -3,11 +3,11 @@
  * (users.email or agencies.executive_director_email) never becomes two recipients. Invalid ones are left
  * out and the outcome says so; with no valid recipient left nothing is sent.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import { HOSTS, updateAccount } from '../helpers/hosts.js';
-import { guardHostSchema } from '../helpers/schema-guard.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 import { startRelay, type TestRelay } from '../helpers/smtp.js';
 
@@ -21,16 +21,13 @@ const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS
 const recipients = () => relay.received.flatMap((m) => m.to);
 
 describe.each(HOSTS)('on the %s host', (host) => {
-beforeAll(async () => {
-  db = await openTestDb(host);
+useHostDb(host, (d) => {
+  db = d;
 });
-afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.reset();
   relay = await startRelay();
 });
 afterEach(async () => relay.close());
-guardHostSchema(host, () => db.knex);
 
 describe('notice recipients are validated', () => {
   it('unlock --notify with a hostile users.email: unlocked, nothing sent, the outcome says why', async () => {

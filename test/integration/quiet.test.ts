@@ -1,11 +1,11 @@
 /** --quiet from cron: a bulk table lists only what did not succeed, then one summary line; JSON and CSV keep every row. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
 import { enqueueMail } from '../../src/mail/outbox.js';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
 import { HOSTS, insertAccounts } from '../helpers/hosts.js';
-import { guardHostSchema } from '../helpers/schema-guard.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { mailDir, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -16,13 +16,10 @@ const LOCKED = new Date('2027-03-09T10:00:00Z');
 const run = (args: string[]) => cli(args, { database: db, env, clock: () => NOW });
 
 describe.each(HOSTS)('on the %s host', (host) => {
-beforeAll(async () => {
-  db = await openTestDb(host);
-  env = { ...db.env, HMIS_DATA_DIR: mailDir() };
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
 });
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-guardHostSchema(host, () => db.knex);
 
 describe('--quiet on bulk results', () => {
   it('`-q expire --yes` prints one summary line instead of a line per account', async () => {
