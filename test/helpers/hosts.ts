@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import type { Config } from '../../src/config.js';
 import type { AccountRow, AccountStore, LockReason } from '../../src/store/types.js';
 import { repoRoot } from './paths.js';
 
@@ -42,12 +43,29 @@ export function hostOfKnex(knex: Knex): HostName {
   return hostOf.get(knex) ?? 'native';
 }
 
+/** The configuration hmis-admin runs with on this host (its defaults: paths, link lifetime, lockout threshold). */
+export async function hostConfig(host: HostName): Promise<Config> {
+  const { loadConfig } = await import('../../src/config.js');
+  return loadConfig({}, { HOME: '/nonexistent', HMIS_DATABASE_URL: 'postgres://localhost/x', HMIS_SMTP_URL: 'smtp://localhost:25', HMIS_MAIL_FROM: 'a@b.org', ...hostEnv(host) }, repoRoot, false);
+}
+
 /** The account store over a test database (the same class hmis-admin would pick). */
 export async function storeOf(knex: Knex, clock: () => Date = () => new Date()): Promise<AccountStore> {
-  const { loadConfig } = await import('../../src/config.js');
   const { storeOn } = await import('../../src/store/index.js');
-  const config = loadConfig({}, { HOME: '/nonexistent', HMIS_DATABASE_URL: 'postgres://localhost/x', HMIS_SMTP_URL: 'smtp://localhost:25', HMIS_MAIL_FROM: 'a@b.org', ...hostEnv(hostOfKnex(knex)) }, repoRoot, false);
-  return storeOn(knex, config, clock);
+  return storeOn(knex, await hostConfig(hostOfKnex(knex)), clock);
+}
+
+/** What a link looks like on this host: its path and query parameter, for reset and for confirmation links. */
+export async function linkShape(host: HostName): Promise<{ resetPath: string; resetParam: string; verifyPath: string; verifyParam: string; resetTtlMs: number }> {
+  const config = await hostConfig(host);
+  const devise = host === 'devise';
+  return {
+    resetPath: config.resetPath,
+    resetParam: devise ? 'reset_password_token' : 'token',
+    verifyPath: config.verifyPath,
+    verifyParam: devise ? 'confirmation_token' : 'token',
+    resetTtlMs: config.resetTtlMs,
+  };
 }
 
 /** An account as the store reads it (any host), or throws when there is none. */
