@@ -19,6 +19,8 @@ export interface SeedUser {
   phone?: string | null;
   lock?: 'failed_logins' | 'agreement_expired' | 'admin';
   agency?: string;
+  /** devise only: an address waiting for confirmation. */
+  pending?: string;
 }
 
 /** Insert accounts (and their agencies) on any host; returns username → id. */
@@ -37,6 +39,7 @@ export async function seedUsers(knex: Knex, users: SeedUser[]): Promise<Record<s
         locked_at: u.lock ? new Date() : null,
         lock_reason: u.lock ?? null,
         failed_login_attempts: u.lock === 'failed_logins' ? 3 : 0,
+        ...(u.pending ? { pending_email: u.pending } : {}),
       },
     ]);
     ids[u.username] = id!;
