@@ -55,8 +55,16 @@ export async function storeOf(knex: Knex, clock: () => Date = () => new Date()):
   return storeOn(knex, await hostConfig(hostOfKnex(knex)), clock);
 }
 
+export interface LinkShape {
+  resetPath: string;
+  resetParam: string;
+  verifyPath: string;
+  verifyParam: string;
+  resetTtlMs: number;
+}
+
 /** What a link looks like on this host: its path and query parameter, for reset and for confirmation links. */
-export async function linkShape(host: HostName): Promise<{ resetPath: string; resetParam: string; verifyPath: string; verifyParam: string; resetTtlMs: number }> {
+export async function linkShape(host: HostName): Promise<LinkShape> {
   const config = await hostConfig(host);
   const devise = host === 'devise';
   return {

@@ -2,8 +2,11 @@
 import type { Knex } from 'knex';
 import { simpleParser } from 'mailparser';
 import { cli, type CliResult, type InProcessOptions } from './cli.js';
+import { afterAll } from 'vitest';
 import type { TestDb } from './db.js';
-import { ensureAgency, hostOfKnex, insertAccounts } from './hosts.js';
+import { useHostDb } from './host-suite.js';
+import { ensureAgency, hostOfKnex, insertAccounts, linkShape, type HostName, type LinkShape } from './hosts.js';
+import { startRelay } from './smtp.js';
 import type { TestRelay } from './smtp.js';
 
 export const SITE = 'https://hmis.test.example.org';
@@ -45,6 +48,23 @@ export async function seedUsers(knex: Knex, users: SeedUser[]): Promise<Record<s
     ids[u.username] = id!;
   }
   return ids;
+}
+
+export interface LinkSuite {
+  db: TestDb;
+  relay: TestRelay;
+  ids: Record<string, number>;
+  shape: LinkShape;
+}
+
+/** A link test file's setting on one host: one database kept across the file's tests, a relay, these accounts, the host's link shape. */
+export function useLinkSuite(host: HostName, users: SeedUser[], ready: (s: LinkSuite) => void): void {
+  let relay: TestRelay | undefined;
+  useHostDb(host, async (db) => {
+    relay = await startRelay();
+    ready({ db, relay, ids: await seedUsers(db.knex, users), shape: await linkShape(host) });
+  }, { reset: false });
+  afterAll(async () => relay?.close());
 }
 
 /** Every link-bearing token seen, and every piece of output that must not contain one. */

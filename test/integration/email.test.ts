@@ -1,12 +1,11 @@
 /** `email set|verify|check` against a real smtp-server; confirmEmail's binding to one address. */
 import { createHash } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { confirmEmail } from '../../src/index.js';
 import type { TestDb } from '../helpers/db.js';
-import { useHostDb } from '../helpers/host-suite.js';
-import { allAccounts, HOSTS, linkShape, resetDigest, userRow } from '../helpers/hosts.js';
-import { count, FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
-import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { allAccounts, HOSTS, resetDigest, userRow, type LinkShape } from '../helpers/hosts.js';
+import { count, FROM, Leaks, seedUsers, SITE, useLinkSuite } from '../helpers/links.js';
+import type { TestRelay } from '../helpers/smtp.js';
 import { HOSTILE_ADDRESSES } from '../fixtures/hostile-addresses.js';
 
 let db: TestDb;
@@ -17,7 +16,7 @@ const env = (extra: Record<string, string | undefined> = {}) => ({ ...db.env, HM
 const run = (args: string[], o: { clock?: () => Date; env?: Record<string, string | undefined> } = {}) => leaks.run(db, args, { env: env(o.env), clock: o.clock });
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const user = (name: string) => userRow(db.knex, name);
-let shape: Awaited<ReturnType<typeof linkShape>>;
+let shape: LinkShape;
 
 /**
  * On devise an address change waits for the person (Devise reconfirmable): `email set` puts the new address in
@@ -27,17 +26,13 @@ let shape: Awaited<ReturnType<typeof linkShape>>;
  */
 describe.each(HOSTS)('on the %s host', (host) => {
 const native = host === 'native';
-useHostDb(host, async (d) => {
-  db = d;
-  shape = await linkShape(host);
-  relay = await startRelay();
-  ids = await seedUsers(db.knex, [
+useLinkSuite(host, [
     { username: 'alice', agency: 'Harbor' }, { username: 'bob', agency: 'Harbor' }, { username: 'frank', agency: 'Harbor', verified: false },
     { username: 'nina', agency: 'Harbor', verified: false }, { username: 'otto', agency: 'Harbor', email: null, phone: null },
     { username: 'clean', agency: 'Quiet Agency' },
-  ]);
-}, { reset: false });
-afterAll(async () => relay?.close());
+  ], (s) => {
+  ({ db, relay, ids, shape } = s);
+});
 
 describe('email set', () => {
   it('refuses every hostile address with exit 2, naming it, and writes nothing', async () => {

@@ -2,12 +2,11 @@
  * Links are built from the configuration of the run that delivers them, never from the outbox row; the
  * link lifecycle (minted, revoked because undelivered) is audited without the token.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestDb } from '../helpers/db.js';
-import { useHostDb } from '../helpers/host-suite.js';
-import { HOSTS, linkShape, resetDigest } from '../helpers/hosts.js';
-import { FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
-import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { HOSTS, resetDigest, type LinkShape } from '../helpers/hosts.js';
+import { FROM, Leaks, SITE, useLinkSuite } from '../helpers/links.js';
+import type { TestRelay } from '../helpers/smtp.js';
 
 let db: TestDb;
 let relay: TestRelay;
@@ -16,7 +15,7 @@ const leaks = new Leaks();
 const env = (extra: Record<string, string | undefined> = {}) => ({ ...db.env, HMIS_SITE_URL: SITE, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM, ...extra });
 const run = (args: string[], o: { clock?: () => Date; env?: Record<string, string | undefined> } = {}) => leaks.run(db, args, { env: env(o.env), clock: o.clock });
 const digest = (raw: string) => resetDigest(db.knex, raw);
-let shape: Awaited<ReturnType<typeof linkShape>>;
+let shape: LinkShape;
 const defer = () => (relay.onMessage = () => ({ code: 421, message: '4.3.2 try again later' }));
 const accept = () => (relay.onMessage = () => 'accept');
 const later = () => new Date(Date.now() + 10 * 60_000);
@@ -26,13 +25,9 @@ const audits = async (action: string, userId: number) =>
   );
 
 describe.each(HOSTS)('on the %s host', (host) => {
-useHostDb(host, async (d) => {
-  db = d;
-  shape = await linkShape(host);
-  relay = await startRelay();
-  ids = await seedUsers(db.knex, [{ username: 'alice' }, { username: 'bert' }, { username: 'cora', verified: false }, { username: 'dina' }]);
-}, { reset: false });
-afterAll(async () => relay?.close());
+useLinkSuite(host, [{ username: 'alice' }, { username: 'bert' }, { username: 'cora', verified: false }, { username: 'dina' }], (s) => {
+  ({ db, relay, ids, shape } = s);
+});
 
 describe('links come from the configuration at delivery time', () => {
   it('a tampered siteUrl/path in a pending reset row is ignored: the link uses HMIS_SITE_URL', async () => {

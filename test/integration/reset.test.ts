@@ -1,13 +1,12 @@
 /** `reset send|list|check` against a real smtp-server, and the token rules: hash only, single use, expiry, revocation. */
 import { createHash } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redeemResetToken } from '../../src/index.js';
 import { when } from '../../src/output/format.js';
 import { onServer, type TestDb } from '../helpers/db.js';
-import { useHostDb } from '../helpers/host-suite.js';
-import { HOSTS, linkShape, resetDigest } from '../helpers/hosts.js';
-import { count, FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
-import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { HOSTS, resetDigest, type LinkShape } from '../helpers/hosts.js';
+import { count, FROM, Leaks, SITE, useLinkSuite } from '../helpers/links.js';
+import type { TestRelay } from '../helpers/smtp.js';
 
 let db: TestDb;
 let relay: TestRelay;
@@ -18,7 +17,7 @@ const run = (args: string[], o: { clock?: () => Date; env?: Record<string, strin
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const accept = () => (relay.onMessage = () => 'accept');
 const digest = (raw: string) => resetDigest(db.knex, raw);
-let shape: Awaited<ReturnType<typeof linkShape>>;
+let shape: LinkShape;
 
 /**
  * On devise the link is Devise's (reset_password_token=, /users/password/edit), the history keeps Devise's digest, the
@@ -27,17 +26,13 @@ let shape: Awaited<ReturnType<typeof linkShape>>;
  */
 describe.each(HOSTS)('on the %s host', (host) => {
 const native = host === 'native';
-useHostDb(host, async (d) => {
-  db = d;
-  shape = await linkShape(host);
-  relay = await startRelay();
-  ids = await seedUsers(db.knex, [
+useLinkSuite(host, [
     { username: 'alice' }, { username: 'frank' }, { username: 'gina' }, { username: 'hank' }, { username: 'ivy' }, { username: 'jill' }, { username: 'kate' }, { username: 'lena', verified: false },
     { username: 'bob', lock: 'failed_logins' }, { username: 'carol', lock: 'agreement_expired' }, { username: 'adam', lock: 'admin' },
     { username: 'dave', email: null }, { username: 'erin', email: 'not-an-address' },
-  ]);
-}, { reset: false });
-afterAll(async () => relay?.close());
+  ], (s) => {
+  ({ db, relay, ids, shape } = s);
+});
 
 describe('reset send', () => {
   it('delivers a link built from HMIS_SITE_URL and stores only its SHA-256', async () => {
