@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { loadConfig } from '../../src/config.js';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { Database } from '../../src/db/connection.js';
-import { hostOfKnex } from './hosts.js';
+import { hostOfKnex, insertAccounts } from './hosts.js';
 import { sandboxEnv, testRoot } from './paths.js';
 
 export interface SeedUser {
@@ -32,11 +32,10 @@ export async function seedAgency(k: Knex, name = 'Harbor Light Shelter', edEmail
   return Number((row as { id: number }).id);
 }
 
-/** Insert one user; returns its id. */
+/** Insert one user (any host: see insertAccounts); returns its id. */
 export async function seedUser(k: Knex, u: SeedUser): Promise<number> {
-  if (hostOfKnex(k) === 'devise') return seedDeviseUser(k, u);
-  const [row] = await k('users')
-    .insert({
+  const [id] = await insertAccounts(k, [
+    {
       username: u.username,
       first_name: u.username,
       last_name: 'Test',
@@ -48,43 +47,9 @@ export async function seedUser(k: Knex, u: SeedUser): Promise<number> {
       created_at: u.createdAt ?? new Date('2025-01-01T00:00:00Z'),
       supervisor_id: u.supervisorId ?? null,
       agency_id: u.agencyId ?? null,
-    })
-    .returning('id');
-  return Number((row as { id: number }).id);
-}
-
-/**
- * The same account on a Devise table: a failed-login lock is Devise lockable's; an administrator's or agreement
- * lock is the active flag off with its reason in hmis_admin.account_state, beside the expiry and the supervisor.
- */
-async function seedDeviseUser(k: Knex, u: SeedUser): Promise<number> {
-  const utc = (d: Date | null | undefined) => (d ? k.raw("?::timestamptz at time zone 'utc'", [d.toISOString()]) : null);
-  const deviseLock = u.lockedAt && (u.lockReason ?? 'failed_logins') === 'failed_logins';
-  const stateLock = u.lockedAt && u.lockReason && u.lockReason !== 'failed_logins' ? u.lockReason : null;
-  const [row] = await k('public.users')
-    .insert({
-      user_name: u.username,
-      first_name: u.username,
-      last_name: 'Test',
-      email: u.email === undefined ? `${u.username.toLowerCase()}@harbor.example.org` : (u.email ?? ''),
-      locked_at: deviseLock ? utc(u.lockedAt) : null,
-      failed_attempts: u.failed ?? 0,
-      active: !stateLock,
-      created_at: utc(u.createdAt ?? new Date('2025-01-01T00:00:00Z')),
-      agency_id: u.agencyId ?? null,
-    })
-    .returning('id');
-  const id = Number((row as { id: number }).id);
-  if (stateLock || u.expiresAt || u.supervisorId) {
-    await k('hmis_admin.account_state').insert({
-      user_id: id,
-      expires_at: u.expiresAt ?? null,
-      lock_reason: stateLock,
-      locked_at: stateLock ? u.lockedAt : null,
-      supervisor_id: u.supervisorId ?? null,
-    });
-  }
-  return id;
+    },
+  ]);
+  return id!;
 }
 
 /** count(*) as a number on both drivers. */

@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
+import { HOSTS, hostRows, userRow } from '../helpers/hosts.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, mailDir, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -9,18 +11,11 @@ const NOW = new Date('2027-03-10T15:00:00Z');
 const TODAY = new Date('2027-03-10T00:00:00Z');
 const YEAR = 365 * 86_400_000;
 
-beforeAll(async () => {
-  db = await openTestDb();
-  env = { HMIS_DATA_DIR: mailDir() };
-});
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-
 const run = (args: string[]) => cli(args, { database: db, env, clock: () => NOW });
-const row = (username: string) => db.knex('users').where('username', username).first();
+const row = (username: string) => userRow(db.knex, username);
 /** Everything a refused command must leave alone. */
 const snapshot = async () => ({
-  users: await db.knex('users').orderBy('id'),
+  host: await hostRows(db.knex),
   agreements: await db.knex('user_agreements').orderBy('id'),
   audit: await count(db.knex('audit_log')),
   mail: await count(db.knex('mail_outbox')),
@@ -34,6 +29,12 @@ const PERMS: Array<[string, string, string]> = [
   ['director', 'user', 'supervisor'],
   ['director', 'supervisor', 'user'],
 ];
+
+describe.each(HOSTS)('on the %s host', (host) => {
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
+});
 
 describe('agreement sign', () => {
   it('every signature order renews exactly once, on the third, and lifts the expired-agreement lock', async () => {
@@ -49,7 +50,7 @@ describe('agreement sign', () => {
       }
       expect(outcomes, order.join(',')).toEqual(['signed', 'signed', 'renewed']);
       const u = await row(name);
-      expect(u.account_expires_at.toISOString()).toBe(new Date(TODAY.getTime() + YEAR).toISOString());
+      expect(u.account_expires_at!.toISOString()).toBe(new Date(TODAY.getTime() + YEAR).toISOString());
       expect([u.locked_at, u.lock_reason]).toEqual([null, null]);
       const id = u.id;
       expect(await count(db.knex('user_agreements').where('user_id', id).whereNotNull('completed_at'))).toBe(1);
@@ -66,7 +67,7 @@ describe('agreement sign', () => {
     const r = await run(['agreement', 'sign', 'early', '--by', 'director', '--json']);
     expect(r.json().results[0].message).toMatch(/renewed until 2028-03-19; still locked \(failed_logins\): `hmis-admin unlock early` lifts that/);
     const u = await row('early');
-    expect(u.account_expires_at.toISOString()).toBe('2028-03-19T00:00:00.000Z');
+    expect(u.account_expires_at!.toISOString()).toBe('2028-03-19T00:00:00.000Z');
     expect(u.lock_reason).toBe('failed_logins');
     // The next renewal's term starts at this completion.
     const next = await run(['agreement', 'sign', 'early', '--by', 'user', '--date', '2027-03-09', '--json']);
@@ -121,7 +122,7 @@ describe('agreement sign', () => {
     }
     expect(await row('exp')).toMatchObject({ locked_at: null, lock_reason: null });
     const leaver = await row('leaver');
-    expect([leaver.lock_reason, leaver.account_expires_at.toISOString()]).toEqual(['admin', new Date(TODAY.getTime() + YEAR).toISOString()]);
+    expect([leaver.lock_reason, leaver.account_expires_at!.toISOString()]).toEqual(['admin', new Date(TODAY.getTime() + YEAR).toISOString()]);
     const lv = leaver.id;
     expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'agreement.sign' }))).toBe(3);
     expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'unlock' }))).toBe(0);
@@ -200,4 +201,6 @@ describe('agreement show', () => {
     expect(text.stdout).toMatch(/hmis-admin agreement sign jdoe --by director/);
     expect((await run(['agreement', 'show', 'nobody'])).code).toBe(3);
   });
+});
+
 });

@@ -1,6 +1,10 @@
 /**
  * confirmEmail against a concurrent `email set`: both lock the account row first, so they never deadlock,
  * no database error reaches the web application, and no address is ever verified that was not confirmed.
+ *
+ * Native only: confirmEmail is the library call a native host's web application makes; on a Devise host the
+ * application confirms with Devise's confirm_by_token and confirmEmail refuses (library-hosts.test.ts), so there is
+ * no hmis-admin confirm to race (test/devise/openpath.test.ts confirms a changed address with Devise itself).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeStore } from '../../src/store/native/index.js';

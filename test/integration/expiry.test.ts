@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
+import { onServer, type TestDb } from '../helpers/db.js';
+import { HOSTS, insertAccounts, lockedCount, loginsOf, updateAccount, userRow } from '../helpers/hosts.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, mailDir, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -9,14 +11,14 @@ const NOW = new Date('2027-03-10T15:00:00Z');
 const DAY = 86_400_000;
 const at = (days: number, hour = 0) => new Date(Date.UTC(2027, 2, 10 + days, hour));
 
-beforeAll(async () => {
-  db = await openTestDb();
-  env = { HMIS_DATA_DIR: mailDir() };
-});
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-
 const run = (args: string[], clock: () => Date = () => NOW) => cli(args, { database: db, env, clock });
+const user = (name: string) => userRow(db.knex, name);
+
+describe.each(HOSTS)('on the %s host', (host) => {
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
+});
 
 describe('expiring', () => {
   beforeEach(async () => {
@@ -79,11 +81,10 @@ describe('expiring', () => {
 
 /** Reminders sent so far: username → stages in the order sent, with the UTC day each went out. */
 async function sent(): Promise<Record<string, Array<[number, string]>>> {
-  const rows = (await db.knex('agreement_reminders as r').join('users as u', 'u.id', 'r.user_id').orderBy('r.id').select('u.username', 'r.stage_days', 'r.sent_at')) as Array<{
-    username: string; stage_days: number; sent_at: Date;
-  }>;
+  const rows = (await db.knex('agreement_reminders').orderBy('id').select('user_id', 'stage_days', 'sent_at')) as Array<{ user_id: number; stage_days: number; sent_at: Date }>;
+  const names = await loginsOf(db.knex, rows.map((r) => Number(r.user_id)));
   const out: Record<string, Array<[number, string]>> = {};
-  for (const r of rows) (out[r.username] ??= []).push([Number(r.stage_days), r.sent_at.toISOString().slice(0, 10)]);
+  for (const r of rows) (out[names.get(Number(r.user_id))!] ??= []).push([Number(r.stage_days), r.sent_at.toISOString().slice(0, 10)]);
   return out;
 }
 
@@ -128,14 +129,14 @@ describe('expiring --notify', () => {
     await seedTwo({ fall: '2027-11-12T05:00:00Z' });
     await simulate('2027-10-05T00:00:00Z', 40, (d) => (d % 2 ? [1, 22] : [9]));
     expect((await sent()).fall).toEqual([[30, '2027-10-13'], [14, '2027-10-29'], [7, '2027-11-05'], [1, '2027-11-11']]);
-    await db.knex('users').where('username', 'fall').update({ account_expires_at: new Date('2028-11-12T05:00:00Z') });
+    await updateAccount(db.knex, 'fall', { account_expires_at: new Date('2028-11-12T05:00:00Z') });
     await simulate('2028-10-13T00:00:00Z', 1, () => [8]);
     expect((await sent()).fall!.slice(4)).toEqual([[30, '2028-10-13']]);
   });
 
   it('a run after missed days sends the stage due now, once; stages whose window passed unrun are not sent late', async () => {
     await seedTwo({ gappy: '2027-06-30T00:00:00Z', sparse: '2027-06-30T00:00:00Z' });
-    await db.knex('users').where('username', 'sparse').update({ account_expires_at: new Date('2027-06-30T00:00:01Z') });
+    await updateAccount(db.knex, 'sparse', { account_expires_at: new Date('2027-06-30T00:00:01Z') });
     const runAt = async (iso: string) => {
       const r = await run(['expiring', '--notify', '--yes', '--json'], () => new Date(iso));
       expect(r.code, r.stderr).toBe(0);
@@ -155,13 +156,13 @@ describe('expiring --notify', () => {
 
   it('goes to the user, copied to the supervisor and the Executive Director, naming the missing signatures', async () => {
     await seedTwo({ jdoe: '2027-03-17T00:00:00Z' });
-    const jd = await db.knex('users').where('username', 'jdoe').first('id');
+    const jd = await user('jdoe');
     await db.knex('user_agreements').insert({ user_id: jd.id, term_started_at: new Date('2026-03-17T00:00:00Z'), supervisor_signed_at: new Date('2027-03-01T00:00:00Z') });
     const r = await run(['expiring', '--notify', '--yes', '--json', '--ticket', 'HD-77']);
     expect(r.json().results).toEqual([{ user: 'jdoe', outcome: 'sent', message: expect.stringMatching(/^7-day reminder \(7 days left, expires 2027-03-17; missing: user, director\); reminder sent/) }]);
     const audit = await db.knex('audit_log').where('action', 'reminder.sent');
     expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({ user_id: jd.id, ticket: 'HD-77' });
+    expect({ ...audit[0], user_id: Number(audit[0].user_id) }).toMatchObject({ user_id: jd.id, ticket: 'HD-77' });
     expect(JSON.stringify(audit[0].details)).toContain('j***@harbor.example.org');
     const mail = await db.knex('mail_outbox').where('kind', 'reminder').first();
     expect(mail.to_address).toBe('jdoe@harbor.example.org');
@@ -178,10 +179,11 @@ describe('expire', () => {
   async function seedExpired(n: number) {
     const agency = await seedAgency(db.knex);
     const sup = await seedUser(db.knex, { username: 'boss', agencyId: agency, expiresAt: at(200) });
-    await db.knex.raw(
-      `insert into users (username, first_name, email, account_expires_at, agency_id, supervisor_id)
-       select 'old' || i, 'Old', 'old' || i || '@harbor.example.org', ?::timestamptz - (i || ' hours')::interval, ?::int, ?::int from generate_series(1, ?::int) as i`,
-      [NOW, agency, sup, n],
+    await insertAccounts(
+      db.knex,
+      Array.from({ length: n }, (_, j) => ({
+        username: `old${j + 1}`, first_name: 'Old', email: `old${j + 1}@harbor.example.org`, account_expires_at: new Date(NOW.getTime() - (j + 1) * 3_600_000), agency_id: agency, supervisor_id: sup,
+      })),
     );
     await seedUser(db.knex, { username: 'lockedalready', expiresAt: at(-5), lockedAt: at(-1), lockReason: 'failed_logins' });
     await seedUser(db.knex, { username: 'leaver', expiresAt: at(-5), lockedAt: at(-1), lockReason: 'admin' });
@@ -197,10 +199,11 @@ describe('expire', () => {
     expect(body.counts).toEqual({ expired: 5, failed: 0 });
     expect(body.results.map((x: { outcome: string }) => x.outcome)).toEqual(Array(5).fill('expired'));
     expect(body.results[0].message).toMatch(/agreement expired on 2027-03-10; missing: user, supervisor, director; renew with `hmis-admin agreement sign old1 --by user/);
-    expect(await count(db.knex('users').where('lock_reason', 'agreement_expired'))).toBe(5);
-    expect((await db.knex('users').where('username', 'lockedalready').first()).lock_reason).toBe('failed_logins');
+    expect(await lockedCount(db.knex, 'agreement_expired')).toBe(5);
+    expect((await user('lockedalready')).lock_reason).toBe('failed_logins');
     // An administrator's lock is never overwritten by the expiry lock.
-    expect(await db.knex('users').where('username', 'leaver').first('lock_reason', 'locked_at')).toEqual({ lock_reason: 'admin', locked_at: at(-1) });
+    const leaver = await user('leaver');
+    expect({ lock_reason: leaver.lock_reason, locked_at: leaver.locked_at }).toEqual({ lock_reason: 'admin', locked_at: at(-1) });
     expect(await count(db.knex('audit_log').where('action', 'lock'))).toBe(5);
     const mail = await db.knex('mail_outbox').where('to_address', 'old1@harbor.example.org').first();
     expect(mail.subject).toMatch(/locked: the user agreement has expired/);
@@ -217,7 +220,7 @@ describe('expire', () => {
     expect(r.stdout).toBe('');
     const n = await run(['expiring', '--notify']);
     expect(n.code).toBe(2);
-    expect(await count(db.knex('users').where('lock_reason', 'agreement_expired'))).toBe(0);
+    expect(await lockedCount(db.knex, 'agreement_expired')).toBe(0);
     expect(await count(db.knex('audit_log'))).toBe(0);
     expect(await count(db.knex('mail_outbox'))).toBe(0);
   });
@@ -226,7 +229,7 @@ describe('expire', () => {
     await seedExpired(3);
     const r = await run(['expire', '--dry-run', '--json']);
     expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(Array(3).fill('would_expire'));
-    expect(await count(db.knex('users').where('lock_reason', 'agreement_expired'))).toBe(0);
+    expect(await lockedCount(db.knex, 'agreement_expired')).toBe(0);
     expect(await count(db.knex('audit_log'))).toBe(0);
   });
 
@@ -244,4 +247,6 @@ describe('expire', () => {
     expect(await count(db.knex('audit_log').where('action', 'lock'))).toBe(150);
     expect(await count(db.knex('mail_outbox'))).toBe(150);
   });
+});
+
 });

@@ -1,15 +1,17 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Prompts } from '../../src/context.js';
 import { CancelledError } from '../../src/errors.js';
 import { cli, spawnCli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
+import { useHostDb } from '../helpers/host-suite.js';
+import { HOSTS, insertAccounts, linkShape, storeOf, userRow, type AccountSeed } from '../helpers/hosts.js';
 import { templateDir, testRoot } from '../helpers/paths.js';
 
 let db: TestDb;
-const dataDir = mkdtempSync(join(testRoot, 'hmis-helpdesk-'));
-const env = { HMIS_SITE_URL: 'https://hmis.example.org', HMIS_DATA_DIR: dataDir };
+let dataDir: string;
+let env: Record<string, string>;
 const DAY = 86_400_000;
 
 type Step = {
@@ -68,15 +70,13 @@ function scripted(steps: Step[]): Prompts & { asked: string[]; left: () => numbe
   };
 }
 
-async function locked(username: string, over: Record<string, unknown> = {}) {
-  const [row] = await db.knex('users')
-    .insert({
-      username, first_name: 'Jane', last_name: `Wrong${username}`, email: `${username}-at-agency`, phone: null,
-      failed_login_attempts: 3, locked_at: new Date(Date.now() - DAY), lock_reason: 'failed_logins',
-      account_expires_at: new Date(Date.now() + 200 * DAY), ...over,
-    })
-    .returning('id');
-  return Number(row.id);
+async function locked(username: string, over: Partial<AccountSeed> = {}) {
+  const [id] = await insertAccounts(db.knex, [{
+    username, first_name: 'Jane', last_name: `Wrong${username}`, email: `${username}-at-agency`, phone: null,
+    failed_login_attempts: 3, locked_at: new Date(Date.now() - DAY), lock_reason: 'failed_logins',
+    account_expires_at: new Date(Date.now() + 200 * DAY), ...over,
+  }]);
+  return id!;
 }
 
 /** The full happy path for `username`, as steps; `ticket` null means --ticket was given. */
@@ -95,10 +95,15 @@ const fullScript = (username: string, ticket: string | null): Step[] => [
 
 const audit = async (userId: number) => db.knex('audit_log').where('user_id', userId).orderBy('id').select('action', 'ticket');
 
-beforeAll(async () => {
-  db = await openTestDb();
-});
-afterAll(async () => db?.close());
+describe.each(HOSTS)('on the %s host', (host) => {
+let resetLink: RegExp;
+useHostDb(host, async (d) => {
+  db = d;
+  dataDir = mkdtempSync(join(testRoot, 'hmis-helpdesk-'));
+  env = { ...db.env, HMIS_SITE_URL: 'https://hmis.example.org', HMIS_DATA_DIR: dataDir };
+  const shape = await linkShape(host);
+  resetLink = new RegExp(`https://hmis\\.example\\.org${shape.resetPath}\\?${shape.resetParam}=`);
+}, { reset: false });
 
 describe('helpdesk wizard', () => {
   it('fixes email and phone, unlocks and sends the link, each audited with the ticket', async () => {
@@ -109,7 +114,7 @@ describe('helpdesk wizard', () => {
     expect(prompt.left()).toBe(0);
     expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['email_set', 'unlocked', 'sent']);
     expect(r.stderr).toMatch(/fail {2}locked/); // the diagnosis was shown first
-    const row = await db.knex('users').where('id', id).first();
+    const row = await userRow(db.knex, 'jdoe');
     expect(row).toMatchObject({ email: 'jdoe@agency.example.org', phone: '(555) 222-3333', locked_at: null, failed_login_attempts: 0 });
     expect(row.email_verified_at).not.toBeNull();
     const trail = await audit(id);
@@ -122,15 +127,15 @@ describe('helpdesk wizard', () => {
     const tokens = await db.knex('password_reset_tokens').where('user_id', id);
     expect(tokens).toHaveLength(1);
     const mails = readdirSync(join(dataDir, 'mail')).filter((f) => f.endsWith('.eml'));
-    expect(mails.some((f) => /https:\/\/hmis\.example\.org\/password\/reset\?token=/.test(readFileSync(join(dataDir, 'mail', f), 'utf8').replace(/=\r?\n/g, '')))).toBe(true);
+    expect(mails.some((f) => resetLink.test(readFileSync(join(dataDir, 'mail', f), 'utf8').replace(/=\r?\n/g, '')))).toBe(true);
     // audit --ticket tells the whole story, newest first.
-    const story = (await cli(['audit', '--ticket', 'HD-42', '--json'], { database: db })).json<Array<{ action: string; ticket: string }>>();
+    const story = (await cli(['audit', '--ticket', 'HD-42', '--json'], { database: db, env })).json<Array<{ action: string; ticket: string }>>();
     expect(story.length).toBe(trail.length);
     expect(story.map((s) => s.action)).toEqual(trail.map((a) => a.action).reverse());
   });
 
   it('offers only the fixes that apply: a healthy account gets just the reset link', async () => {
-    await db.knex('users').insert({ username: 'fine', first_name: 'Fine', last_name: 'Person', email: 'fine@agency.example.org', email_verified_at: new Date(), phone: '555-010-0199' });
+    await insertAccounts(db.knex, [{ username: 'fine', first_name: 'Fine', last_name: 'Person', email: 'fine@agency.example.org', email_verified_at: new Date(), phone: '555-010-0199' }]);
     const prompt = scripted([
       { kind: 'search', expect: /Who is it/, search: 'fine@agency', answer: 'fine' },
       { kind: 'input', expect: /^Paste the reset link/, answer: '' },
@@ -172,7 +177,7 @@ describe('helpdesk wizard', () => {
       const unlockDone = k > 7;
       // What was done is reported once, as it happened; nothing else reaches stdout.
       expect(r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[1])).toEqual([...(emailDone ? ['email_set'] : []), ...(unlockDone ? ['unlocked'] : [])]);
-      const row = await db.knex('users').where('id', id).first();
+      const row = await userRow(db.knex, name);
       expect(row.email, `step ${k}`).toBe(emailDone ? `${name}@agency.example.org` : `${name}-at-agency`);
       expect(row.phone).toBe(emailDone ? '(555) 222-3333' : null);
       expect(row.locked_at === null, `step ${k}`).toBe(unlockDone);
@@ -363,10 +368,10 @@ describe('helpdesk wizard', () => {
   });
 
   it('the search shows at most 10 sanitised matches', async () => {
-    for (let i = 0; i < 12; i++) await db.knex('users').insert({ username: `many${i}`, first_name: 'Evil\u001b[31m', last_name: `Many${i}` });
+    // Each with an address: a Devise users.email is never null and unique.
+    await insertAccounts(db.knex, Array.from({ length: 12 }, (_, i) => ({ username: `many${i}`, first_name: 'Evil\u001b[31m', last_name: `Many${i}`, email: `m${i}@agency.example.org` })));
     const { findPeople } = await import('../../src/services/helpdesk/helpdesk.js');
-    const { NativeStore } = await import('../../src/store/native/index.js');
-    const store = new NativeStore(db.knex, () => new Date());
+    const store = await storeOf(db.knex);
     const got = await findPeople(store, 'many');
     expect(got).toHaveLength(10);
     expect(got.every((c) => !/\u001b/.test(c.name))).toBe(true);
@@ -394,7 +399,7 @@ describe('--ticket everywhere', () => {
   });
 
   it('the services write the ticket into audit_log, and audit --ticket shows the whole story newest first', async () => {
-    await db.knex('users').insert({ username: 'tk', first_name: 'Tic', last_name: 'Ket', email: 'tk@agency.example.org', phone: '555-010-0111', account_expires_at: new Date(Date.now() + 200 * DAY) });
+    await insertAccounts(db.knex, [{ username: 'tk', first_name: 'Tic', last_name: 'Ket', email: 'tk@agency.example.org', phone: '555-010-0111', account_expires_at: new Date(Date.now() + 200 * DAY) }]);
     const steps = [
       ['lock', 'tk', '--reason', 'called in sick'],
       ['unlock', 'tk'],
@@ -407,7 +412,7 @@ describe('--ticket everywhere', () => {
       const r = await cli([...args, '--ticket', 'HD-77', '--yes'], { database: db, env });
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
-    const story = (await cli(['audit', '--ticket', 'HD-77', '--json'], { database: db })).json<Array<{ action: string; ticket: string; user: string; at: string }>>();
+    const story = (await cli(['audit', '--ticket', 'HD-77', '--json'], { database: db, env })).json<Array<{ action: string; ticket: string; user: string; at: string }>>();
     expect(story.every((s) => s.ticket === 'HD-77' && s.user === 'tk')).toBe(true);
     const actions = story.map((s) => s.action).reverse();
     for (const [i, want] of [/^lock$/, /^unlock/, /^email\./, /^email\.verify/, /^agreement\./, /^reset\.send$/].entries()) {
@@ -418,6 +423,9 @@ describe('--ticket everywhere', () => {
   });
 });
 
+});
+
+// The native embedded database the installed tool opens itself (the lock is an embedded-database matter, not a host one).
 describe('helpdesk and the embedded database lock', () => {
   it('holds no lock while a person answers: another process runs a command meanwhile without waiting', async () => {
     const dir = mkdtempSync(join(testRoot, 'hd-lock-'));
@@ -448,7 +456,7 @@ describe('helpdesk and the embedded database lock', () => {
       { kind: 'confirm', expect: /reset link now/, answer: false, meanwhile: free },
     ]);
     // No database handed in: the wizard opens the embedded one itself, as the installed tool does.
-    const r = await cli(['helpdesk', '--ticket', 'HD-LOCK'], { env: { ...env, HMIS_DATA_DIR: dir }, prompt, interactive: true });
+    const r = await cli(['helpdesk', '--ticket', 'HD-LOCK'], { env: { HMIS_SITE_URL: 'https://hmis.example.org', HMIS_DATA_DIR: dir }, prompt, interactive: true });
     expect(r.code, r.stderr).toBe(0);
     expect(prompt.left()).toBe(0);
     // Had the wizard kept the lock, the other command would have waited 15 s and failed (exit 1, "in use by process").

@@ -3,9 +3,11 @@
  * (users.email or agencies.executive_director_email) never becomes two recipients. Invalid ones are left
  * out and the outcome says so; with no valid recipient left nothing is sent.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
+import { HOSTS, updateAccount } from '../helpers/hosts.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { count, seedAgency, seedUser } from '../helpers/lockout-seed.js';
 import { startRelay, type TestRelay } from '../helpers/smtp.js';
 
@@ -15,18 +17,17 @@ const LOCKED = new Date('2027-03-09T10:00:00Z');
 let db: TestDb;
 let relay: TestRelay;
 
-beforeAll(async () => {
-  db = await openTestDb();
+const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
+const recipients = () => relay.received.flatMap((m) => m.to);
+
+describe.each(HOSTS)('on the %s host', (host) => {
+useHostDb(host, (d) => {
+  db = d;
 });
-afterAll(async () => db?.close());
 beforeEach(async () => {
-  await db.reset();
   relay = await startRelay();
 });
 afterEach(async () => relay.close());
-
-const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
-const recipients = () => relay.received.flatMap((m) => m.to);
 
 describe('notice recipients are validated', () => {
   it('unlock --notify with a hostile users.email: unlocked, nothing sent, the outcome says why', async () => {
@@ -89,7 +90,7 @@ describe('notice recipients are validated', () => {
     const first = await run(['expiring', '--notify', '--yes', '--json']);
     expect(first.json().results[0]).toMatchObject({ user: 'vic', outcome: 'failed', message: expect.stringMatching(/no valid email address/) });
     expect(await count(db.knex('agreement_reminders'))).toBe(0);
-    await db.knex('users').where('username', 'vic').update({ email: 'vic@harbor.example.org' });
+    await updateAccount(db.knex, 'vic', { email: 'vic@harbor.example.org' });
     const second = await run(['expiring', '--notify', '--yes', '--json']);
     expect(second.json().results[0]).toMatchObject({ user: 'vic', outcome: 'sent' });
     expect(recipients()).toEqual(['vic@harbor.example.org']);
@@ -123,4 +124,6 @@ describe('notice recipients are validated', () => {
       expect.stringMatching(/^the cc address "victim@agency\.org, attacker@evil\.example" holds more than one address.*; nothing was sent$/),
     ]);
   });
+});
+
 });

@@ -3,6 +3,7 @@ import { unlockAccount } from '../../src/services/accounts/lockout.js';
 import { recordLoginFailure, recordLoginSuccess } from '../../src/index.js';
 import { cli } from '../helpers/cli.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { HOSTS, lockedCount, userRow } from '../helpers/hosts.js';
 import { count, mailDir, seedAgency, seedUser, serviceContext } from '../helpers/lockout-seed.js';
 
@@ -17,12 +18,10 @@ const audits = (action: string) => count(db.knex('audit_log').where('action', ac
 const user = (name: string) => userRow(db.knex, name);
 
 describe.each(HOSTS)('on the %s host', (host) => {
-beforeAll(async () => {
-  db = await openTestDb(host);
-  env = { ...db.env, HMIS_DATA_DIR: mailDir() };
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
 });
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
 
 describe('unlock', () => {
   it('20 concurrent unlocks of one account: exactly one unlocked and one audit row', async () => {

@@ -5,17 +5,18 @@
  *
  * HMIS_MEASURE_REMINDERS=1134 runs the load case at 1,134 reminders (3,402 deliveries) and prints the count.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxRow } from '../../src/mail/types.js';
 import { cli } from '../helpers/cli.js';
 import { seedAgency, seedUser } from '../helpers/lockout-seed.js';
-import { mailFixture } from '../helpers/mail-fixture.js';
+import { HOSTS, insertAccounts } from '../helpers/hosts.js';
+import { mailFixture, type MailFixture } from '../helpers/mail-fixture.js';
 import { seededRcptFailures, type Received } from '../helpers/smtp.js';
 
 const FROM = 'hmis-noreply@hmis.example.org';
 const NOW = new Date('2027-03-10T15:00:00Z');
 const MIN = 60_000;
-const f = mailFixture();
+let f: MailFixture;
 const env = () => ({ ...f.db.env, HMIS_SMTP_URL: f.relay.url, HMIS_MAIL_FROM: FROM });
 const run = (args: string[], t: Date = NOW) => cli(args, { database: f.db, env: env(), clock: () => t });
 const cc = (row: OutboxRow) => (typeof row.cc === 'string' ? (JSON.parse(row.cc) as string[]) : row.cc);
@@ -34,14 +35,19 @@ async function seedReminders(n: number): Promise<void> {
   const bosses: number[] = [];
   for (let i = 0; i < Math.ceil(n / 10); i++) bosses.push(await seedUser(f.db.knex, { username: `boss${i}`, agencyId: agency, expiresAt: new Date('2029-01-01T00:00:00Z') }));
   const expires = new Date(NOW.getTime() + 7 * 86_400_000);
-  for (let i = 0; i < n; i += 500) {
-    const rows = [];
-    for (let j = i; j < Math.min(n, i + 500); j++) {
-      rows.push({ username: `u${j}`, first_name: `U${j}`, last_name: 'Test', email: `u${j}@harbor.example.org`, account_expires_at: expires, agency_id: agency, supervisor_id: bosses[j % bosses.length] });
-    }
-    await f.db.knex('users').insert(rows);
-  }
+  await insertAccounts(
+    f.db.knex,
+    Array.from({ length: n }, (_, j) => ({
+      username: `u${j}`, first_name: `U${j}`, last_name: 'Test', email: `u${j}@harbor.example.org`, account_expires_at: expires, agency_id: agency, supervisor_id: bosses[j % bosses.length]!,
+    })),
+  );
 }
+
+describe.each(HOSTS)('on the %s host', (host) => {
+const fx = mailFixture(host);
+beforeAll(() => {
+  f = fx;
+});
 
 describe('per-recipient refusals', () => {
   it('a deferred cc is retried alone; the others are not sent a second copy', async () => {
@@ -137,4 +143,6 @@ describe('per-recipient refusals', () => {
     expect({ deliveries, lost, doubled }).toEqual({ deliveries: N * 3, lost: 0, doubled: 0 });
     expect(rows.every((r) => r.status === 'sent')).toBe(true);
   }, 600_000);
+});
+
 });

@@ -1,9 +1,11 @@
 /** --quiet from cron: a bulk table lists only what did not succeed, then one summary line; JSON and CSV keep every row. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
 import { enqueueMail } from '../../src/mail/outbox.js';
 import { cli } from '../helpers/cli.js';
-import { openTestDb, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
+import { HOSTS, insertAccounts } from '../helpers/hosts.js';
+import { useHostDb } from '../helpers/host-suite.js';
 import { mailDir, seedUser } from '../helpers/lockout-seed.js';
 
 let db: TestDb;
@@ -11,21 +13,18 @@ let env: Record<string, string>;
 const NOW = new Date('2027-03-10T15:00:00Z');
 const LOCKED = new Date('2027-03-09T10:00:00Z');
 
-beforeAll(async () => {
-  db = await openTestDb();
-  env = { HMIS_DATA_DIR: mailDir() };
-});
-afterAll(async () => db?.close());
-beforeEach(async () => db.reset());
-
 const run = (args: string[]) => cli(args, { database: db, env, clock: () => NOW });
+
+describe.each(HOSTS)('on the %s host', (host) => {
+useHostDb(host, (d) => {
+  db = d;
+  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
+});
 
 describe('--quiet on bulk results', () => {
   it('`-q expire --yes` prints one summary line instead of a line per account', async () => {
-    await db.knex.raw(
-      `insert into users (username, first_name, last_name, account_expires_at) select 'old' || i, 'Old', 'Test', ?::timestamptz from generate_series(1, 40) as i`,
-      [new Date('2027-03-01T00:00:00Z')],
-    );
+    // Each with its own address: a Devise users.email is never null and unique.
+    await insertAccounts(db.knex, Array.from({ length: 40 }, (_, i) => ({ username: `old${i + 1}`, first_name: 'Old', last_name: 'Test', email: `old${i + 1}@harbor.example.org`, account_expires_at: new Date('2027-03-01T00:00:00Z') })));
     const r = await run(['-q', 'expire', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('40 results: 40 expired\n');
@@ -63,4 +62,6 @@ describe('--quiet on bulk results', () => {
     expect(lines[0]).toMatch(/: failed - /);
     expect(lines[1]).toBe('2 results: 1 sent, 1 failed');
   });
+});
+
 });

@@ -2,11 +2,11 @@
  * Links are built from the configuration of the run that delivers them, never from the outbox row; the
  * link lifecycle (minted, revoked because undelivered) is audited without the token.
  */
-import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDb, type TestDb } from '../helpers/db.js';
-import { FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
-import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { describe, expect, it } from 'vitest';
+import type { TestDb } from '../helpers/db.js';
+import { HOSTS, resetDigest, type LinkShape } from '../helpers/hosts.js';
+import { FROM, Leaks, SITE, useLinkSuite } from '../helpers/links.js';
+import type { TestRelay } from '../helpers/smtp.js';
 
 let db: TestDb;
 let relay: TestRelay;
@@ -14,7 +14,8 @@ let ids: Record<string, number>;
 const leaks = new Leaks();
 const env = (extra: Record<string, string | undefined> = {}) => ({ ...db.env, HMIS_SITE_URL: SITE, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM, ...extra });
 const run = (args: string[], o: { clock?: () => Date; env?: Record<string, string | undefined> } = {}) => leaks.run(db, args, { env: env(o.env), clock: o.clock });
-const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const digest = (raw: string) => resetDigest(db.knex, raw);
+let shape: LinkShape;
 const defer = () => (relay.onMessage = () => ({ code: 421, message: '4.3.2 try again later' }));
 const accept = () => (relay.onMessage = () => 'accept');
 const later = () => new Date(Date.now() + 10 * 60_000);
@@ -23,14 +24,9 @@ const audits = async (action: string, userId: number) =>
     typeof a.details === 'string' ? (JSON.parse(a.details) as Record<string, unknown>) : (a.details as Record<string, unknown>),
   );
 
-beforeAll(async () => {
-  db = await openTestDb();
-  relay = await startRelay();
-  ids = await seedUsers(db.knex, [{ username: 'alice' }, { username: 'bert' }, { username: 'cora', verified: false }, { username: 'dina' }]);
-});
-afterAll(async () => {
-  await relay?.close();
-  await db?.close();
+describe.each(HOSTS)('on the %s host', (host) => {
+useLinkSuite(host, [{ username: 'alice' }, { username: 'bert' }, { username: 'cora', verified: false }, { username: 'dina' }], (s) => {
+  ({ db, relay, ids, shape } = s);
 });
 
 describe('links come from the configuration at delivery time', () => {
@@ -48,10 +44,10 @@ describe('links come from the configuration at delivery time', () => {
     const flush = await run(['outbox', 'flush', '--json'], { clock: later });
     expect(flush.code, flush.stderr).toBe(0);
     const mail = await leaks.fromMail(relay);
-    expect(mail.url).toBe(`${SITE}/password/reset?token=${mail.token}`);
+    expect(mail.url).toBe(`${SITE}${shape.resetPath}?${shape.resetParam}=${mail.token}`);
     expect(mail.text).not.toContain('evil.example');
-    const token = await db.knex('password_reset_tokens').where('token_hash', sha(mail.token)).first();
-    expect(token.site_url).toBe(`${SITE}/password/reset`);
+    const token = await db.knex('password_reset_tokens').where('token_hash', await digest(mail.token)).first();
+    expect(token.site_url).toBe(`${SITE}${shape.resetPath}`);
     expect(Number(token.outbox_id)).toBe(Number(row.id));
   });
 
@@ -65,7 +61,7 @@ describe('links come from the configuration at delivery time', () => {
     await db.knex('mail_outbox').where('id', row.id).update({ params: JSON.stringify({ ...params, siteUrl: 'http://evil.example', path: '/x' }) });
     expect((await run(['outbox', 'flush'], { clock: later })).code).toBe(0);
     const mail = await leaks.fromMail(relay);
-    expect(mail.url).toBe(`${SITE}/email/confirm?token=${mail.token}`);
+    expect(mail.url).toBe(`${SITE}${shape.verifyPath}?${shape.verifyParam}=${mail.token}`);
   });
 
   it('a run whose configuration allows no link is refused (exit 2, naming the variable) before it claims anything', async () => {
@@ -93,7 +89,7 @@ describe('links come from the configuration at delivery time', () => {
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(fixed.json().results.map((r: { outcome: string }) => r.outcome)).toEqual(['sent', 'sent']);
     const toBert = relay.received.findIndex((m, i) => i >= received && m.to.includes('bert@agency.test.example.org'));
-    expect((await leaks.fromMail(relay, toBert)).url).toMatch(new RegExp(`^${SITE}/password/reset\\?token=`));
+    expect((await leaks.fromMail(relay, toBert)).url).toMatch(new RegExp(`^${SITE}${shape.resetPath}\\?${shape.resetParam}=`));
   });
 });
 
@@ -115,7 +111,7 @@ describe('the link lifecycle is audited', () => {
     const revoked = await audits('reset.revoked_undelivered', ids.dina!);
     expect(revoked).toEqual([{ linkId: Number(tokens[0].id), outboxId, reason: 'delivery deferred' }]);
     expect(tokens[0].revoked_reason).toMatch(/^undelivered/);
-    expect(tokens[1].token_hash).toBe(sha(mail.token));
+    expect(tokens[1].token_hash).toBe(await digest(mail.token));
     const tickets = (await db.knex('audit_log').where('user_id', ids.dina!).whereIn('action', ['reset.minted', 'reset.revoked_undelivered']).pluck('ticket')) as string[];
     expect(new Set(tickets)).toEqual(new Set(['HD-9']));
   });
@@ -132,4 +128,6 @@ describe('the link lifecycle is audited', () => {
     expect(leaks.tokens.size).toBeGreaterThanOrEqual(3);
     expect(await leaks.scan(db.knex)).toEqual([]);
   });
+});
+
 });

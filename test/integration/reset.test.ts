@@ -1,11 +1,12 @@
 /** `reset send|list|check` against a real smtp-server, and the token rules: hash only, single use, expiry, revocation. */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redeemResetToken } from '../../src/index.js';
 import { when } from '../../src/output/format.js';
-import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
-import { count, FROM, Leaks, seedUsers, SITE } from '../helpers/links.js';
-import { startRelay, type TestRelay } from '../helpers/smtp.js';
+import { onServer, type TestDb } from '../helpers/db.js';
+import { HOSTS, resetDigest, type LinkShape } from '../helpers/hosts.js';
+import { count, FROM, Leaks, SITE, useLinkSuite } from '../helpers/links.js';
+import type { TestRelay } from '../helpers/smtp.js';
 
 let db: TestDb;
 let relay: TestRelay;
@@ -15,19 +16,22 @@ const env = (extra: Record<string, string | undefined> = {}) => ({ ...db.env, HM
 const run = (args: string[], o: { clock?: () => Date; env?: Record<string, string | undefined> } = {}) => leaks.run(db, args, { env: env(o.env), clock: o.clock });
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const accept = () => (relay.onMessage = () => 'accept');
+const digest = (raw: string) => resetDigest(db.knex, raw);
+let shape: LinkShape;
 
-beforeAll(async () => {
-  db = await openTestDb();
-  relay = await startRelay();
-  ids = await seedUsers(db.knex, [
+/**
+ * On devise the link is Devise's (reset_password_token=, /users/password/edit), the history keeps Devise's digest, the
+ * lifetime is the application's reset_password_within (HMIS_RESET_TTL, 6h; --ttl refused) and the web application
+ * redeems links itself (redeemResetToken refuses; test/devise/openpath.test.ts redeems with Devise).
+ */
+describe.each(HOSTS)('on the %s host', (host) => {
+const native = host === 'native';
+useLinkSuite(host, [
     { username: 'alice' }, { username: 'frank' }, { username: 'gina' }, { username: 'hank' }, { username: 'ivy' }, { username: 'jill' }, { username: 'kate' }, { username: 'lena', verified: false },
     { username: 'bob', lock: 'failed_logins' }, { username: 'carol', lock: 'agreement_expired' }, { username: 'adam', lock: 'admin' },
     { username: 'dave', email: null }, { username: 'erin', email: 'not-an-address' },
-  ]);
-});
-afterAll(async () => {
-  await relay?.close();
-  await db?.close();
+  ], (s) => {
+  ({ db, relay, ids, shape } = s);
 });
 
 describe('reset send', () => {
@@ -40,14 +44,14 @@ describe('reset send', () => {
     expect(res.message).toContain(FROM);
     const mail = await leaks.fromMail(relay);
     expect(mail.to).toBe('alice@agency.test.example.org');
-    expect(mail.url).toBe(`${SITE}/password/reset?token=${mail.token}`);
+    expect(mail.url).toBe(`${SITE}${shape.resetPath}?${shape.resetParam}=${mail.token}`);
     expect(mail.text).toContain(FROM);
     const t = await db.knex('password_reset_tokens').where('user_id', ids.alice!).first();
-    expect(t.token_hash).toBe(sha(mail.token));
-    expect(t.site_url).toBe(`${SITE}/password/reset`);
+    expect(t.token_hash).toBe(await digest(mail.token));
+    expect(t.site_url).toBe(`${SITE}${shape.resetPath}`);
     expect(t.sent_to).toBe('alice@agency.test.example.org');
     expect(t.ticket).toBe('HD-1');
-    expect(new Date(t.expires_at).getTime() - new Date(t.created_at).getTime()).toBe(60 * 60_000);
+    expect(new Date(t.expires_at).getTime() - new Date(t.created_at).getTime()).toBe(native ? 60 * 60_000 : shape.resetTtlMs);
     const outbox = await db.knex('mail_outbox').where('id', t.outbox_id).first();
     expect(outbox).toMatchObject({ kind: 'reset', status: 'sent' });
     expect(outbox.text_body).toContain('{{link}}');
@@ -59,11 +63,11 @@ describe('reset send', () => {
 
   it('a new link revokes the older one as superseded; reset check names the newer link', async () => {
     const first = await leaks.fromMail(relay);
-    expect((await run(['reset', 'send', 'alice', '--ttl', '2h'])).code).toBe(0);
+    expect((await run(['reset', 'send', 'alice', ...(native ? ['--ttl', '2h'] : [])])).code).toBe(0);
     const second = await leaks.fromMail(relay);
     expect(second.token).not.toBe(first.token);
-    const old = await db.knex('password_reset_tokens').where('token_hash', sha(first.token)).first();
-    const now = await db.knex('password_reset_tokens').where('token_hash', sha(second.token)).first();
+    const old = await db.knex('password_reset_tokens').where('token_hash', await digest(first.token)).first();
+    const now = await db.knex('password_reset_tokens').where('token_hash', await digest(second.token)).first();
     expect(old.revoked_reason).toBe('superseded');
     expect(Number(old.superseded_by_id)).toBe(Number(now.id));
     const c = await run(['reset', 'check', first.url, '--json']);
@@ -81,7 +85,7 @@ describe('reset send', () => {
     const mail = await leaks.fromMail(relay);
     expect(r.json().results[0].link).toBe(mail.url);
     const table = await run(['reset', 'send', 'frank', '--print-link']);
-    expect(table.stdout).toMatch(/^frank: sent - .*\nlink: https:\/\/hmis\.test\.example\.org\/password\/reset\?token=[\w-]{43}\n$/);
+    expect(table.stdout).toMatch(new RegExp(`^frank: sent - .*\nlink: ${SITE}${shape.resetPath}\\?${shape.resetParam}=[\\w-]{${native ? 43 : 20}}\n$`));
     const printed = await db.knex('audit_log').where({ action: 'reset.link_printed', user_id: ids.frank });
     expect(printed).toHaveLength(2);
   });
@@ -99,6 +103,8 @@ describe('reset send', () => {
       [['gina', '--ttl', '8d'], {}, /out of range/],
       [['gina', '--ttl', 'soon'], {}, /not a duration/],
     ];
+    // Devise decides a link's lifetime itself (reset_password_within): any other --ttl is refused.
+    if (!native) cases.push([['gina', '--ttl', '2h'], {}, /--ttl 2h: the web application decides how long its reset links work \(reset_password_within, HMIS_RESET_TTL=6h\); leave --ttl out/]);
     if (onServer) cases.push([['gina'], { HMIS_SITE_URL: 'http://hmis.test.example.org' }, /is not https/]);
     for (const [args, extra, msg] of cases) {
       const r = await run(['reset', 'send', ...args], { env: extra });
@@ -116,7 +122,7 @@ describe('reset send', () => {
   it.skipIf(onServer)('on the embedded database: http site allowed; no site and no relay uses the placeholder with a warning', async () => {
     const http = await run(['reset', 'send', 'gina', '--print-link', '--json'], { env: { HMIS_SITE_URL: 'http://localhost:8080' } });
     expect(http.code, http.stderr).toBe(0);
-    expect(http.json().results[0].link).toMatch(/^http:\/\/localhost:8080\/password\/reset\?token=[\w-]{43}$/);
+    expect(http.json().results[0].link).toMatch(new RegExp(`^http://localhost:8080${shape.resetPath}\\?${shape.resetParam}=[\\w-]{${native ? 43 : 20}}$`));
     await leaks.fromMail(relay);
     const eml = await run(['reset', 'send', 'gina', '--json'], { env: { HMIS_SITE_URL: undefined, HMIS_SMTP_URL: undefined, HMIS_MAIL_FROM: undefined } });
     expect(eml.code, eml.stderr).toBe(0);
@@ -153,7 +159,7 @@ describe('reset send', () => {
     const rows = await db.knex('password_reset_tokens').where('user_id', ids.hank!).orderBy('id');
     expect(rows).toHaveLength(2);
     expect(rows[0].revoked_reason).toMatch(/^undelivered/);
-    expect(rows[1].token_hash).toBe(sha(mail.token));
+    expect(rows[1].token_hash).toBe(await digest(mail.token));
     expect((await run(['reset', 'check', mail.token], { clock: () => later })).code).toBe(0);
   });
   it('a newer send cancels a still-queued older one, so a retry cannot supersede the link just delivered', async () => {
@@ -209,19 +215,20 @@ describe('expiry, single use and reset check', () => {
   let ivy: { token: string; url: string };
 
   it('expires exactly at the boundary (injected clock)', async () => {
-    expect((await run(['reset', 'send', 'ivy', '--ttl', '5m'], { clock: () => t0 })).code).toBe(0);
+    expect((await run(['reset', 'send', 'ivy', ...(native ? ['--ttl', '5m'] : [])], { clock: () => t0 })).code).toBe(0);
     ivy = await leaks.fromMail(relay);
-    const edge = new Date(t0.getTime() + 5 * 60_000);
+    const edge = new Date(t0.getTime() + (native ? 5 * 60_000 : shape.resetTtlMs));
     const before = await run(['reset', 'check', ivy.url, '--json'], { clock: () => new Date(edge.getTime() - 1) });
     expect(before.code).toBe(0);
     const at = await run(['reset', 'check', ivy.url, '--json'], { clock: () => edge });
     expect(at.code).toBe(5);
     expect(at.json()).toMatchObject({ valid: false, reason: 'expired', user: 'ivy' });
     expect(at.json().detail).toContain(`expired at ${when(edge)}`); // the detail is for people: 2026-11-28 20:59 UTC
-    expect(await redeemResetToken(db.knex, ivy.token, edge)).toEqual({ ok: false, reason: 'expired' });
+    if (native) expect(await redeemResetToken(db.knex, ivy.token, edge)).toEqual({ ok: false, reason: 'expired' });
   });
 
-  it('redeems once: of 20 parallel redemptions exactly one succeeds; other links are revoked', async () => {
+  // The web application's side: on devise Devise redeems (test/devise/openpath.test.ts), and redeemResetToken refuses.
+  it.runIf(native)('redeems once: of 20 parallel redemptions exactly one succeeds; other links are revoked', async () => {
     const spare = 'S'.repeat(43);
     await db.knex('password_reset_tokens').insert({ user_id: ids.ivy, token_hash: sha(spare), expires_at: new Date(t0.getTime() + 3_600_000), created_at: t0 });
     const when = new Date(t0.getTime() + 60_000);
@@ -240,11 +247,12 @@ describe('expiry, single use and reset check', () => {
   it('names each reason, never echoing the token', async () => {
     const cases: Array<[string, string]> = [
       ['abc', 'malformed'],
-      [`${SITE}/password/reset`, 'malformed'],
-      [`${SITE}/password/reset?token=short`, 'malformed'],
+      [`${SITE}${shape.resetPath}`, 'malformed'],
+      [`${SITE}${shape.resetPath}?${shape.resetParam}=short`, 'malformed'],
       ['A'.repeat(43), 'unknown'],
-      [`https://evil.example.org/password/reset?token=${'A'.repeat(43)}`, 'wrong_site'],
-      [`${SITE}/email/confirm?token=${'A'.repeat(43)}`, 'wrong_site'],
+      [`https://evil.example.org${shape.resetPath}?${shape.resetParam}=${'A'.repeat(43)}`, 'wrong_site'],
+      // A confirmation link: native links share `?token=` (so it is the wrong page); Devise's carries no reset_password_token.
+      [`${SITE}${shape.verifyPath}?${shape.verifyParam}=${'A'.repeat(43)}`, native ? 'wrong_site' : 'malformed'],
     ];
     for (const [input, reason] of cases) {
       const r = await run(['reset', 'check', input, '--json']);
@@ -255,7 +263,7 @@ describe('expiry, single use and reset check', () => {
     }
     const wrong = await run(['reset', 'check', ivy.url.replace(SITE, 'https://hmis-login.example.net')]);
     expect(wrong.code).toBe(5);
-    expect(wrong.stdout).toMatch(/not valid: wrong_site \(user ivy\)\n.*reset links work only on https:\/\/hmis\.test\.example\.org\/password\/reset/);
+    expect(wrong.stdout).toMatch(new RegExp(`not valid: wrong_site \\(user ivy\\)\n.*reset links work only on ${SITE}${shape.resetPath}`));
   });
 });
 
@@ -280,4 +288,6 @@ describe('no raw token anywhere', () => {
     expect(leaks.tokens.size).toBeGreaterThanOrEqual(6);
     expect(await leaks.scan(db.knex)).toEqual([]);
   });
+});
+
 });

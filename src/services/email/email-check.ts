@@ -59,6 +59,12 @@ export function accountProblems(row: AccountRow, shared: Map<string, number>): {
     }
     if (parsed.ok && !row.email_verified_at) problems.push('unverified');
   }
+  // The address the account waits to confirm (Devise reconfirmable): the application refuses it while another account has it.
+  const waiting = row.pending_email && shared.get(row.pending_email.trim().toLowerCase());
+  if (waiting) {
+    if (!problems.includes('duplicate_email')) problems.push('duplicate_email');
+    details.push(`the address waiting for confirmation is shared by ${waiting} accounts`);
+  }
   if (!row.phone) problems.push('missing_phone');
   else if (!isPhone(row.phone)) problems.push('invalid_phone');
   return { problems, detail: details.join('; ') };

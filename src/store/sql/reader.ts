@@ -142,16 +142,12 @@ export class SqlReader {
 
   async sharedAddresses(): Promise<Map<string, number>> {
     const f = this.map.fields(this.clock());
-    const e = `lower(btrim(${f.email}))`;
-    const q = this.knex
-      .queryBuilder()
-      .from(this.knex.raw(this.map.from))
-      .select(this.knex.raw(`${e} as e, count(*) as n`))
-      .whereRaw(`coalesce(${e}, '') <> ''`)
-      .groupByRaw(e)
-      .havingRaw('count(*) > 1');
-    for (const cond of this.map.exists) q.whereRaw(cond);
-    const rows = (await q) as Array<{ e: string; n: number | string }>;
+    const where = this.map.exists.length ? `where ${this.map.exists.join(' and ')}` : '';
+    // An address waiting for confirmation (Devise reconfirmable) is held too: Devise refuses the confirmation while another account has it.
+    const held = [f.email, ...(f.pending_email === 'null' ? [] : [f.pending_email])].map((e) => `select ${f.id} as id, lower(btrim(${e})) as e from ${this.map.from} ${where}`);
+    const { rows } = (await this.knex.raw(
+      `select e, count(distinct id) as n from (${held.join(' union all ')}) x where coalesce(e, '') <> '' group by e having count(distinct id) > 1`,
+    )) as { rows: Array<{ e: string; n: number | string }> };
     return new Map(rows.map((r) => [r.e, Number(r.n)]));
   }
 
