@@ -128,7 +128,7 @@ describe('diagnose', () => {
     expect(r.check('agreement')).toMatchObject({ status: 'fail', fix: both });
     expect(r.check('agreement').message).toBe('agreement expired on 2026-11-22; missing signatures: supervisor, director');
     expect(r.check('locked')).toMatchObject({ status: 'fail', fix: both });
-    const text = await cli(['diagnose', 'expired1'], { database: db, clock, env });
+    const text = await cli(['diagnose', 'expired1'], { database: db, clock, env: { ...db.env, ...env } });
     expect(text.code).toBe(5);
     const lines = text.stdout.split('\n');
     expect(lines.filter((l) => l === '                     fix: hmis-admin agreement sign expired1 --by supervisor')).toHaveLength(2);
