@@ -52,7 +52,11 @@ export function friendlyToken(length = 20): string {
     throw new RangeError(`a Devise token is a multiple of 4 characters, at least 20; ${length} is not`);
   }
   const swap: Record<string, string> = { l: 's', I: 'x', O: 'y', '0': 'z' };
-  return randomBytes((length * 3) / 4).toString('base64url').replace(/[lIO0]/g, (c) => swap[c]!);
+  // Never a leading '-' (1 draw in 64), so the token alone on a command line does not read as an option.
+  let raw: string;
+  do raw = randomBytes((length * 3) / 4).toString('base64url');
+  while (raw.startsWith('-'));
+  return raw.replace(/[lIO0]/g, (c) => swap[c]!);
 }
 
 /** A fresh reset token: the raw value for the link and the digest for `reset_password_token`. */
