@@ -284,3 +284,10 @@ export async function findOutbox(db: Knex, id: number): Promise<OutboxRow | unde
   const row = (await db('mail_outbox').where({ id }).first()) as OutboxRow | undefined;
   return row ? normalise(row) : undefined;
 }
+
+/** Rows by id, in one query (what became of the messages a run did not attempt). */
+export async function findOutboxRows(db: Knex, ids: number[]): Promise<OutboxRow[]> {
+  if (!ids.length) return [];
+  const rows = (await db('mail_outbox').whereRaw('id = any(?::bigint[])', [ids])) as OutboxRow[];
+  return rows.map((r) => normalise(r));
+}

@@ -14,6 +14,7 @@ import {
   countDue,
   dueKinds,
   findOutbox,
+  findOutboxRows,
   initialRecipients,
   insertOutbox,
   listDue,
@@ -204,8 +205,10 @@ async function unexpected(ctx: AppContext, knex: Knex, row: OutboxListRow, err: 
 /** Rows asked for by id that this run did not attempt: what became of them. */
 async function notAttempted(knex: Knex, ids: number[], done: DeliveryResult[]): Promise<DeliveryResult[]> {
   const out: DeliveryResult[] = [];
-  for (const id of ids.filter((i) => !done.some((r) => r.id === i))) {
-    const row = await findOutbox(knex, id);
+  const attempted = new Set(done.map((r) => r.id));
+  const rows = new Map((await findOutboxRows(knex, ids.filter((i) => !attempted.has(i)))).map((r) => [r.id, r]));
+  for (const id of ids.filter((i) => !attempted.has(i))) {
+    const row = rows.get(id);
     if (!row) continue;
     const base = { id, kind: row.kind, userId: row.user_id, to: row.to_address };
     if (wasCancelled(row)) out.push({ ...base, outcome: 'superseded', detail: `${row.last_error}: nothing of it was sent and nothing will be retried` });
