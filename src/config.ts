@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { parseCount, quote } from './parse.js';
 import { parseSender } from './validate/address.js';
@@ -69,41 +68,47 @@ export interface GlobalFlags {
   quiet?: boolean;
 }
 
-/** What kind of value a variable holds (its zod description), so tests can generate hostile ones for it. */
+/** What kind of value a variable holds (its description), so tests can generate hostile ones for it. */
 export type VariableKind =
   | 'database-url' | 'path' | 'site-url' | 'link-path' | 'smtp-url' | 'sender' | 'domain' | 'selector' | 'dns-server'
   | 'count' | 'duration' | 'days' | 'actor' | 'schema' | 'column' | 'active-flag' | 'unlock-after' | 'key-digest' | 'secret';
 
-/**
- * A variable checked by one of the shared validators (src/validate/): the same function a flag of the
- * same kind goes through. Unset or blank is "not set"; a refusal is a complete one-line message.
- */
-function field<T>(key: string, kind: VariableKind, check: (value: string, what: string) => T) {
-  return z
-    .string()
-    .optional()
-    .transform((v, ctx): T | undefined => {
-      if (v === undefined || v.trim() === '') return undefined;
-      try {
-        const value = check(v, key);
-        // Controls and bidi characters are refused anywhere, even where trimming would hide them.
-        const unsafe = unsafeCharacters(v);
-        // A credential is never shown, not even to say what is wrong with it.
-        if (unsafe) throw new UsageError(`${key} ${kind === 'secret' ? '(not shown)' : quote(v)} ${unsafe}; set it again as plain text`);
-        return value;
-      } catch (err) {
-        if (!(err instanceof UsageError)) throw err;
-        ctx.addIssue({ code: 'custom', message: err.message });
-        return z.NEVER;
-      }
-    })
-    .describe(kind);
+/** One variable: its kind, and the check that turns its raw text into a value (undefined: not set). */
+interface Variable<T> {
+  description: VariableKind;
+  parse(raw: string | undefined): T;
 }
 
-const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T) =>
-  field(key, kind, check)
-    .transform((v) => (v === undefined ? check(fallback, key) : v))
-    .describe(kind);
+/**
+ * A variable checked by one of the shared validators (src/validate/): the same function a flag of the
+ * same kind goes through. Unset or blank is "not set"; a refusal is a complete one-line message
+ * (a UsageError). Plain functions, no schema library: this runs before every command.
+ */
+function field<T>(key: string, kind: VariableKind, check: (value: string, what: string) => T): Variable<T | undefined> {
+  return {
+    description: kind,
+    parse: (v) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const value = check(v, key);
+      // Controls and bidi characters are refused anywhere, even where trimming would hide them.
+      const unsafe = unsafeCharacters(v);
+      // A credential is never shown, not even to say what is wrong with it.
+      if (unsafe) throw new UsageError(`${key} ${kind === 'secret' ? '(not shown)' : quote(v)} ${unsafe}; set it again as plain text`);
+      return value;
+    },
+  };
+}
+
+const withDefault = <T>(key: string, kind: VariableKind, fallback: string, check: (value: string, what: string) => T): Variable<T> => {
+  const f = field(key, kind, check);
+  return {
+    description: kind,
+    parse: (v) => {
+      const value = f.parse(v); // null is a value (e.g. HMIS_UNLOCK_AFTER=never): only "not set" takes the default
+      return value === undefined ? check(fallback, key) : value;
+    },
+  };
+};
 
 /** Every variable the tool reads, with the validator of its kind (the property tests walk this list). */
 export const CONFIG_VARIABLES = {
@@ -146,15 +151,32 @@ const HOST_DEFAULTS = {
   devise: { resetPath: '/users/password/edit', verifyPath: '/users/confirmation', resetTtl: '6h', threshold: '20' },
 } as const;
 
-const configSchema = z.object(CONFIG_VARIABLES).superRefine((c, ctx) => {
-  if (c.HMIS_SMTP_URL && !c.HMIS_MAIL_FROM) {
-    ctx.addIssue({ code: 'custom', message: 'HMIS_MAIL_FROM is required when HMIS_SMTP_URL is set, e.g. HMIS_MAIL_FROM="HMIS Support <no-reply@hmis.example.org>"' });
+type Parsed = { [K in keyof typeof CONFIG_VARIABLES]: ReturnType<(typeof CONFIG_VARIABLES)[K]['parse']> };
+
+/**
+ * Every variable checked in order (the first refusal is the message), then the rules that span several.
+ * `fromFlag`: variables given by a flag, named by the flag in messages.
+ */
+function parseVariables(merged: Record<string, string | undefined>, fromFlag: Set<string>): Parsed {
+  const c = {} as Record<string, unknown>;
+  for (const [key, variable] of Object.entries(CONFIG_VARIABLES)) {
+    try {
+      c[key] = variable.parse(merged[key]);
+    } catch (err) {
+      if (err instanceof UsageError && fromFlag.has(key)) throw new UsageError(err.message.replace(key, FLAG_OF[key]!));
+      throw err;
+    }
   }
-  const dkim = [c.HMIS_DKIM_DOMAIN, c.HMIS_DKIM_SELECTOR, c.HMIS_DKIM_KEY_FILE].filter(Boolean).length;
+  const p = c as Parsed;
+  if (p.HMIS_SMTP_URL && !p.HMIS_MAIL_FROM) {
+    throw new UsageError('HMIS_MAIL_FROM is required when HMIS_SMTP_URL is set, e.g. HMIS_MAIL_FROM="HMIS Support <no-reply@hmis.example.org>"');
+  }
+  const dkim = [p.HMIS_DKIM_DOMAIN, p.HMIS_DKIM_SELECTOR, p.HMIS_DKIM_KEY_FILE].filter(Boolean).length;
   if (dkim !== 0 && dkim !== 3) {
-    ctx.addIssue({ code: 'custom', message: 'HMIS_DKIM_KEY_FILE: DKIM needs all three of HMIS_DKIM_DOMAIN, HMIS_DKIM_SELECTOR and HMIS_DKIM_KEY_FILE' });
+    throw new UsageError('HMIS_DKIM_KEY_FILE: DKIM needs all three of HMIS_DKIM_DOMAIN, HMIS_DKIM_SELECTOR and HMIS_DKIM_KEY_FILE');
   }
-});
+  return p;
+}
 
 /** Read KEY=value pairs from .env in `cwd`, if there is one. */
 function readDotEnv(cwd: string): Record<string, string> {
@@ -195,14 +217,8 @@ export function loadConfig(
     fromFlag.add(key);
   }
 
-  const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? '');
-    // Messages name the variable; a value that came from a flag is named by the flag.
-    throw new UsageError(fromFlag.has(key) ? issue.message.replace(key, FLAG_OF[key]!) : issue.message);
-  }
-  const c = parsed.data;
+  // Messages name the variable; a value that came from a flag is named by the flag.
+  const c = parseVariables(merged, fromFlag);
 
   const format = parseFormat(flags);
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);

@@ -16,11 +16,11 @@ export interface MainIO extends ContextOptions {
 }
 
 function packageVersion(): string {
-  for (const rel of ['../package.json', '../../package.json']) {
+  for (const rel of ['../package.json', '../../package.json', '../../../package.json']) {
     try {
       return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
     } catch {
-      /* try the next layout: src/ under tsx, dist/src/ when built */
+      /* try the next layout: src/ under tsx, dist/src/ when built, dist/src/bundle/ when bundled */
     }
   }
   return '0.0.0';

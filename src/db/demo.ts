@@ -19,62 +19,100 @@ function sqlArray(values: string[]): string {
   return `array[${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')}]`;
 }
 
+/** Who a demo account is made to be before it is inserted: the README's example names and its supervisor. */
+export interface DemoRoles {
+  /** The i of msmith (see demoExampleIndex), or 0 when the demo is too small to have one. */
+  msmith: number;
+  /**
+   * Supervisor id per agency (same order as the agency ids). Empty while the supervisors themselves (the
+   * first account of each agency) are inserted: then the new ids and agencies are returned; else nothing.
+   */
+  supervisors: number[];
+}
+
 /**
- * Insert users [from, to] of a demo of any size. Each i lands in one state by i % 100, so every state
- * (expiring, expired, missing email, unverified, missing phone) appears at any size; locks go by
- * i % 1000 (the first 8 of every thousand: 5 failed logins, 2 expired agreements, 1 admin) so a large
- * demo has a realistic locked list (0.8%) rather than one in twelve accounts.
+ * The i of msmith: the first account after jdoe in good order (not locked, email verified, a phone, the
+ * agreement good for more than 30 days), by the same i % 100 and i % 1000 rules as insertDemoUsers.
  */
-export async function insertDemoUsers(db: Knex, from: number, to: number, agencyIds: number[], domains: string[]): Promise<void> {
-  await db.raw(
+export function demoExampleIndex(users: number): number {
+  for (let i = 2; i <= users; i++) {
+    const k = i % 100;
+    const lk = i % 1000;
+    const locked = lk <= 7;
+    const unverified = k >= 18 && k <= 22;
+    const noPhone = (k >= 23 && k <= 27) || k === 15 || k === 16;
+    const expiresSoon = k >= 8 && k <= 14;
+    if (!locked && !unverified && !noPhone && !expiresSoon) return i;
+  }
+  return 0;
+}
+
+/**
+ * Insert users [from, to] of a demo of any size. Each i lands in one state by
+ * i % 100, so every state (expiring, expired, missing email, unverified, missing phone) appears at any
+ * size; locks go by i % 1000 (the first 8 of every thousand: 5 failed logins, 2 expired agreements,
+ * 1 admin) so a large demo has a realistic locked list (0.8%) rather than one in twelve accounts.
+ * Every column is final when inserted (names of the README's examples, supervisors): a million rows
+ * are written once, never rewritten.
+ */
+export async function insertDemoUsers(
+  db: Knex,
+  from: number,
+  to: number,
+  agencyIds: number[],
+  domains: string[],
+  roles: DemoRoles,
+): Promise<Array<{ id: number; agency_id: number }>> {
+  const { rows } = (await db.raw(
     `
-    with s as (
-      select i, i % 100 as k, i % 1000 as lk,
+    with g as (
+      select i, i % 100 as k, i % 1000 as lk, 1 + (i - 1) % ? as a,
         (${sqlArray(FIRST)})[1 + (i * 7) % ${FIRST.length}] as first_name,
-        (${sqlArray(LAST)})[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name,
-        (?::int[])[1 + (i - 1) % ?] as agency_id,
-        (?::text[])[1 + (i - 1) % ?] as domain
+        (${sqlArray(LAST)})[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name
       from generate_series(?::int, ?::int) as i
+    ), s as (
+      select i, k, lk, first_name, last_name,
+        (?::int[])[a] as agency_id, (?::text[])[a] as domain, (?::int[])[a] as supervisor_id,
+        case when i = 1 then 'jdoe' when i = ? then 'msmith' else lower(substr(first_name, 1, 1) || last_name) || i end as username,
+        case when i = 1 then 'jane.doe@agency.org' when i = ? then 'michael.smith@agency.org' end as example_email,
+        case when i = 1 then 'Jane' when i = ? then 'Michael' else first_name end as shown_first,
+        case when i = 1 then 'Doe' when i = ? then 'Smith' else last_name end as shown_last
+      from g
     )
-    insert into users (username, first_name, last_name, email, email_verified_at, phone, agency_id,
+    insert into users (username, first_name, last_name, email, email_verified_at, phone, agency_id, supervisor_id,
       failed_login_attempts, last_failed_login_at, locked_at, lock_reason, account_expires_at, last_login_at, created_at, updated_at)
     select
-      lower(substr(first_name, 1, 1) || last_name) || i,
-      first_name, last_name,
-      case when k between 15 and 17 then null
+      username, shown_first, shown_last,
+      case when example_email is not null then example_email
+           when k between 15 and 17 then null
            when k = 29 then 'shared.desk@' || domain
            when k = 30 then 'not-an-address'
            else lower(first_name || '.' || last_name) || i || '@' || domain end,
-      case when k between 18 and 22 then null else now() - ((i % 300) || ' days')::interval end,
+      case when k between 18 and 22 then null else now() - (i % 300) * interval '1 day' end,
       case when k between 23 and 27 or k between 15 and 16 then null
            else '(555) ' || lpad((100 + i % 900)::text, 3, '0') || '-' || lpad((i % 10000)::text, 4, '0') end,
-      agency_id,
+      agency_id, supervisor_id,
       case when lk between 0 and 4 then 3 when k = 31 then 2 when k = 32 then 1 else 0 end,
-      case when lk between 0 and 4 or k in (31, 32) then now() - ((i % 20) || ' days')::interval - interval '5 minutes' end,
-      case when lk between 0 and 4 then now() - ((i % 20) || ' days')::interval
-           when lk between 5 and 6 then now() - ((1 + i % 40) || ' days')::interval
-           when lk = 7 then now() - ((i % 90) || ' days')::interval end,
+      case when lk between 0 and 4 or k in (31, 32) then now() - (i % 20) * interval '1 day' - interval '5 minutes' end,
+      case when lk between 0 and 4 then now() - (i % 20) * interval '1 day'
+           when lk between 5 and 6 then now() - (1 + i % 40) * interval '1 day'
+           when lk = 7 then now() - (i % 90) * interval '1 day' end,
       case when lk between 0 and 4 then 'failed_logins' when lk between 5 and 6 then 'agreement_expired' when lk = 7 then 'admin' end,
       date_trunc('day', now()) + case
-           when lk between 5 and 6 then -((1 + i % 40) || ' days')::interval
-           when k between 8 and 11 then ((1 + i % 30) || ' days')::interval
-           when k between 12 and 14 then -((1 + i % 10) || ' days')::interval
-           else ((31 + i % 330) || ' days')::interval end,
-      case when k % 9 = 0 then null else now() - ((i % 60) || ' days')::interval end,
-      now() - ((400 + i % 1000) || ' days')::interval,
+           when lk between 5 and 6 then -(1 + i % 40) * interval '1 day'
+           when k between 8 and 11 then (1 + i % 30) * interval '1 day'
+           when k between 12 and 14 then -(1 + i % 10) * interval '1 day'
+           else (31 + i % 330) * interval '1 day' end,
+      case when k % 9 = 0 then null else now() - (i % 60) * interval '1 day' end,
+      now() - (400 + i % 1000) * interval '1 day',
       now()
     from s
+    order by i
+    ${roles.supervisors.length ? '' : 'returning id, agency_id'}
     `,
-    [agencyIds, agencyIds.length, domains, domains.length, from, to],
-  );
-}
-
-/** Supervisors: the first account of each agency supervises the rest. */
-export async function assignDemoSupervisors(db: Knex): Promise<void> {
-  await db.raw(`
-    update users u set supervisor_id = s.min_id
-    from (select agency_id, min(id) as min_id from users group by agency_id) s
-    where u.agency_id = s.agency_id and u.id <> s.min_id and u.supervisor_id is null`);
+    [agencyIds.length, from, to, agencyIds, domains, roles.supervisors, roles.msmith, roles.msmith, roles.msmith, roles.msmith],
+  )) as { rows: Array<{ id: number; agency_id: number }> };
+  return rows;
 }
 
 /** Partly signed renewals for accounts that expire within 30 days or already did. */
@@ -91,15 +129,27 @@ export async function insertDemoAgreements(db: Knex): Promise<void> {
 }
 
 /**
- * The names the README and --help examples use: jdoe, the first account (locked after failed logins, at
- * Harbor Light Shelter), and msmith, the first account in good order (a reset link for him just works).
+ * Run `load` with the users table's secondary indexes and foreign keys set aside, then build each index
+ * once and check each key with one query: PostgreSQL's advice for populating a table ("Populating a
+ * Database": remove indexes and foreign-key constraints, load, re-create), rather than maintaining seven
+ * indexes and two key checks row by row. Inside the demo's transaction: on failure nothing changed.
+ * The definitions come from the catalogue, so they stay exactly those the migrations made.
  */
-export async function nameDemoExamples(db: Knex): Promise<void> {
-  await db.raw(`update users set username = 'jdoe', first_name = 'Jane', last_name = 'Doe', email = 'jane.doe@agency.org'
-    where id = (select min(id) from users)`);
-  await db.raw(`update users set username = 'msmith', first_name = 'Michael', last_name = 'Smith', email = 'michael.smith@agency.org'
-    where id = (select min(id) from users where username <> 'jdoe' and locked_at is null and email_verified_at is not null
-      and phone is not null and account_expires_at > now() + interval '30 days')`);
+export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: () => Promise<T>): Promise<T> {
+  const { rows: indexes } = (await trx.raw(`
+    select pg_get_indexdef(i.indexrelid) as def, i.indexrelid::regclass::text as name from pg_index i
+    where i.indrelid = 'users'::regclass and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
+    rows: Array<{ def: string; name: string }>;
+  };
+  const { rows: keys } = (await trx.raw(`
+    select quote_ident(conname) as name, pg_get_constraintdef(oid) as def from pg_constraint
+    where conrelid = 'users'::regclass and contype = 'f'`)) as { rows: Array<{ def: string; name: string }> };
+  for (const k of keys) await trx.raw(`alter table users drop constraint ${k.name}`);
+  for (const i of indexes) await trx.raw(`drop index ${i.name}`);
+  const result = await load();
+  for (const i of indexes) await trx.raw(i.def);
+  for (const k of keys) await trx.raw(`alter table users add constraint ${k.name} ${k.def}`);
+  return result;
 }
 
 /**

@@ -174,6 +174,57 @@ export async function settleClaim(db: Knex, id: number, claimId: string, s: Sett
   return Boolean(await db('mail_outbox').where({ id, claim_id: claimId }).whereNot('status', 'sending').first('id'));
 }
 
+/** One row's settlement in a batch: the row, the claim it was attempted under, and how it ended. */
+export interface ClaimSettlement {
+  id: number;
+  claimId: string;
+  settlement: Settlement;
+}
+
+/**
+ * End many claims' attempts in one statement (a batch of `outbox flush`): the same conditional write as
+ * settleClaim for each row, one round trip and one commit for all of them. Returns the ids written
+ * (rows another run took over are not).
+ */
+export async function settleClaims(db: Knex, items: ClaimSettlement[]): Promise<Set<number>> {
+  if (!items.length) return new Set();
+  const set = (s: Settlement, k: keyof Settlement) => k in s && s[k] !== undefined;
+  const records = items.map(({ id, claimId, settlement: s }) => ({
+    id,
+    claim_id: claimId,
+    status: s.status,
+    recipients: s.recipients ?? null,
+    set_recipients: Boolean(s.recipients),
+    next_attempt_at: s.next_attempt_at?.toISOString() ?? null,
+    sent_at: s.sent_at?.toISOString() ?? null,
+    last_error: s.last_error,
+    relay_response: s.relay_response ?? null,
+    set_relay: set(s, 'relay_response'),
+    eml_path: s.eml_path ?? null,
+    set_eml: set(s, 'eml_path'),
+    uncount: Boolean(s.uncount),
+  }));
+  const { rows } = (await db.raw(
+    `update mail_outbox m set
+       status = v.status,
+       recipients = case when v.set_recipients then v.recipients else m.recipients end,
+       next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
+       sent_at = coalesce(v.sent_at, m.sent_at),
+       last_error = v.last_error,
+       relay_response = case when v.set_relay then v.relay_response else m.relay_response end,
+       eml_path = case when v.set_eml then v.eml_path else m.eml_path end,
+       attempts = case when v.uncount then greatest(m.attempts - 1, 0) else m.attempts end,
+       claimed_at = null
+     from jsonb_to_recordset(?::jsonb) as v(id bigint, claim_id text, status text, recipients jsonb, set_recipients boolean,
+       next_attempt_at timestamptz, sent_at timestamptz, last_error text, relay_response text, set_relay boolean, eml_path text,
+       set_eml boolean, uncount boolean)
+     where m.id = v.id and m.claim_id = v.claim_id and m.status = 'sending'
+     returning m.id`,
+    [JSON.stringify(records)],
+  )) as { rows: Array<{ id: number | string }> };
+  return new Set(rows.map((r) => Number(r.id)));
+}
+
 /** The relay accepted: sent, with its reply. Only a row this claim still holds is marked; false otherwise. */
 export async function markSent(db: Knex, id: number, claimId: string, now: Date, response: string, emlPath: string | null): Promise<boolean> {
   return settleClaim(db, id, claimId, { status: 'sent', sent_at: now, relay_response: response, eml_path: emlPath, last_error: null });
@@ -232,4 +283,11 @@ export async function listDue(db: Knex, now: Date, limit: number, names: NameLoo
 export async function findOutbox(db: Knex, id: number): Promise<OutboxRow | undefined> {
   const row = (await db('mail_outbox').where({ id }).first()) as OutboxRow | undefined;
   return row ? normalise(row) : undefined;
+}
+
+/** Rows by id, in one query (what became of the messages a run did not attempt). */
+export async function findOutboxRows(db: Knex, ids: number[]): Promise<OutboxRow[]> {
+  if (!ids.length) return [];
+  const rows = (await db('mail_outbox').whereRaw('id = any(?::bigint[])', [ids])) as OutboxRow[];
+  return rows.map((r) => normalise(r));
 }

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import { settleClaim, touchClaim, type OutboxListRow, type Settlement } from '../db/outbox.js';
+import { settleClaim, settleClaims, type ClaimSettlement, type OutboxListRow, type Settlement } from '../db/outbox.js';
 import { UsageError } from '../errors.js';
 import { when } from '../output/format.js';
 import { quote } from '../parse.js';
@@ -67,6 +67,68 @@ export async function persist<T>(write: (afterError: boolean) => Promise<T>): Pr
   }
 }
 
+/** How long a settled row waits for the rest of its batch before its record is written anyway. */
+const SETTLE_WAIT_MS = 25;
+
+/**
+ * The settlements of one batch, written together: one UPDATE and one commit for many rows rather than
+ * one each. A row's attempt asks to settle and waits for the write; the queue is written once every row
+ * still in flight has asked, or SETTLE_WAIT_MS after the first ask (one slow send does not hold back the
+ * records of the others).
+ */
+export class BatchSettler {
+  private queue: Array<{ item: ClaimSettlement; resolve: (written: boolean) => void; reject: (err: unknown) => void }> = [];
+  private asked = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly knex: Knex,
+    private inFlight: number,
+  ) {}
+
+  settle(item: ClaimSettlement): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.asked.add(item.id);
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  /** A row's attempt ended; if it never asked to settle (it threw), the batch no longer waits for it. */
+  finished(id: number): void {
+    if (this.asked.has(id)) return;
+    this.asked.add(id);
+    this.inFlight--;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.queue.length) return;
+    if (this.inFlight <= 0) return this.flush();
+    this.timer ??= setTimeout(() => this.flush(), SETTLE_WAIT_MS);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    if (!batch.length) return;
+    // One statement for all; when it fails (a dead connection, or one row the database refuses), each row
+    // is written on its own with retries, so one row's trouble never leaves the others unrecorded. The
+    // failed statement may have committed before its connection died: each row's write knows (afterError).
+    settleClaims(this.knex, batch.map((b) => b.item)).then(
+      (written) => batch.forEach((b) => b.resolve(written.has(b.item.id))),
+      () => {
+        for (const { item, resolve, reject } of batch) {
+          persist(() => settleClaim(this.knex, item.id, item.claimId, item.settlement, true)).then(resolve, reject);
+        }
+      },
+    );
+  }
+}
+
 const TAKEN_OVER = 'another delivery run took this message over (its claim here had been recovered as stale)';
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 
@@ -93,8 +155,11 @@ interface RowAttempt {
   unrecorded: boolean;
 }
 
-function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow): RowAttempt {
+function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow, settler?: BatchSettler): RowAttempt {
   const claim = row.claim_id!;
+  const write = settler
+    ? (s: Settlement) => settler.settle({ id: row.id, claimId: claim, settlement: s })
+    : (s: Settlement) => persist((afterError) => settleClaim(knex, row.id, claim, s, afterError));
   const base = { id: row.id, kind: row.kind, userId: row.user_id, username: row.username, to: row.to_address };
   const a: RowAttempt = {
     ctx,
@@ -104,7 +169,7 @@ function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow): RowAttempt
     unrecorded: false,
     settle: async (s) => {
       try {
-        return await persist((afterError) => settleClaim(knex, row.id, claim, s, afterError));
+        return await write(s);
       } catch (err) {
         a.unrecorded = true;
         ctx.out.warn(`message #${row.id}: could not record the outcome (${firstLine(err)}); the row stays 'sending' and the first \`hmis-admin outbox flush\` after 45 minutes tries it again`);
@@ -134,22 +199,20 @@ async function fail(a: RowAttempt, detail: string): Promise<DeliveryResult> {
   return { ...a.base, outcome: 'failed', detail };
 }
 
-/** One attempt for one claimed row; never throws for a send or database failure. */
-export async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport, row: OutboxListRow): Promise<DeliveryResult> {
-  const a = rowAttempt(ctx, knex, row);
+/**
+ * One attempt for one claimed row; never throws for a send or database failure. With a settler, the
+ * outcome is written together with the rest of the row's batch.
+ */
+export async function deliverOne(ctx: AppContext, knex: Knex, transport: MailTransport, row: OutboxListRow, settler?: BatchSettler): Promise<DeliveryResult> {
+  const a = rowAttempt(ctx, knex, row, settler);
   const result = await attempt(a, transport);
   return a.unrecorded ? { ...result, unrecorded: true } : result;
 }
 
 async function attempt(a: RowAttempt, transport: MailTransport): Promise<DeliveryResult> {
   const { ctx, knex, row } = a;
-  try {
-    // Renew the claim right before the attempt: a long batch is not mistaken for a crashed run, and a row
-    // another run has meanwhile taken over is neither minted for nor sent from here.
-    if (!(await persist(() => touchClaim(knex, row.id, row.claim_id!, ctx.clock())))) return a.lost('nothing was minted or sent by this run');
-  } catch (err) {
-    return defer(a, `the database failed before the attempt: ${firstLine(err)}; nothing was sent`);
-  }
+  // The claim was taken (claimDue) when this row's batch began, and a batch ends well within
+  // STALE_SENDING_MS even at every timeout: no other run can have taken the row over before this attempt.
   const bad = badRecipient(row);
   if (bad) return fail(a, bad);
 

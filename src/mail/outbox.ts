@@ -8,11 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
+import type { UsageError } from '../errors.js';
 import {
   claimDue,
   countDue,
   dueKinds,
   findOutbox,
+  findOutboxRows,
   initialRecipients,
   insertOutbox,
   listDue,
@@ -24,7 +26,7 @@ import {
   type OutboxFilter,
   type OutboxListRow,
 } from '../db/outbox.js';
-import { deliverOne, persist, type DeliveryResult } from './attempt.js';
+import { BatchSettler, deliverOne, persist, type DeliveryResult } from './attempt.js';
 import { senderDomain } from './compose.js';
 import { checkKindsConfig, LINK_KINDS } from './minters.js';
 import { openTransport, POOL_OPTIONS } from './transport.js';
@@ -43,7 +45,8 @@ const WORST_SEND_MS = POOL_OPTIONS.connectionTimeout + POOL_OPTIONS.greetingTime
 /**
  * A row claimed longer ago than this belongs to a run that crashed. It must exceed the worst case of a
  * live batch (the last row of the largest batch waits for the pool to work through all the others, each
- * at its timeouts: 17 × 80 s ≈ 23 min), with a margin; each attempt also renews its claim before it starts.
+ * at its timeouts: 17 × 80 s ≈ 23 min), with a margin. The whole batch is claimed when it starts, so no
+ * other run can take a row over before this run has attempted and settled it.
  */
 export const STALE_SENDING_MS = 2 * Math.ceil(MAX_BATCH / POOL_OPTIONS.maxConnections) * WORST_SEND_MS;
 
@@ -110,34 +113,85 @@ export async function deliverOutbox(ctx: AppContext, options: { ids?: number[]; 
     const domain = senderDomain(ctx.config);
     const bar = total > 1 ? ctx.out.progress(total, 'delivering mail') : undefined;
     try {
-      let batch = FIRST_BATCH;
-      while (results.length < limit) {
-        const rows = await claimDue(knex, ctx.clock(), Math.min(batch, limit - results.length), domain, options.ids, names);
-        if (!rows.length) break;
-        // The pool spreads a batch over its few connections; each row settles on its own (never throws).
-        const settled = await Promise.all(
-          rows.map(async (row) => {
-            const r = await deliverOne(ctx, knex, transport, row).catch((err: unknown) => unexpected(ctx, knex, row, err));
-            bar?.tick();
-            return r;
-          }),
-        );
-        results.push(...settled);
-        const fatal = settled.find((r) => r.fatal)?.fatal;
-        if (fatal) throw fatal;
-        if (settled.every((r) => r.outcome === 'queued' && r.unreachable)) {
-          const left = total - results.length;
-          if (left > 0) ctx.out.warn(`the relay at ${transport.target} is unreachable; ${left} more message(s) stay queued for the next \`hmis-admin outbox flush\``);
-          break;
-        }
-        batch = Math.min(batch * 2, MAX_BATCH);
-      }
+      results.push(...(await deliverWindow(ctx, knex, transport, { limit, total, domain, ids: options.ids, names, tick: () => bar?.tick() })));
     } finally {
       bar?.done();
       await transport.close();
     }
   }
   if (options.ids) results.push(...(await notAttempted(knex, options.ids, results)));
+  return results;
+}
+
+interface WindowOptions {
+  limit: number;
+  total: number;
+  domain: string;
+  ids?: number[];
+  names: NameLookup;
+  tick: () => void;
+}
+
+/**
+ * Claim and attempt batches with at most MAX_BATCH rows claimed and unsettled at any time, claiming the
+ * next batch while the pool still works on the last (the relay never waits for a claim). The first batch
+ * (as small as the pool) is a probe: an unreachable relay costs only it. A row waits behind at most
+ * MAX_BATCH - 1 others, which is what STALE_SENDING_MS allows for. Results in claim order.
+ */
+async function deliverWindow(ctx: AppContext, knex: Knex, transport: Awaited<ReturnType<typeof openTransport>>, o: WindowOptions): Promise<DeliveryResult[]> {
+  const batches: DeliveryResult[][] = [];
+  const running = new Set<Promise<void>>();
+  let outstanding = 0;
+  let attempted = 0;
+  let batch = FIRST_BATCH;
+  let stop: { fatal?: UsageError; unreachable?: boolean } | undefined;
+  const launch = (rows: OutboxListRow[]) => {
+    const slot = batches.push([]) - 1;
+    outstanding += rows.length;
+    // The pool spreads a batch over its few connections; each row settles on its own (never throws),
+    // its outcome written together with the others' (one UPDATE for the rows that finished together).
+    const settler = new BatchSettler(knex, rows.length);
+    const done = Promise.all(
+      rows.map(async (row) => {
+        const r = await deliverOne(ctx, knex, transport, row, settler).catch((err: unknown) => unexpected(ctx, knex, row, err));
+        settler.finished(row.id);
+        o.tick();
+        return r;
+      }),
+    ).then((settled) => {
+      batches[slot] = settled;
+      outstanding -= rows.length;
+      attempted += rows.length;
+      const fatal = settled.find((r) => r.fatal)?.fatal;
+      if (fatal) stop = { fatal };
+      else if (settled.every((r) => r.outcome === 'queued' && r.unreachable)) stop ??= { unreachable: true };
+    });
+    const tracked = done.finally(() => running.delete(tracked));
+    running.add(tracked);
+    return tracked;
+  };
+  for (let first = true; !stop; first = false) {
+    const wanted = o.limit - attempted - outstanding;
+    if (wanted <= 0) break;
+    const room = Math.min(batch, MAX_BATCH - outstanding, wanted);
+    // Claim when half the window is free (not a row at a time), or at once while the window is empty.
+    if (outstanding > 0 && room < Math.min(batch, MAX_BATCH / 2, wanted)) {
+      await Promise.race(running);
+      continue;
+    }
+    const rows = await claimDue(knex, ctx.clock(), room, o.domain, o.ids, o.names);
+    if (!rows.length) break;
+    const p = launch(rows);
+    if (first) await p; // the probe
+    batch = Math.min(batch * 2, MAX_BATCH);
+  }
+  await Promise.all(running);
+  const results = batches.flat();
+  if (stop?.fatal) throw stop.fatal;
+  if (stop?.unreachable) {
+    const left = o.total - results.length;
+    if (left > 0) ctx.out.warn(`the relay at ${transport.target} is unreachable; ${left} more message(s) stay queued for the next \`hmis-admin outbox flush\``);
+  }
   return results;
 }
 
@@ -151,8 +205,10 @@ async function unexpected(ctx: AppContext, knex: Knex, row: OutboxListRow, err: 
 /** Rows asked for by id that this run did not attempt: what became of them. */
 async function notAttempted(knex: Knex, ids: number[], done: DeliveryResult[]): Promise<DeliveryResult[]> {
   const out: DeliveryResult[] = [];
-  for (const id of ids.filter((i) => !done.some((r) => r.id === i))) {
-    const row = await findOutbox(knex, id);
+  const attempted = new Set(done.map((r) => r.id));
+  const rows = new Map((await findOutboxRows(knex, ids.filter((i) => !attempted.has(i)))).map((r) => [r.id, r]));
+  for (const id of ids.filter((i) => !attempted.has(i))) {
+    const row = rows.get(id);
     if (!row) continue;
     const base = { id, kind: row.kind, userId: row.user_id, to: row.to_address };
     if (wasCancelled(row)) out.push({ ...base, outcome: 'superseded', detail: `${row.last_error}: nothing of it was sent and nothing will be retried` });

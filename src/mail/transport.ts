@@ -169,13 +169,15 @@ async function folderTransport(config: Config, dkim: DkimOptions | undefined): P
   const dir = join(config.dataDir, 'mail');
   const from = senderAddress(config);
   let sequence = 0;
+  // The folder is made once per run, not once per message (a bulk run writes thousands).
+  let folder: Promise<unknown> | undefined;
   return {
     kind: 'folder',
     dkimEnabled: Boolean(dkim),
     target: dir,
     send: async (msg) => {
       const info = (await transporter.sendMail(mailOptions(from, msg))) as { message: Buffer };
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await (folder ??= mkdir(dir, { recursive: true, mode: 0o700 }));
       const stamp = msg.date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
       const local = msg.messageId.replace(/^<|@.*$/g, '').replace(/[^A-Za-z0-9-]/g, '').slice(0, 36);
       const file = join(dir, `${stamp}-${local || String(++sequence)}.eml`);

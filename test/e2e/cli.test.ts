@@ -40,7 +40,11 @@ describe('start-up', () => {
       child.on('close', (code) => resolve(code ?? -1));
     });
     expect(r).toBe(0);
-    const loaded = readFileSync(log, 'utf8');
+    // The command is bundled (scripts/bundle.mjs): each loaded chunk stands for the sources the build put in it.
+    const chunks = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
+    const urls = readFileSync(log, 'utf8').split('\n');
+    expect(urls.some((u) => u.endsWith('/dist/src/bundle/main.js'))).toBe(true);
+    const loaded = urls.flatMap((u) => [u, ...(chunks[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
     expect(loaded).toMatch(/commander/);
     for (const heavy of ['/knex/', '/pg/', '@electric-sql', '/nodemailer/', '@inquirer', '/zod/']) expect(loaded).not.toContain(heavy);
   });

@@ -28,14 +28,32 @@ export function ts(now: Date): string {
   return `'${now.toISOString()}'::timestamptz`;
 }
 
-/** pg returns bigint ids and some counts as strings, PGlite as numbers: make one shape. */
+/**
+ * pg returns bigint ids and some counts as strings, PGlite as numbers: make one shape. A new object with
+ * every field in one order (no query-only columns such as a sort key), so the code that reads rows sees
+ * one hidden class.
+ */
 export function normaliseAccount(row: Record<string, unknown>): AccountRow {
   const r = row as unknown as AccountRow;
-  r.id = Number(r.id);
-  r.failed_login_attempts = Number(r.failed_login_attempts ?? 0);
-  if (r.agency_id !== null && r.agency_id !== undefined) r.agency_id = Number(r.agency_id);
-  if (r.supervisor_id !== null && r.supervisor_id !== undefined) r.supervisor_id = Number(r.supervisor_id);
-  r.first_name ??= '';
-  r.last_name ??= '';
-  return r;
+  return {
+    id: Number(r.id),
+    username: r.username,
+    first_name: r.first_name ?? '',
+    last_name: r.last_name ?? '',
+    email: r.email,
+    email_verified_at: r.email_verified_at,
+    pending_email: r.pending_email,
+    phone: r.phone,
+    agency_id: r.agency_id === null || r.agency_id === undefined ? null : Number(r.agency_id),
+    agency: r.agency,
+    supervisor_id: r.supervisor_id === null || r.supervisor_id === undefined ? null : Number(r.supervisor_id),
+    locked_at: r.locked_at,
+    lock_reason: r.lock_reason,
+    failed_login_attempts: Number(r.failed_login_attempts ?? 0),
+    last_failed_login_at: r.last_failed_login_at,
+    account_expires_at: r.account_expires_at,
+    last_login_at: r.last_login_at,
+    created_at: r.created_at,
+    invitation_pending: r.invitation_pending,
+  };
 }

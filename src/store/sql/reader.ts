@@ -46,7 +46,9 @@ export class SqlReader {
 
   /**
    * Accounts page by page, keyed on (order expression, id) so each page is an index range scan where the
-   * host has the index, and memory stays flat however many rows match.
+   * host has the index, and memory stays flat however many rows match. Pages grow from `pageSize` to
+   * eight times it (a few round trips for thousands of rows, one small query for `--limit 1`), and the
+   * next page is asked for as soon as a page arrives, so the database works while this one is shown.
    */
   async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
     const now = this.clock();
@@ -54,31 +56,35 @@ export class SqlReader {
     const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
     const dir = order === 'locked' ? 'desc' : 'asc';
     const op = dir === 'asc' ? '>' : '<';
-    let lastId: number | undefined;
-    let lastKey: string | undefined;
-    let yielded = 0;
-    while (yielded < limit) {
-      const want = Math.min(pageSize, limit - yielded);
+    const fetch = (want: number, after?: { key: string | undefined; id: number }) => {
       const q = this.query(filter, this.knex, now).limit(want);
       if (key) {
         // The key travels as text: a JS Date would drop the microseconds and skip rows at a page edge.
         q.whereRaw(`${key} is not null`).select(this.knex.raw(`(${key})::text as sort_key`));
-        if (lastId !== undefined) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamptz, ?)`, [lastKey!, lastId]);
+        if (after) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamptz, ?)`, [after.key!, after.id]);
         q.orderByRaw(`${key} ${dir}, ${f.id} ${dir}`);
       } else {
-        if (lastId !== undefined) q.whereRaw(`${f.id} > ?`, [lastId]);
+        if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
         q.orderByRaw(`${f.id} asc`);
       }
-      const rows = (await q) as Array<Record<string, unknown>>;
-      for (const row of rows) {
-        lastKey = row.sort_key as string | undefined;
-        delete row.sort_key;
-        const account = normaliseAccount(row);
-        lastId = account.id;
-        yield account;
-      }
+      const rows = q.then((r) => r as Array<Record<string, unknown>>);
+      rows.catch(() => undefined); // read ahead and never awaited when the reader stops early: not an unhandled rejection
+      return { want, rows };
+    };
+    let size = Math.min(pageSize, limit);
+    let next: ReturnType<typeof fetch> | undefined = fetch(size);
+    let yielded = 0;
+    while (next) {
+      const { want, rows: pending } = next;
+      const rows = await pending;
       yielded += rows.length;
-      if (rows.length < want) return;
+      next = undefined;
+      const last = rows[rows.length - 1];
+      if (rows.length === want && yielded < limit) {
+        size = Math.min(size * 2, pageSize * 8, limit - yielded);
+        next = fetch(size, { key: last!.sort_key as string | undefined, id: Number(last!.id) });
+      }
+      for (const row of rows) yield normaliseAccount(row);
     }
   }
 
