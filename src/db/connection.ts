@@ -4,10 +4,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
-import { describeConnectionError, OperationalError, UsageError } from '../errors.js';
+import { CliError, describeConnectionError, OperationalError, UsageError } from '../errors.js';
 import { pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
-import { migrateLatest, pendingMigrations, TOOL_SCHEMA } from './migrate.js';
+import { DEVISE_HOST_IN_NATIVE_MODE, deviseHostInNativeMode, migrateLatest, pendingMigrations, TOOL_SCHEMA } from './migrate.js';
 
 export type DbKind = 'postgres' | 'pglite';
 
@@ -77,12 +77,14 @@ function searchPath(config: Config): { searchPath?: string[] } {
 }
 
 async function prepareSchema(db: Database, config: Config, options: OpenOptions): Promise<void> {
+  // native mode, nothing of ours yet: refuse a Devise application's database before anything is written.
+  const status = await pendingMigrations(db.knex, config.schema);
+  if (config.schema === 'native' && status.applied === 0) await refuseDeviseHost(db);
   if (options.migrate) {
     await migrateLatest(db.knex, config.schema);
     return;
   }
   if (options.skipSchemaCheck) return;
-  const status = await pendingMigrations(db.knex, config.schema);
   if (status.pending.length > 0) {
     await db.close();
     const what = status.applied === 0 ? 'has no hmis-admin schema' : `needs ${status.pending.length} schema migration(s)`;
@@ -136,15 +138,27 @@ async function openEmbedded(
     try {
       // The embedded database is the tool's own: it is always brought up to date.
       // One plain query when current; knex's migrator (lock table, listing) only when something is pending.
-      if ((await pendingMigrations(knex, config.schema)).pending.length) await migrateLatest(knex, config.schema);
+      const status = await pendingMigrations(knex, config.schema);
+      if (config.schema === 'native' && status.applied === 0 && (await deviseHostInNativeMode(knex))) {
+        await knex.destroy();
+        throw new UsageError(`${where} ${DEVISE_HOST_IN_NATIVE_MODE}`);
+      }
+      if (status.pending.length) await migrateLatest(knex, config.schema);
     } finally {
       bar?.done();
     }
     return db;
   } catch (err) {
     release();
-    throw err instanceof OperationalError ? err : new OperationalError(`cannot open ${where}: ${(err as Error).message}`);
+    throw err instanceof CliError ? err : new OperationalError(`cannot open ${where}: ${(err as Error).message}`);
   }
+}
+
+/** Exit 2 (and the database closed) when native mode meets a Devise application's users table. */
+async function refuseDeviseHost(db: Database): Promise<void> {
+  if (!(await deviseHostInNativeMode(db.knex))) return;
+  await db.close();
+  throw new UsageError(`the database at ${db.where} ${DEVISE_HOST_IN_NATIVE_MODE}`);
 }
 
 /** One line that fits 80 columns with a usual home folder: `embedded database ~/.local/share/hmis-admin/pgdata (--db for a server)`. */

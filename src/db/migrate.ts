@@ -74,3 +74,23 @@ async function hasToolSchema(db: Knex): Promise<boolean> {
   const { rows } = (await db.raw('select 1 from pg_namespace where nspname = ?', [TOOL_SCHEMA])) as { rows: unknown[] };
   return rows.length > 0;
 }
+
+/**
+ * native mode on a database that holds a Devise application's `users` table (OpenPath HMIS, Primero) and none
+ * of hmis-admin's own tables: HMIS_SCHEMA=devise was forgotten. One catalogue query, run only while no native
+ * migration is applied; the refusal comes before anything is written in the host's schema.
+ */
+export async function deviseHostInNativeMode(db: Knex): Promise<boolean> {
+  const { rows } = (await db.raw(
+    `select count(*) filter (where column_name in ('encrypted_password', 'reset_password_token')) as devise,
+            count(*) filter (where column_name in ('username', 'lock_reason', 'failed_login_attempts')) as native
+     from information_schema.columns where table_schema = current_schema() and table_name = 'users'`,
+  )) as { rows: Array<{ devise: number | string; native: number | string }> };
+  const r = rows[0];
+  return Boolean(r && Number(r.devise) > 0 && Number(r.native) === 0);
+}
+
+/** The refusal (exit 2) for deviseHostInNativeMode. */
+export const DEVISE_HOST_IN_NATIVE_MODE =
+  "holds a Devise application's users table (OpenPath HMIS?), and HMIS_SCHEMA is native (the default); " +
+  'set HMIS_SCHEMA=devise and the HMIS_DEVISE_* settings (README section "Running against OpenPath HMIS or another Devise application"); nothing was changed';

@@ -144,6 +144,15 @@ export interface AddressChange {
   now: Date;
 }
 
+/** An account holding an address: as its email, or as a change waiting for confirmation (`pending`). */
+export interface AddressOwner {
+  id: number;
+  username: string;
+  pending?: boolean;
+  /** Soft-deleted (Devise `deleted_at`): gone for the application, but its row still holds the address. */
+  deleted?: boolean;
+}
+
 export interface AccountStore {
   readonly kind: HostKind;
   /** The tool's database; the host tables live in it (native, devise) or elsewhere (a REST host). */
@@ -171,8 +180,11 @@ export interface AccountStore {
   agencyNames(max?: number): Promise<string[]>;
   /** Supervisor and director of each account; `db` is the caller's transaction when inside one (PGlite has one connection). */
   contacts(accounts: AccountRow[], db?: Knex | Tx): Promise<Map<number, AccountContacts>>;
-  /** Other accounts using this address (as email or pending email), excluding `exceptId`. */
-  addressOwners(email: string, exceptId?: number, db?: Knex | Tx): Promise<Array<{ id: number; username: string }>>;
+  /**
+   * Other accounts using this address (as email or pending email), excluding `exceptId`. A Devise host also
+   * names soft-deleted rows (`deleted`: its unique index and Rails' uniqueness validation still see them).
+   */
+  addressOwners(email: string, exceptId?: number, db?: Knex | Tx): Promise<AddressOwner[]>;
   /** Addresses held by more than one account, lower-cased, with how many. */
   sharedAddresses(): Promise<Map<string, number>>;
   complianceCounts(now: Date, agencyId?: number): Promise<ComplianceCounts[]>;

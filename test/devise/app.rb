@@ -158,6 +158,15 @@ module Ops
     { token: token, to: mail.to, url: mail.body.encoded[%r{https://\S+reset_password_token=[\w-]+}] }
   end
 
+  # "Forgot password" as the person types it: POST /users/password, where Devise applies case_insensitive_keys
+  # and strip_whitespace_keys to the address before it looks the account up.
+  def request_reset(o)
+    ActionMailer::Base.deliveries.clear
+    status, _, text = request('POST', '/users/password', body: { user: { email: o.fetch('typed') } })
+    mail = ActionMailer::Base.deliveries.last
+    { ok: status < 300 && !mail.nil?, status: status, to: mail&.to, errors: status < 300 ? nil : JSON.parse(text)['errors'] }
+  end
+
   # The person follows the link (GET: the route exists) and submits a new password (PUT /users/password).
   def reset_password(o)
     token = o['token'] || Rack::Utils.parse_query(URI(o.fetch('url')).query)['reset_password_token']
@@ -193,7 +202,7 @@ module Ops
   end
 end
 
-OPS = %w[create_user sign_in fail_login send_reset reset_password confirm digest user info].freeze
+OPS = %w[create_user sign_in fail_login send_reset request_reset reset_password confirm digest user info].freeze
 
 PROTOCOL.puts(Ops.info.to_json)
 $stdin.each_line do |line|

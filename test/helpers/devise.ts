@@ -112,6 +112,8 @@ export interface DeviseApp {
   failLogin(login: string, times?: number): Promise<SignIn & { failed_attempts: number }>;
   /** The web application's own reset mail: the raw token and the link it carries. */
   sendReset(login: string): Promise<{ token: string; to: string[]; url: string }>;
+  /** "Forgot password" with the address as typed (POST /users/password: Devise downcases and strips it first). */
+  requestReset(typed: string): Promise<{ ok: boolean; status: number; to: string[] | null; errors: Record<string, string[]> | null }>;
   /** Follow a reset link (GET it, then PUT /users/password), or submit a bare token. */
   resetPassword(link: { url: string } | { token: string }, password: string): Promise<Redeemed>;
   /** GET /users/confirmation?confirmation_token=… (the mailed link, or a bare token). */
@@ -232,6 +234,7 @@ export async function startDevise(databaseUrl: string, settings: Partial<DeviseS
     signIn: (login, password) => call('sign_in', { login, password }),
     failLogin: (login, times = 1) => call('fail_login', { login, times }),
     sendReset: (login) => call('send_reset', { login }),
+    requestReset: (typed) => call('request_reset', { typed }),
     resetPassword: (link, password) => call('reset_password', { ...link, password }),
     confirm: (link) => call('confirm', { ...link }),
     digest: async (column, raw) => (await call<{ digest: string }>('digest', { column, raw })).digest,

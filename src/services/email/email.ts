@@ -29,7 +29,7 @@ export async function setEmail(
   address: string,
   opts: { phone?: string; verified?: boolean; ticket?: string | null; dryRun?: boolean },
 ): Promise<Outcome> {
-  const email = checkAddress(address, 'address');
+  const checked = checkAddress(address, 'address');
   let phone: string | undefined;
   if (opts.phone !== undefined) {
     const p = parsePhone(opts.phone);
@@ -37,6 +37,9 @@ export async function setEmail(
     phone = p.phone;
   }
   const store = await ctx.store();
+  // Devise's case_insensitive_keys (default [:email]) lowercases what the person types and then matches exactly:
+  // an address stored with capitals could never sign in or ask for a reset. Devise lowercases all of it; so do we.
+  const email = store.kind === 'devise' ? checked.toLowerCase() : checked;
   const who = user.username;
   await refuseDuplicate(store, user, email);
   const changed = user.email !== email;
@@ -125,7 +128,12 @@ async function refuseDuplicate(store: AccountStore, user: AccountRow, email: str
 async function duplicateOf(store: AccountStore, user: AccountRow, email: string, trx?: Knex.Transaction): Promise<string | null> {
   const [other] = await store.addressOwners(email, user.id, trx);
   if (!other) return null;
-  return `${email} is already the address of ${sanitizeForDisplay(other.username)} (#${other.id}); each account needs its own address: give ${sanitizeForDisplay(user.username)} a different one`;
+  const held = other.deleted
+    ? `the address of the deleted account ${sanitizeForDisplay(other.username)} (#${other.id}), whose row the web application keeps`
+    : other.pending
+      ? `waiting for ${sanitizeForDisplay(other.username)} (#${other.id}) to confirm it as their new address`
+      : `the address of ${sanitizeForDisplay(other.username)} (#${other.id})`;
+  return `${email} is already ${held}; each account needs its own address: give ${sanitizeForDisplay(user.username)} a different one`;
 }
 
 /**

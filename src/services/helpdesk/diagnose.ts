@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { count, shortDate, shortTime } from '../../output/format.js';
 import type { AccountStore } from '../../store/types.js';
 import type { AccountRow } from '../accounts/accounts.js';
+import { sanitizeForDisplay } from '../../output/sanitize.js';
 import { maskEmail } from '../accounts/audit.js';
 import { currentAgreement, missingSignatures } from '../accounts/detail.js';
 import { loadAddressRules, recentResetCheck, shellArg, siteCheck } from './diagnose-links.js';
@@ -48,14 +49,14 @@ export async function diagnoseAccount(store: AccountStore, user: AccountRow, env
   const { configOk, ...site } = await siteCheck(db, user, env);
   const checks: Check[] = [
     site,
-    lockedCheck(user, u, env, await agreementMissing(db, user)),
+    invitationCheck(user) ?? lockedCheck(user, u, env, await agreementMissing(db, user)),
     await agreementCheck(db, user, u, env.now),
     await emailCheck(store, user, u),
     await recentResetCheck(db, user, u, env),
     await phoneCheck(user, u),
   ];
   const status = (id: CheckId) => checks.find((c) => c.id === id)!.status;
-  const canReset = configOk && user.locked_at === null && status('agreement') !== 'fail' && status('email') !== 'fail';
+  const canReset = configOk && user.locked_at === null && !user.invitation_pending && status('agreement') !== 'fail' && status('email') !== 'fail';
   return { user: user.username, canReset, checks };
 }
 
@@ -63,6 +64,21 @@ async function agreementMissing(db: Knex, user: AccountRow): Promise<string[]> {
   const row = await currentAgreement(db, user.id);
   // A completed row is the term that runs now: the renewal has not started, so all three are missing.
   return missingSignatures(row && !row.completed_at ? row : undefined);
+}
+
+/**
+ * Devise invitable: the application invited the person and the invitation is still open. They set their first
+ * password by accepting it; `reset send` refuses such an account, so diagnose says so (under `locked`: whether the
+ * person can get in at all).
+ */
+function invitationCheck(user: AccountRow): Check | null {
+  if (!user.invitation_pending) return null;
+  return {
+    id: 'locked', status: 'fail', fix: null,
+    message:
+      'the web application\'s invitation to this account is still open (not accepted): the person sets a first password by accepting it, ' +
+      'so no reset link is sent (`reset send` refuses); resend the invitation from the web application',
+  };
 }
 
 function lockedCheck(user: AccountRow, u: string, env: DiagnoseEnv, missing: string[]): Check {
@@ -124,12 +140,23 @@ async function emailCheck(store: AccountStore, user: AccountRow, u: string): Pro
     return { id: 'email', status: 'fail', message: `the address ${JSON.stringify(email)} ${parsed.reason}: no reset link can reach it`, fix: setFix };
   }
   // No ORDER BY in SQL: with it, a planner lacking fresh statistics walks the primary key of every account.
-  const others = await store.addressOwners(email, user.id);
+  // A soft-deleted holder does not exist for the application's sign-in or reset request: no one else gets the link.
+  const others = (await store.addressOwners(email, user.id)).filter((o) => !o.deleted);
   if (others.length) {
     const names = others.map((r) => `${r.username} (#${r.id})`).join(', ');
     return {
       id: 'email', status: 'fail', fix: setFix,
       message: `${maskEmail(email)} is also the address of ${names}: a reset link would reach whoever reads that mailbox; give each person their own address`,
+    };
+  }
+  if (user.pending_email && user.pending_email.toLowerCase() !== email.toLowerCase()) {
+    // Devise reconfirmable: the account keeps `email` (reset links go there) until the person confirms the new one.
+    const pending = sanitizeForDisplay(user.pending_email);
+    return {
+      id: 'email', status: 'warn', fix: `hmis-admin email verify ${u}`,
+      message:
+        `${email}${user.email_verified_at ? '' : ' (never confirmed)'} is the address reset links go to; a change to ${pending} waits for the person's confirmation. ` +
+        `\`hmis-admin email verify ${u}\` mails a new confirmation link to ${pending}, not to ${email}; the address changes when the person follows it`,
     };
   }
   if (!user.email_verified_at) {

@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import { UsageError } from '../../errors.js';
 import { normaliseAccount, ts } from '../sql/mapping.js';
 import { SqlReader } from '../sql/reader.js';
-import type { AccountContacts, AccountRow, AccountStore, AddressChange, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
+import type { AccountContacts, AccountRow, AccountStore, AddressChange, AddressOwner, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
 import { ident, optionalFeatures, timeIO, type DeviseColumns, type DeviseSettings } from './host.js';
 import { deviseSql, type DeviseSql } from './mapping.js';
 import { deviseDigest, friendlyToken } from './token.js';
@@ -141,7 +141,37 @@ export class DeviseStore extends SqlReader implements AccountStore {
     return new Map(accounts.map((r) => [r.id, { supervisor: (r.supervisor_id && sups.get(r.supervisor_id)) || null, director: (r.agency_id && byAgency.get(r.agency_id)) || null }]));
   }
 
+  /**
+   * Every row holding the address, soft-deleted ones too: the host's unique index (plain, or OpenPath's on live
+   * rows) and Rails' uniqueness validation (which ignores acts_as_paranoid's scope) both see them. Compared as
+   * OpenPath's index is built, btrim(lower(email)), so it can be used.
+   */
+  override async addressOwners(email: string, exceptId: number | undefined, db: Knex | Tx = this.knex): Promise<AddressOwner[]> {
+    const pending = this.reconfirms ? 'btrim(lower(u.unconfirmed_email)) = btrim(lower(?))' : 'false';
+    const deleted = this.sql.has('deleted_at') ? 'u.deleted_at is not null' : 'false';
+    const { rows } = (await db.raw(
+      `select u.id, u.${ident(this.settings.login)} as username, ${pending} as pending, ${deleted} as deleted from ${this.sql.users} u
+       where (btrim(lower(u.email)) = btrim(lower(?)) or ${pending}) and u.id <> ? order by u.id limit 10`,
+      [...(this.reconfirms ? [email] : []), email, ...(this.reconfirms ? [email] : []), exceptId ?? 0],
+    )) as { rows: Array<{ id: number | string; username: string | null; pending: boolean; deleted: boolean }> };
+    return rows.map((r) => ({ id: Number(r.id), username: r.username ?? `#${r.id}`, pending: r.pending, deleted: r.deleted }));
+  }
+
   // -- writing --
+
+  /** A write the host's own unique indexes may refuse: exit 2 in one line naming the index, never the SQL. */
+  private async hostWrite<T>(what: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const e = err as { code?: string; constraint?: string; detail?: string };
+      if (e.code !== '23505') throw err;
+      const cols = /^Key \((.*?)\)=/.exec(e.detail ?? '')?.[1];
+      throw new UsageError(
+        `the web application's database refused ${what}: its unique index ${e.constraint ?? '(unnamed)'}${cols ? ` on ${cols}` : ''} already holds that value for another account; give this account a different one (nothing was changed)`,
+      );
+    }
+  }
 
   private existsSql(): string {
     return this.sql.has('deleted_at') ? 'and u.deleted_at is null' : '';
@@ -242,17 +272,21 @@ export class DeviseStore extends SqlReader implements AccountStore {
       sets.push('unconfirmed_email = ?', 'confirmation_token = null');
       args.push(c.email);
     }
+    // Devise's clear_reset_password_token when the address changes: no link, ours or the application's, outlives it.
+    sets.push('reset_password_token = null', 'reset_password_sent_at = null');
     if (c.phone !== undefined && this.sql.has('phone')) sets.push('phone = ?'), args.push(c.phone);
-    const { rows } = (await tx.raw(
-      `update ${this.sql.users} u set ${sets.join(', ')}${this.touch(c.now)} where u.id = ? ${this.existsSql()} and u.email is not distinct from ? returning u.id`,
-      [...args, id, c.expectedEmail ?? ''],
-    )) as { rows: unknown[] };
+    const { rows } = await this.hostWrite('the address', () =>
+      tx.raw(
+        `update ${this.sql.users} u set ${sets.join(', ')}${this.touch(c.now)} where u.id = ? ${this.existsSql()} and u.email is not distinct from ? returning u.id`,
+        [...args, id, c.expectedEmail ?? ''],
+      ) as Promise<{ rows: unknown[] }>,
+    );
     return rows.length === 1;
   }
 
   async setPhone(tx: Tx, id: number, phone: string, now: Date): Promise<void> {
     if (!this.sql.has('phone')) throw new UsageError("the host's users table has no phone column; record the phone number in the web application");
-    await tx.raw(`update ${this.sql.users} u set phone = ?${this.touch(now)} where u.id = ?`, [phone, id]);
+    await this.hostWrite('the phone number', () => tx.raw(`update ${this.sql.users} u set phone = ?${this.touch(now)} where u.id = ?`, [phone, id]));
   }
 
   async markVerified(tx: Tx, id: number, now: Date): Promise<void> {
