@@ -15,7 +15,7 @@ import { insertLink } from './compose.js';
 import { minterFor } from './minters.js';
 import { applyAttempt, giveUp, having, listOf, refusedSummary, reportOfError, reportOfResult, rowStatus, type Applied, type AttemptReport } from './recipients.js';
 import type { MailTransport } from './transport.js';
-import { MintRefused, type MailKind, type MintedLink, type OutboxRow, type RecipientState } from './types.js';
+import { MintRefused, MintSuperseded, type MailKind, type MintedLink, type OutboxRow, type RecipientState } from './types.js';
 
 export interface DeliveryResult {
   id: number;
@@ -168,6 +168,11 @@ async function attempt(a: RowAttempt, transport: MailTransport): Promise<Deliver
       const why = `not attempted: ${firstLine(err)}`;
       if ((await a.settle({ status: 'pending', last_error: why, uncount: true })) === false) return a.lost('nothing was sent by this run');
       return { ...a.base, outcome: 'queued', detail: why, fatal: err };
+    }
+    if (err instanceof MintSuperseded) {
+      // Cancelled, not failed: a newer message of its kind replaced it (src/db/outbox-supersede.ts).
+      if ((await a.settle({ status: 'failed', last_error: err.message, relay_response: null })) === false) return a.lost('nothing was sent by this run');
+      return { ...a.base, outcome: 'superseded', detail: `${err.message}: nothing of it was sent and nothing will be retried` };
     }
     const detail = `could not prepare the message: ${firstLine(err)}`;
     // A MintRefused is the message's own problem; anything else (the database failed while minting) is retried.

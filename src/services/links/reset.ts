@@ -6,7 +6,8 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import { cancelPending } from '../../db/outbox.js';
-import { MintRefused, type LinkMinter } from '../../mail/types.js';
+import { MintRefused, MintSuperseded, type LinkMinter } from '../../mail/types.js';
+import { cancelIfSuperseded, hasNewer, SUPERSEDED_ERROR } from '../../db/outbox-supersede.js';
 import { when } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { Outcome } from '../../output/views.js';
@@ -52,6 +53,8 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
     if (!user?.email || user.email.toLowerCase() !== row.to_address.toLowerCase()) {
       throw new MintRefused('the account no longer has this address; no link was minted');
     }
+    // Under the account lock every send takes: a newer reset message replaces this one, which is never delivered.
+    if (await hasNewer(trx, userId, 'reset', outboxId)) throw new MintSuperseded(SUPERSEDED_ERROR);
     const [ins] = (await trx('password_reset_tokens')
       .insert({
         user_id: row.user_id,
@@ -187,6 +190,8 @@ export async function sendResetLink(
   });
   const ticket = opts.ticket ?? null;
   const outboxId = await db.transaction(async (trx) => {
+    // The account lock orders this send against the others for the person (see the check after delivery).
+    await store.lockRow(trx, user.id);
     await cancelQueuedLinkMail(trx, user.id, ['reset'], 'a newer reset link was sent');
     const id = await enqueueMail(trx, {
       kind: 'reset',
@@ -217,7 +222,16 @@ export async function sendResetLink(
   } finally {
     linkObservers.delete(outboxId);
   }
-  const outcome = result?.outcome ?? 'queued';
+  let outcome = result?.outcome ?? 'queued';
+  // Deferred: the row is pending again, but a newer send may have run meanwhile (and found it 'sending',
+  // so left it alone). Only the newest may stay pending: under the account lock, cancel this one if so.
+  if (outcome === 'queued') {
+    const cancelled = await db.transaction(async (trx) => {
+      await store.lockRow(trx, user.id);
+      return cancelIfSuperseded(trx, user.id, 'reset', outboxId);
+    });
+    if (cancelled) outcome = 'superseded';
+  }
   const detail = result?.detail ? `: ${result.detail}` : '';
   if (outcome === 'sent') {
     const until = when(new Date(ctx.clock().getTime() + ttlMs));
