@@ -266,9 +266,10 @@ function parseFormat(flags: GlobalFlags): OutputFormat {
   return f;
 }
 
+/** The environment's set variables: an empty one counts as unset, so it never hides a value in .env. */
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
   return out;
 }
 

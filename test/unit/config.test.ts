@@ -41,6 +41,13 @@ describe('loadConfig', () => {
     });
   });
 
+  it('an empty variable counts as unset: the .env value applies', () => {
+    const dir = mkdtempSync(join(testRoot, 'hmis-cfg-'));
+    writeFileSync(join(dir, '.env'), 'HMIS_SITE_URL=https://hmis.example.org\nHMIS_LOCKOUT_THRESHOLD=5\n');
+    expect(load({ HMIS_SITE_URL: '', HMIS_LOCKOUT_THRESHOLD: '' }, {}, dir)).toMatchObject({ siteUrl: 'https://hmis.example.org', lockoutThreshold: 5 });
+    expect(load({ HMIS_SITE_URL: '' }).siteUrl).toBeNull();
+  });
+
   it('uses XDG_DATA_HOME and the PG* variables', () => {
     expect(load({ XDG_DATA_HOME: '/xdg' }).dataDir).toBe('/xdg/hmis-admin');
     expect(load({ PGHOST: 'db.example.org' }).databaseSource).toBe('pg-env');
