@@ -13,10 +13,11 @@ export default async function setup(): Promise<() => void> {
   const { default: knexFactory } = await import('knex');
   const { default: ClientPgLite } = await import('knex-pglite');
   const { hostKnexOptions, prepareHost } = await import('./hosts.js');
-  // One template per host, made side by side: each test file copies its host's.
+  // One template per host, made side by side: each test file copies its host's. Starting PGlite can take
+  // minutes on a loaded machine: knex's 60 s wait for the first connection would fail the whole run.
   await Promise.all(
     ([['native', templateDir], ['devise', deviseTemplateDir]] as const).map(async ([host, dir]) => {
-      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host) });
+      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host), acquireConnectionTimeout: 600_000 });
       await prepareHost(knex, host);
       await knex.destroy();
       if (!existsSync(dir)) throw new Error(`PGlite template for ${host} was not created`);
