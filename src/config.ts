@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { parseCount, quote } from './parse.js';
 import { parseSender } from './validate/address.js';
-import { parseDatabaseUrl } from './validate/database-url.js';
+import { checkPgEnv, parseDatabaseUrl } from './validate/database-url.js';
 import { parseDnsServer } from './validate/host.js';
 import { unsafeCharacters } from './validate/chars.js';
 import { checkDataDir, readDkimKey, readSecretFile } from './validate/paths.js';
@@ -205,6 +205,8 @@ export function loadConfig(
   const c = parsed.data;
 
   const format = parseFormat(flags);
+  // pg reads these for whatever a URL leaves out, so they are checked whether or not a URL is given.
+  checkPgEnv(merged);
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);
   const dataHome = merged.XDG_DATA_HOME || join(merged.HOME || homedir(), '.local', 'share');
   const dataDir = resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin'));

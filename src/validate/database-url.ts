@@ -5,7 +5,10 @@
 import type { Knex } from 'knex';
 import { createRequire } from 'node:module';
 import { checkUrl, urlError } from './urls.js';
-import { portProblem } from './host.js';
+import { portProblem, urlHost } from './host.js';
+import { unsafeCharacters } from './chars.js';
+import { quote } from './quote.js';
+import { UsageError } from '../errors.js';
 
 /** What sslmode may say; prefer, require and verify-ca verify the server certificate, as pg 8 does. */
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
@@ -53,4 +56,29 @@ export function pgConnection(databaseUrl: string): Knex.PgConnectionConfig {
   url.searchParams.delete('sslmode');
   const config = parseIntoClientConfig(url.href);
   return { ...config, ssl: typeof config.ssl === 'object' ? config.ssl : {} } as Knex.PgConnectionConfig;
+}
+
+/**
+ * The PG* variables pg reads for what a URL leaves out (and instead of one): checked at start like --db, so a
+ * bad one is a configuration error naming the variable (exit 2), not an "unexpected error" from pg later.
+ */
+export function checkPgEnv(env: Record<string, string | undefined>): void {
+  const refuse = (key: string, problem: string) => {
+    throw new UsageError(`${key} ${quote(env[key]!)} ${problem}; fix or unset it (or give the database as --db or HMIS_DATABASE_URL)`);
+  };
+  for (const key of ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER'] as const) {
+    const v = env[key];
+    if (v === undefined || v === '') continue;
+    const unsafe = unsafeCharacters(v);
+    if (unsafe) refuse(key, unsafe);
+    if (v.trim() !== v) refuse(key, 'has spaces at either end');
+    if (key === 'PGPORT') {
+      const p = portProblem(v);
+      if (p) refuse(key, p);
+    } else if (key === 'PGHOST') {
+      // A directory is a Unix socket; anything else a host name or IP address (IPv6 without brackets, as libpq takes it).
+      const h = v.startsWith('/') ? { ok: true } : urlHost(v.includes(':') ? `[${v}]` : v);
+      if (!h.ok) refuse(key, `${(h as { reason: string }).reason}; give a host name, an IP address or a socket directory`);
+    } else if (Buffer.byteLength(v) > 63) refuse(key, 'is longer than the 63 bytes PostgreSQL allows in a name');
+  }
 }
