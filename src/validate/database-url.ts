@@ -15,6 +15,13 @@ export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-f
 
 const FIX = 'e.g. postgres://user@db.example.org:5432/hmis';
 
+/**
+ * The query parameters a database URL may carry (documented in the README). pg copies any parameter into
+ * its connection options (`user=`, `password=` would override the URL's own), so anything else is refused.
+ * `options` passes server settings, e.g. `options=-c%20statement_timeout%3D60s`.
+ */
+export const URL_PARAMETERS = ['sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat', 'options', 'connect_timeout', 'host', 'port'] as const;
+
 // Loaded on first use: `--help` and the embedded database never need pg's URL parser.
 const require = createRequire(import.meta.url);
 const parseIntoClientConfig = (url: string): Knex.PgConnectionConfig =>
@@ -31,6 +38,11 @@ export function parseDatabaseUrl(raw: string, what: string): string {
   const mode = q.get('sslmode');
   if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
     throw urlError(raw, what, `has sslmode=${mode}; use one of ${SSL_MODES.join(', ')}`);
+  }
+  for (const key of new Set(q.keys())) {
+    if (!(URL_PARAMETERS as readonly string[]).includes(key)) {
+      throw urlError(raw, what, `has the unknown parameter ${key}=; only ${URL_PARAMETERS.join(', ')} are taken`);
+    }
   }
   const port = q.get('port');
   if (port !== null && portProblem(port)) throw urlError(raw, what, `${portProblem(port)}; ${FIX}`);
