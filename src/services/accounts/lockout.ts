@@ -4,6 +4,7 @@
  * administrators acting at once change each account once with one audit row, a killed connection leaves no
  * half-applied page, and a re-run finishes the job.
  */
+import { userArg } from '../../output/format.js';
 import type { AppContext } from '../../context.js';
 import { when } from '../../output/format.js';
 import type { Outcome } from '../../output/views.js';
@@ -144,7 +145,7 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
         outcome: 'refused',
         message:
           `locked because the user agreement expired on ${ymd(r.account_expires_at)}; unlock renews nothing. ` +
-          `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(r.username, missing)} (the last one lifts the lock)`,
+          `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(userArg(r), missing)} (the last one lifts the lock)`,
       };
     }
     if (!reasons.includes(r.lock_reason ?? 'failed_logins')) {
@@ -152,7 +153,7 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
         return {
           user: r.username,
           outcome: 'refused',
-          message: `locked by an administrator since ${when(r.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${r.username}\`) or with --reason admin`,
+          message: `locked by an administrator since ${when(r.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${userArg(r)}\`) or with --reason admin`,
         };
       }
       return { user: r.username, outcome: 'refused', message: `now locked for ${r.lock_reason ?? 'an unknown reason'}, not ${reasons.join(' or ')}, since ${when(r.locked_at)}; left alone` };

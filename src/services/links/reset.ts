@@ -8,7 +8,7 @@ import { UsageError } from '../../errors.js';
 import { cancelPending } from '../../db/outbox.js';
 import { MintRefused, MintSuperseded, type LinkMinter } from '../../mail/types.js';
 import { cancelIfSuperseded, hasNewer, SUPERSEDED_ERROR } from '../../db/outbox-supersede.js';
-import { when } from '../../output/format.js';
+import { userArg, when } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { Outcome } from '../../output/views.js';
 import { formatDuration } from '../../parse.js';
@@ -129,19 +129,19 @@ export async function unlockHint(store: AccountStore, user: AccountRow): Promise
     // A completed agreement is the old term: the renewal needs all three signatures again.
     const pending = await currentAgreement(store.knex, user.id);
     const missing = pending && !pending.completed_at ? missingSignatures(pending) : (['user', 'supervisor', 'director'] as Signer[]);
-    return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(who, missing)}`;
+    return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(userArg(user), missing)}`;
   }
   const why = user.lock_reason === 'failed_logins' ? 'after failed logins' : user.lock_reason === 'admin' ? 'by an administrator' : '';
-  return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${who}\``.replace('  ', ' ');
+  return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${userArg(user)}\``.replace('  ', ' ');
 }
 
 /** The address a link may go to, or the UsageError telling how to fix it. */
 export function requireUsableAddress(user: AccountRow): string {
   const who = sanitizeForDisplay(user.username);
-  if (!user.email) throw new UsageError(`${who} has no email address, so no link can be sent; add one with \`hmis-admin email set ${who} <address>\``);
+  if (!user.email) throw new UsageError(`${who} has no email address, so no link can be sent; add one with \`hmis-admin email set ${userArg(user)} <address>\``);
   const parsed = parseEmailAddress(user.email);
   if (!parsed.ok) {
-    throw new UsageError(`${who}'s email address ${JSON.stringify(sanitizeForDisplay(user.email))} ${parsed.reason}; correct it with \`hmis-admin email set ${who} <address>\``);
+    throw new UsageError(`${who}'s email address ${JSON.stringify(sanitizeForDisplay(user.email))} ${parsed.reason}; correct it with \`hmis-admin email set ${userArg(user)} <address>\``);
   }
   return user.email;
 }
@@ -249,9 +249,9 @@ export async function sendResetLink(
     }
     return out;
   }
-  if (outcome === 'superseded') return supersededOutcome(who, 'reset link');
+  if (outcome === 'superseded') return { ...supersededOutcome(userArg(user), 'reset link'), user: who };
   if (outcome === 'queued') {
     return { user: who, outcome: 'queued', message: `the relay did not take the message yet${detail}; no valid link was left behind; \`hmis-admin outbox flush\` retries with a fresh link` };
   }
-  return { user: who, outcome: 'failed', message: `the relay refused the message to ${to}${detail}; no valid link was left behind; check the address with \`hmis-admin email set ${who} <address>\`` };
+  return { user: who, outcome: 'failed', message: `the relay refused the message to ${to}${detail}; no valid link was left behind; check the address with \`hmis-admin email set ${userArg(user)} <address>\`` };
 }
