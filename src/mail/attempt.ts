@@ -123,7 +123,7 @@ function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow): RowAttempt
 /** A temporary failure before anything was sent: back to pending with backoff (the attempt counts). */
 async function defer(a: RowAttempt, detail: string): Promise<DeliveryResult> {
   const next = new Date(a.ctx.clock().getTime() + backoffMs(a.row.attempts));
-  const msg = `${detail}; will retry after ${when(next)} (outbox flush)`;
+  const msg = `${detail}; \`outbox flush\` retries after ${when(next)}`;
   if ((await a.settle({ status: 'pending', next_attempt_at: next, last_error: msg })) === false) return a.lost(`this run's attempt failed: ${detail}`);
   return { ...a.base, outcome: 'queued', detail: msg };
 }
@@ -272,14 +272,15 @@ function describe(a: Applied, recipients: RecipientState[], report: AttemptRepor
     return all ? `refused by the relay: ${report.whole!.detail}` : refusedSummary(recipients);
   }
   const pending = having(recipients, 'pending');
-  const retry = `will retry after ${when(o.next)} (outbox flush)`;
+  const retry = `\`outbox flush\` retries after ${when(o.next)}`;
   if (pending.length === recipients.length && report.whole && !report.refusals.length) return `${report.whole.detail}; ${retry}`;
   const parts = [
     ...(a.accepted.length ? [`accepted for ${listOf(a.accepted)}`] : []),
     `deferred for ${listOf(pending, true)}`,
     ...(refused.length ? [`refused for good for ${listOf(refused, true)}`] : []),
   ];
-  const only = recipients.length > pending.length ? ` (only ${pending.length === 1 ? 'that recipient' : 'those recipients'})` : '';
+  // No brackets: the detail is often quoted inside a bracketed outcome message already.
+  const only = recipients.length > pending.length ? `, for ${pending.length === 1 ? 'that recipient' : 'those recipients'} only` : '';
   return `${parts.join('; ')}; ${retry}${only}`;
 }
 

@@ -25,7 +25,7 @@ beforeEach(async () => {
 });
 afterEach(async () => relay.close());
 
-const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
+const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
 const recipients = () => relay.received.flatMap((m) => m.to);
 
 describe('notice recipients are validated', () => {

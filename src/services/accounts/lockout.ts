@@ -98,7 +98,8 @@ export async function unlockPage(ctx: AppContext, users: AccountRow[], opts: Unl
 
 function unlockedOutcome(c: Changed, now: Date, notify: boolean | undefined, outboxId: number | undefined, delivered: Awaited<ReturnType<typeof deliverNotices>>): Outcome {
   const a = c.account;
-  const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}; failed logins reset from ${c.previousAttempts} to 0`];
+  // Only a count that changed is news: an admin lock with no failed logins says nothing about them.
+  const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}${c.previousAttempts ? `; failed logins reset from ${c.previousAttempts} to 0` : ''}`];
   if (notify) parts.push(outboxId === undefined ? 'no email address on file, so the user was not told' : deliveryNote('notice', delivered.get(outboxId)));
   if (a.account_expires_at && a.account_expires_at.getTime() <= now.getTime()) {
     parts.push(`note: the agreement expired on ${ymd(a.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
