@@ -1,11 +1,12 @@
 /** `outbox [--status …]` lists the durable mail queue; `outbox flush` delivers what is due (for cron). */
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import type { OutboxFilter } from '../db/outbox.js';
 import { deliverOutbox, listOutbox, previewDue, type DeliveryResult, type OutboxListRow } from '../mail/outbox.js';
 import type { Outcome } from '../output/views.js';
 import { parseCount, quote } from '../parse.js';
 
-export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed'] as const;
+export const OUTBOX_STATUSES = ['pending', 'sending', 'sent', 'failed', 'cancelled'] as const;
 
 export interface OutboxOpts {
   status?: string;
@@ -18,7 +19,7 @@ export async function outbox(opts: OutboxOpts, ctx: AppContext): Promise<AsyncIt
     throw new UsageError(`--status ${quote(opts.status)} is not a message status; use one of ${OUTBOX_STATUSES.join(', ')}`);
   }
   const limit = opts.limit === undefined ? 100 : parseCount(opts.limit, '--limit', 1);
-  return listOutbox(ctx, { status: opts.status as OutboxListRow['status'] | undefined }, limit);
+  return listOutbox(ctx, { status: opts.status as OutboxFilter['status'] }, limit);
 }
 
 export interface FlushOpts {

@@ -68,4 +68,16 @@ describe('reset send while the relay defers the person', () => {
     expect(live).toHaveLength(1);
     expect(Number(live[0].outbox_id)).toBe(newer);
   });
+
+  it('superseded mail is `cancelled` in outbox, not among the failed; a pending row shows no sentAt', async () => {
+    const failed = await run(['outbox', '--status', 'failed', '--json']);
+    expect(failed.code, failed.stderr).toBe(0);
+    expect(failed.json()).toEqual([]);
+    const cancelled = await run(['outbox', '--status', 'cancelled', '--json']);
+    const rows = cancelled.json() as Array<{ status: string; lastError: string }>;
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    for (const r of rows) expect(r).toMatchObject({ status: 'cancelled', lastError: expect.stringMatching(/^cancelled: /) });
+    const all = (await run(['outbox', '--json'])).json() as Array<{ status: string; sentAt: string | null }>;
+    for (const r of all.filter((x) => x.status !== 'sent')) expect(r.sentAt).toBeNull();
+  });
 });
