@@ -6,7 +6,7 @@ import { parseEnv } from 'node:util';
 import { UsageError } from './errors.js';
 import { parseCount, quote } from './parse.js';
 import { parseSender } from './validate/address.js';
-import { parseDatabaseUrl } from './validate/database-url.js';
+import { checkPgEnv, parseDatabaseUrl } from './validate/database-url.js';
 import { parseDnsServer } from './validate/host.js';
 import { unsafeCharacters } from './validate/chars.js';
 import { checkDataDir, readDkimKey, readSecretFile } from './validate/paths.js';
@@ -221,6 +221,8 @@ export function loadConfig(
   const c = parseVariables(merged, fromFlag);
 
   const format = parseFormat(flags);
+  // pg reads these for whatever a URL leaves out, so they are checked whether or not a URL is given.
+  checkPgEnv(merged);
   const pgEnv = Boolean(merged.PGHOST || merged.PGDATABASE);
   const dataHome = merged.XDG_DATA_HOME || join(merged.HOME || homedir(), '.local', 'share');
   const dataDir = resolve(cwd, c.HMIS_DATA_DIR ?? join(dataHome, 'hmis-admin'));
@@ -282,9 +284,10 @@ function parseFormat(flags: GlobalFlags): OutputFormat {
   return f;
 }
 
+/** The environment's set variables: an empty one counts as unset, so it never hides a value in .env. */
 function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') out[k] = v;
   return out;
 }
 

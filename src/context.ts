@@ -224,6 +224,14 @@ export function inquirerPrompts(): Prompts {
  */
 export async function confirmOrRefuse(ctx: AppContext, question: string, yes: boolean | undefined, what: string): Promise<void> {
   if (yes) return;
-  if (!ctx.out.interactive) throw new UsageError(`${what} needs confirmation; rerun with --yes (no terminal to ask on)`);
+  refuseUnconfirmable(ctx, yes, what);
   if (!(await ctx.prompt.confirm(question, false))) throw new CancelledError();
+}
+
+/**
+ * Refuse (exit 2) before any work when nobody can confirm: no --yes and no terminal to ask on. Cron jobs
+ * call it at start, so a line missing --yes fails on its first run, not on the first day with work.
+ */
+export function refuseUnconfirmable(ctx: AppContext, yes: boolean | undefined, what: string): void {
+  if (!yes && !ctx.out.interactive) throw new UsageError(`${what} needs confirmation; rerun with --yes (no terminal to ask on)`);
 }

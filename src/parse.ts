@@ -29,7 +29,7 @@ export type UserRef =
 export function parseUserRef(value: string, what = 'user'): UserRef {
   const v = value.trim();
   if (v === '') throw new UsageError(`${what === 'user' ? 'a user' : what} is required: give a username, an email address or #<id>`);
-  const unsafe = unsafeCharacters(v) ?? (INVISIBLE.test(v) ? 'contains invisible characters (such as a zero-width space)' : null);
+  const unsafe = unsafeCharacters(value) ?? (INVISIBLE.test(v) ? 'contains invisible characters (such as a zero-width space)' : null);
   if (unsafe) throw new UsageError(`${what} ${quote(value)} ${unsafe}; give a username, an email address or #<id>`);
   if (v.length > 254) throw new UsageError(`${what} ${quote(value)} is longer than 254 characters; give a username, an email address or #<id>`);
   if (v.startsWith('#')) {

@@ -9,7 +9,7 @@ export function registerMailCommands(program: Command, run: Action): void {
   const outbox = program
     .command('outbox')
     .description('the durable mail queue: list messages newest first (100 unless --limit)')
-    .addOption(new Option('--status <status>', 'only messages in this state').choices(['pending', 'sending', 'sent', 'failed']))
+    .addOption(new Option('--status <status>', 'only messages in this state (cancelled: replaced by a newer message before it went out)').choices(['pending', 'sending', 'sent', 'failed', 'cancelled']))
     .option('--limit <n>', 'at most this many (default 100)', value.count('--limit'))
     .hook('preSubcommand', handOverOptions)
     .addHelpText('after', examples('hmis-admin outbox', 'hmis-admin outbox --status failed --json', 'hmis-admin outbox flush   # from cron, e.g. every 5 minutes'))

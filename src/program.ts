@@ -51,7 +51,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']))
     .option('--actor <name>', 'who is acting, for the audit log (default: HMIS_ACTOR or your login)', value.actor('--actor'))
     .option('--no-color', 'no colour, even on a terminal')
-    .option('-q, --quiet', 'no notices or progress on stderr; bulk tables list only what did not succeed, then a summary line')
+    .option('-q, --quiet', 'no notices or progress on stderr; bulk tables print nothing when all succeeded, else only what did not, then a summary line')
     .showSuggestionAfterError(true)
     // Every subcommand's --help also lists --db, --json, --format and the other global options.
     .configureHelp({ showGlobalOptions: true, visibleGlobalOptions: rootOptions })

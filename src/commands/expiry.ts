@@ -1,5 +1,5 @@
 /** `expiring` (list, or --notify to send the due reminder stage) and `expire` (the cron job). */
-import { confirmOrRefuse, type AppContext } from '../context.js';
+import { confirmOrRefuse, refuseUnconfirmable, type AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { tallied } from '../output/result-lines.js';
@@ -34,6 +34,7 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
   if (opts.notify && (opts.within !== undefined || opts.includeExpired)) {
     throw new UsageError('--notify works on the reminder stages (HMIS_REMINDER_DAYS), not --within or --include-expired; drop those flags');
   }
+  if (opts.notify && !opts.dryRun) refuseUnconfirmable(ctx, opts.yes, '`expiring --notify`');
   // A cron job on the embedded database waits for another process's lock rather than failing.
   await ctx.db(opts.notify ? { lockWaitMs: CRON_LOCK_WAIT_MS } : undefined);
   const store = await ctx.store();
@@ -80,6 +81,8 @@ export interface ExpireOpts {
 
 /** Lock every account whose agreement has expired; a second concurrent run does nothing and exits 0. */
 export async function expire(opts: ExpireOpts, ctx: AppContext): Promise<ResultStream> {
+  // Whether or not anything is due today: a cron line without --yes must fail on its first run.
+  if (!opts.dryRun) refuseUnconfirmable(ctx, opts.yes, '`expire`');
   await ctx.db({ lockWaitMs: CRON_LOCK_WAIT_MS }); // embedded: wait for a run in progress, then find nothing left
   const store = await ctx.store();
   if (!opts.dryRun) {

@@ -1,5 +1,5 @@
 /** `unlock <user…>`, `unlock --all [--reason] [--agency]` and `lock <user> --reason <text>`. */
-import { confirmOrRefuse, type AppContext } from '../context.js';
+import { confirmOrRefuse, refuseUnconfirmable, type AppContext } from '../context.js';
 import { CliError, NotFoundError, UsageError } from '../errors.js';
 import type { ResultStream } from '../output/lockout-views.js';
 import { count } from '../output/format.js';
@@ -32,6 +32,8 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   if (opts.reason !== undefined && !(LOCK_REASONS as readonly string[]).includes(opts.reason)) {
     throw new UsageError(`--reason ${quote(opts.reason)} is not a lock reason; use one of ${LOCK_REASONS.join(', ')}`);
   }
+  // Bulk work nobody can confirm is refused at start, whether or not anything is locked today.
+  if (opts.all && !opts.dryRun) refuseUnconfirmable(ctx, opts.yes, '`unlock --all`');
   const store = await ctx.store();
   const base = { ticket: opts.ticket ?? null, notify: opts.notify, dryRun: opts.dryRun };
 

@@ -172,8 +172,8 @@ export function embeddedNotice(dir: string): string {
 /** Exit 2: no server configured and no embedded database to use; say how to get one. */
 function noDatabase(dir: string): UsageError {
   return new UsageError(
-    `no HMIS database: HMIS_DATABASE_URL is not set and there is no embedded database in ${dir}; ` +
-      'point hmis-admin at the HMIS database with --db postgres://user@host/hmis or HMIS_DATABASE_URL (in a cron job: in its environment), ' +
+    `no HMIS database: HMIS_DATABASE_URL is not set (in the environment or a .env in the working directory) and there is no embedded database in ${dir}; ` +
+      'point hmis-admin at the HMIS database with --db postgres://user@host/hmis or HMIS_DATABASE_URL (in a cron job: in its environment, or in a .env in the directory it runs from), ' +
       'or try it on demo data with `hmis-admin demo`',
   );
 }

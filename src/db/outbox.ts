@@ -256,7 +256,8 @@ export function wasCancelled(row: Pick<OutboxRow, 'status' | 'last_error'>): boo
 }
 
 export interface OutboxFilter {
-  status?: OutboxStatus;
+  /** 'cancelled': stored as failed with "cancelled: …" (a newer message replaced it); 'failed' leaves those out. */
+  status?: OutboxStatus | 'cancelled';
   kind?: MailKind;
   userId?: number;
 }
@@ -265,7 +266,9 @@ export interface OutboxFilter {
 export async function* pageOutbox(db: Knex, filter: OutboxFilter, limit = Infinity, pageSize = 500, names: NameLookup = noNames): AsyncGenerator<OutboxListRow> {
   const build = () => {
     const q = db('mail_outbox as o').select('o.*');
-    if (filter.status) q.where('o.status', filter.status);
+    if (filter.status === 'cancelled') q.where('o.status', 'failed').where('o.last_error', 'like', `${CANCELLED}%`);
+    else if (filter.status) q.where('o.status', filter.status);
+    if (filter.status === 'failed') q.where((w) => w.whereNull('o.last_error').orWhere('o.last_error', 'not like', `${CANCELLED}%`));
     if (filter.kind) q.where('o.kind', filter.kind);
     if (filter.userId !== undefined) q.where('o.user_id', filter.userId);
     return q;

@@ -15,7 +15,7 @@ import { insertLink } from './compose.js';
 import { minterFor } from './minters.js';
 import { applyAttempt, giveUp, having, listOf, refusedSummary, reportOfError, reportOfResult, rowStatus, type Applied, type AttemptReport } from './recipients.js';
 import type { MailTransport } from './transport.js';
-import { MintRefused, type MailKind, type MintedLink, type OutboxRow, type RecipientState } from './types.js';
+import { MintRefused, MintSuperseded, type MailKind, type MintedLink, type OutboxRow, type RecipientState } from './types.js';
 
 export interface DeliveryResult {
   id: number;
@@ -188,7 +188,7 @@ function rowAttempt(ctx: AppContext, knex: Knex, row: OutboxListRow, settler?: B
 /** A temporary failure before anything was sent: back to pending with backoff (the attempt counts). */
 async function defer(a: RowAttempt, detail: string): Promise<DeliveryResult> {
   const next = new Date(a.ctx.clock().getTime() + backoffMs(a.row.attempts));
-  const msg = `${detail}; will retry after ${when(next)} (outbox flush)`;
+  const msg = `${detail}; \`outbox flush\` retries after ${when(next)}`;
   if ((await a.settle({ status: 'pending', next_attempt_at: next, last_error: msg })) === false) return a.lost(`this run's attempt failed: ${detail}`);
   return { ...a.base, outcome: 'queued', detail: msg };
 }
@@ -231,6 +231,11 @@ async function attempt(a: RowAttempt, transport: MailTransport): Promise<Deliver
       const why = `not attempted: ${firstLine(err)}`;
       if ((await a.settle({ status: 'pending', last_error: why, uncount: true })) === false) return a.lost('nothing was sent by this run');
       return { ...a.base, outcome: 'queued', detail: why, fatal: err };
+    }
+    if (err instanceof MintSuperseded) {
+      // Cancelled, not failed: a newer message of its kind replaced it (src/db/outbox-supersede.ts).
+      if ((await a.settle({ status: 'failed', last_error: err.message, relay_response: null })) === false) return a.lost('nothing was sent by this run');
+      return { ...a.base, outcome: 'superseded', detail: `${err.message}: nothing of it was sent and nothing will be retried` };
     }
     const detail = `could not prepare the message: ${firstLine(err)}`;
     // A MintRefused is the message's own problem; anything else (the database failed while minting) is retried.
@@ -330,14 +335,15 @@ function describe(a: Applied, recipients: RecipientState[], report: AttemptRepor
     return all ? `refused by the relay: ${report.whole!.detail}` : refusedSummary(recipients);
   }
   const pending = having(recipients, 'pending');
-  const retry = `will retry after ${when(o.next)} (outbox flush)`;
+  const retry = `\`outbox flush\` retries after ${when(o.next)}`;
   if (pending.length === recipients.length && report.whole && !report.refusals.length) return `${report.whole.detail}; ${retry}`;
   const parts = [
     ...(a.accepted.length ? [`accepted for ${listOf(a.accepted)}`] : []),
     `deferred for ${listOf(pending, true)}`,
     ...(refused.length ? [`refused for good for ${listOf(refused, true)}`] : []),
   ];
-  const only = recipients.length > pending.length ? ` (only ${pending.length === 1 ? 'that recipient' : 'those recipients'})` : '';
+  // No brackets: the detail is often quoted inside a bracketed outcome message already.
+  const only = recipients.length > pending.length ? `, for ${pending.length === 1 ? 'that recipient' : 'those recipients'} only` : '';
   return `${parts.join('; ')}; ${retry}${only}`;
 }
 

@@ -42,7 +42,8 @@ export async function testRelay(ctx: AppContext, address: string, ticket?: strin
       await transport.verify();
       // The .eml folder has no relay: nothing connected or logged in.
       result.connected = transport.kind === 'smtp';
-      result.authenticated = transport.kind === 'smtp';
+      // Logged in only when the URL carries credentials; a relay that needs none was not authenticated to.
+      result.authenticated = transport.kind === 'smtp' && Boolean(ctx.config.smtpUrl && new URL(ctx.config.smtpUrl).username);
     } catch (err) {
       const failure = classifySendError(err);
       result.connected = (err as { code?: string }).code === 'EAUTH';

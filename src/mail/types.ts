@@ -85,6 +85,9 @@ export interface MintedLink {
 /** A minter's refusal that is the message's own problem (e.g. the address changed): the row fails for good. */
 export class MintRefused extends Error {}
 
+/** A newer message of the same kind for the account exists: this one is cancelled, never delivered (its message is the row's last_error). */
+export class MintSuperseded extends MintRefused {}
+
 /**
  * Mints the link for one delivery attempt of a link-bearing message, in its own short transaction. The
  * link is built from `config` (the configuration of the run that delivers), never from the row: a

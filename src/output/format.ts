@@ -55,3 +55,17 @@ export function wrap(prefix: string, text: string, width = 80, indent = prefix.l
   lines.push(line);
   return lines.map((l, i) => (i === 0 ? `${prefix}${l}` : `${' '.repeat(indent)}${l}`)).join('\n');
 }
+
+/** A value as one shell word for a suggested command: bare when plain, else single-quoted (display-safe). */
+export function shellArg(value: string): string {
+  const clean = sanitizeForDisplay(value);
+  return /^[A-Za-z0-9._@+=:,/-]+$/.test(clean) ? clean : `'${clean.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * How a suggested command names an account: its username as one shell word, or '#<id>' when the name
+ * starts with "-" (the command line would read it as an option, quoted or not).
+ */
+export function userArg(user: { id: number | string; username: string }): string {
+  return user.username.startsWith('-') ? `'#${Number(user.id)}'` : shellArg(user.username);
+}

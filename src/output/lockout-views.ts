@@ -24,7 +24,8 @@ export interface ResultStream {
 
 /**
  * `{"results": [...]}` written row by row, so a bulk run over many accounts never sits in memory.
- * A bulk table under --quiet lists only the rows that did not succeed, then one summary line.
+ * A bulk table under --quiet lists only the rows that did not succeed, then one summary line (nothing
+ * at all when every row succeeded or there was none).
  */
 export async function streamResults(data: ResultStream, ctx: AppContext): Promise<void> {
   const { format, color } = ctx.config;
@@ -43,7 +44,8 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
     else if (!brief || BAD.has(r.outcome)) await writeOut(out, resultLine(r, color));
     n++;
   }
-  if (brief) await writeOut(out, tally.line());
+  // The cron convention: silent when all went well; the summary only explains what did not.
+  if (brief && bad.length) await writeOut(out, tally.line());
   if (format === 'json') {
     const extra = data.summary?.() ?? {};
     const tail = Object.entries(extra).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join('');

@@ -1,5 +1,5 @@
 /** How the mail commands look: the outbox table, `mail test` and `mail doctor` documents. */
-import type { OutboxListRow } from '../db/outbox.js';
+import { wasCancelled, type OutboxListRow } from '../db/outbox.js';
 import type { DoctorReport } from '../mail/dns.js';
 import type { RelayTestResult } from '../mail/relay.js';
 import { cell, iso, shortTime, wrap } from './format.js';
@@ -35,10 +35,11 @@ export function outboxJson(r: OutboxListRow): Record<string, unknown> {
     // Each recipient (to, then cc) and how far its delivery got: sent, pending (with the deferral) or failed.
     recipients: r.recipients.map(({ address, role, status, response }) => ({ address, role, status, response })),
     subject: r.subject,
-    status: r.status,
+    status: shownStatus(r),
     attempts: r.attempts,
     nextAttemptAt: r.status === 'pending' ? iso(r.next_attempt_at) : null,
-    sentAt: iso(r.sent_at),
+    // Only a sent message has gone out to everyone; who has a partly delivered one is in `recipients`.
+    sentAt: r.status === 'sent' ? iso(r.sent_at) : null,
     lastError: r.last_error,
     relayResponse: r.relay_response,
     messageId: r.message_id,
@@ -47,6 +48,9 @@ export function outboxJson(r: OutboxListRow): Record<string, unknown> {
   };
 }
 
+/** A message a newer one replaced before it went out is 'cancelled', not 'failed' (stored as failed, "cancelled: …"). */
+const shownStatus = (r: OutboxListRow): string => (wasCancelled(r) ? 'cancelled' : r.status);
+
 /** `outbox`: the id is the key; on a narrow terminal the recipient and the error give way (never off a terminal). */
 export function outboxView(): ListView<OutboxListRow> {
   const columns: Column<OutboxListRow>[] = [
@@ -54,7 +58,7 @@ export function outboxView(): ListView<OutboxListRow> {
     { header: 'CREATED (UTC)', value: (r) => shortTime(r.created_at) },
     { header: 'KIND', value: (r) => r.kind },
     { header: 'TO', value: recipientsCell, shrink: 22 },
-    { header: 'STATUS', value: (r) => r.status, colour: statusColour },
+    { header: 'STATUS', value: shownStatus, colour: statusColour },
     { header: 'TRY', value: (r) => r.attempts },
     { header: 'WHEN / ERROR', value: nextOrError, shrink: 12 },
   ];

@@ -25,7 +25,7 @@ export const shownResults: Presenter<{ results: Outcome[] }> = async (data, ctx)
   if (ctx.config.format !== 'table') await showResults(data, ctx, false);
 };
 
-/** The same for bulk work (`outbox flush`): under --quiet a table lists only what did not succeed, then a summary line. */
+/** The same for bulk work (`outbox flush`): under --quiet a table lists only what did not succeed, then a summary line (nothing when all succeeded). */
 export const bulkResults: Presenter<{ results: Outcome[] }> = (data, ctx) => showResults(data, ctx, true);
 
 async function showResults(data: { results: Outcome[] }, ctx: AppContext, bulk: boolean): Promise<void> {
@@ -38,11 +38,14 @@ async function showResults(data: { results: Outcome[] }, ctx: AppContext, bulk: 
   }
   const brief = bulk && briefTable(ctx);
   const tally = new OutcomeTally();
+  let bad = 0;
   for (const r of data.results) {
     tally.add(r.outcome);
+    if (NOT_SUCCEEDED.has(r.outcome)) bad++;
     if (!brief || NOT_SUCCEEDED.has(r.outcome)) await writeOut(ctx.out.stdout, resultLine(r, ctx.config.color));
   }
-  if (brief) await writeOut(ctx.out.stdout, tally.line());
+  // The cron convention: silent when all went well; the summary only explains what did not.
+  if (brief && bad) await writeOut(ctx.out.stdout, tally.line());
 }
 
 /** One document: JSON as is, a text rendering for tables; CSV only where the document has rows. */

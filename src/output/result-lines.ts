@@ -1,7 +1,7 @@
 /**
  * Results of mutating commands as table lines. Under `--quiet` a table of bulk results (cron's
- * `-q expire --yes`) lists only the rows that did not succeed, then one summary line, so a healthy
- * night mails one line instead of thousands; JSON and CSV are for programs and keep every row.
+ * `-q expire --yes`) lists only the rows that did not succeed, then one summary line, and nothing at all
+ * when every row succeeded, so a healthy night mails nothing; JSON and CSV are for programs and keep every row.
  */
 import type { AppContext } from '../context.js';
 import { cell } from './format.js';

@@ -46,6 +46,8 @@ export function parseSender(raw: string, what: string): Sender {
     unsafeCharacters(name) ??
     (INVISIBLE.test(name) ? 'has invisible characters in the display name' : null) ??
     (NAME_SPECIALS.test(name) ? 'has one of " \\ < > ( ) [ ] : ; @ in the display name' : null) ??
+    // An RFC 2047 encoded word (=?utf-8?b?…?=) would be decoded by mail clients into a name no rule checked.
+    (name.includes('=?') ? 'has =? (an encoded word) in the display name; write the name as plain text' : null) ??
     (name.trim() === '' ? 'has an empty display name' : null) ??
     (name.length > 100 ? 'has a display name longer than 100 characters' : null);
   if (problem) throw fail(problem);

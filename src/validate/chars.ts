@@ -11,6 +11,12 @@ export const SEPARATOR = /[\u2028\u2029]/;
 export const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 /** Zero-width and other invisible characters (soft hyphen, joiners, variation selectors, BOM, Hangul fillers). */
 export const INVISIBLE = /[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064\u206a-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]/;
+/**
+ * Characters refused in every value, also at either end (JavaScript's trim() removes U+FEFF, which would
+ * clean rather than refuse it): the byte-order mark / zero-width no-break space U+FEFF, tag characters
+ * U+E0000–E007F (invisible text that some software still reads) and the braille blank U+2800.
+ */
+export const HIDDEN = /\ufeff|\u2800|\udb40[\udc00-\udc7f]/;
 /** Every kind of space, ASCII and Unicode. */
 export const WHITESPACE = /[\s\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 /** Half of a UTF-16 surrogate pair on its own: not text (invalid UTF-8 on the command line or in the environment). */
@@ -25,10 +31,11 @@ export function unsafeCharacters(value: string): string | null {
   if (BIDI.test(value)) return 'contains direction-changing (bidi) characters';
   if (LONE_SURROGATE.test(value)) return 'is not valid text (broken UTF-8)';
   if (value.includes('\ufffd')) return 'contains U+FFFD, the mark of text that was not valid UTF-8';
+  if (HIDDEN.test(value)) return 'contains hidden characters (a byte-order mark U+FEFF, tag characters U+E0000–E007F or the braille blank U+2800)';
   return null;
 }
 
 /** True when `value` has nothing visible: only spaces and invisible characters. */
 export function invisibleOnly(value: string): boolean {
-  return value.replace(new RegExp(`${WHITESPACE.source}|${INVISIBLE.source}`, 'g'), '') === '';
+  return value.replace(new RegExp(`${WHITESPACE.source}|${INVISIBLE.source}|${HIDDEN.source}`, 'g'), '') === '';
 }

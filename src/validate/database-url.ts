@@ -5,12 +5,22 @@
 import type { Knex } from 'knex';
 import { createRequire } from 'node:module';
 import { checkUrl, urlError } from './urls.js';
-import { portProblem } from './host.js';
+import { portProblem, urlHost } from './host.js';
+import { unsafeCharacters } from './chars.js';
+import { quote } from './quote.js';
+import { UsageError } from '../errors.js';
 
 /** What sslmode may say; prefer, require and verify-ca verify the server certificate, as pg 8 does. */
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
 const FIX = 'e.g. postgres://user@db.example.org:5432/hmis';
+
+/**
+ * The query parameters a database URL may carry (documented in the README). pg copies any parameter into
+ * its connection options (`user=`, `password=` would override the URL's own), so anything else is refused.
+ * `options` passes server settings, e.g. `options=-c%20statement_timeout%3D60s`.
+ */
+export const URL_PARAMETERS = ['sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat', 'options', 'connect_timeout', 'host', 'port'] as const;
 
 // Loaded on first use: `--help` and the embedded database never need pg's URL parser.
 const require = createRequire(import.meta.url);
@@ -28,6 +38,11 @@ export function parseDatabaseUrl(raw: string, what: string): string {
   const mode = q.get('sslmode');
   if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
     throw urlError(raw, what, `has sslmode=${mode}; use one of ${SSL_MODES.join(', ')}`);
+  }
+  for (const key of new Set(q.keys())) {
+    if (!(URL_PARAMETERS as readonly string[]).includes(key)) {
+      throw urlError(raw, what, `has the unknown parameter ${key}=; only ${URL_PARAMETERS.join(', ')} are taken`);
+    }
   }
   const port = q.get('port');
   if (port !== null && portProblem(port)) throw urlError(raw, what, `${portProblem(port)}; ${FIX}`);
@@ -53,4 +68,29 @@ export function pgConnection(databaseUrl: string): Knex.PgConnectionConfig {
   url.searchParams.delete('sslmode');
   const config = parseIntoClientConfig(url.href);
   return { ...config, ssl: typeof config.ssl === 'object' ? config.ssl : {} } as Knex.PgConnectionConfig;
+}
+
+/**
+ * The PG* variables pg reads for what a URL leaves out (and instead of one): checked at start like --db, so a
+ * bad one is a configuration error naming the variable (exit 2), not an "unexpected error" from pg later.
+ */
+export function checkPgEnv(env: Record<string, string | undefined>): void {
+  const refuse = (key: string, problem: string) => {
+    throw new UsageError(`${key} ${quote(env[key]!)} ${problem}; fix or unset it (or give the database as --db or HMIS_DATABASE_URL)`);
+  };
+  for (const key of ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER'] as const) {
+    const v = env[key];
+    if (v === undefined || v === '') continue;
+    const unsafe = unsafeCharacters(v);
+    if (unsafe) refuse(key, unsafe);
+    if (v.trim() !== v) refuse(key, 'has spaces at either end');
+    if (key === 'PGPORT') {
+      const p = portProblem(v);
+      if (p) refuse(key, p);
+    } else if (key === 'PGHOST') {
+      // A directory is a Unix socket; anything else a host name or IP address (IPv6 without brackets, as libpq takes it).
+      const h = v.startsWith('/') ? { ok: true } : urlHost(v.includes(':') ? `[${v}]` : v);
+      if (!h.ok) refuse(key, `${(h as { reason: string }).reason}; give a host name, an IP address or a socket directory`);
+    } else if (Buffer.byteLength(v) > 63) refuse(key, 'is longer than the 63 bytes PostgreSQL allows in a name');
+  }
 }

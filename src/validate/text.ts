@@ -35,7 +35,8 @@ export function textProblem(value: string, rules: TextRules): string | null {
 /** Check free text and return it trimmed, or throw a UsageError (exit 2) naming `what`. */
 export function checkText(raw: string, what: string, rules: TextRules): string {
   const value = raw.trim();
-  const problem = textProblem(value, rules);
+  // The raw value too: trim() removes U+FEFF, and a refused character is never cleaned away.
+  const problem = unsafeCharacters(raw) ?? textProblem(value, rules);
   if (problem) throw new UsageError(`${what} ${quote(raw)} ${problem}; ${rules.example ?? 'write plain text'}`);
   return value;
 }

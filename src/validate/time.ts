@@ -47,7 +47,11 @@ export function parseDate(value: string, what: string): Date {
   const d = DATE_RE.exec(v);
   const dt = d ? null : DATETIME_RE.exec(v);
   const parts = d ?? dt;
-  if (!parts) throw bad();
+  if (!parts) {
+    // A date and a time without Z or an offset: the one thing missing is the zone.
+    if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$/.test(v)) throw bad('needs a time zone (Z for UTC, or an offset such as +01:00)');
+    throw bad();
+  }
   const [y, mo, day] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
   if (y < 1) throw bad('is before year 1');
   const probe = new Date(0);

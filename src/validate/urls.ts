@@ -4,7 +4,7 @@
  * only in their normalised form, so what was checked is exactly what is used.
  */
 import { UsageError } from '../errors.js';
-import { BIDI, CONTROL, INVISIBLE, LONE_SURROGATE, SEPARATOR, WHITESPACE } from './chars.js';
+import { BIDI, CONTROL, HIDDEN, INVISIBLE, LONE_SURROGATE, SEPARATOR, WHITESPACE } from './chars.js';
 import { portProblem, urlHost } from './host.js';
 import { quote } from './quote.js';
 
@@ -26,7 +26,7 @@ export function urlError(raw: string, what: string, problem: string): UsageError
 function rawProblem(raw: string): string | null {
   if (raw.length > 2048) return `is ${raw.length} characters long; at most 2048 are allowed`;
   if (CONTROL.test(raw) || SEPARATOR.test(raw)) return 'contains control characters';
-  if (BIDI.test(raw) || INVISIBLE.test(raw) || LONE_SURROGATE.test(raw)) return 'contains invisible or direction-changing characters';
+  if (BIDI.test(raw) || INVISIBLE.test(raw) || HIDDEN.test(raw) || LONE_SURROGATE.test(raw)) return 'contains invisible or direction-changing characters';
   if (WHITESPACE.test(raw)) return 'contains spaces; percent-encode them as %20';
   if (raw.includes('\\')) return 'contains a backslash (URL parsers disagree on what it means)';
   return null;
@@ -102,6 +102,8 @@ export function parseSiteUrl(raw: string, what: string): string {
   if (typeof checked === 'string') throw urlError(raw, what, `${checked}; ${fix}`);
   const { url, parts } = checked;
   if (parts.rest.includes('?') || parts.rest.includes('#')) throw urlError(raw, what, `must not have a query (?) or fragment (#); ${fix}`);
+  // An escaped backslash is still one to the parsers that read it as a path separator.
+  if (/%5c/i.test(parts.rest)) throw urlError(raw, what, `has an escaped backslash (%5C) in its path; ${fix}`);
   if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(parts.rest)) throw urlError(raw, what, `has . or .. in its path; ${fix}`);
   const path = url.pathname.replace(/\/+$/, '');
   if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/.test(path) || /\/\.\.?(\/|$)/.test(path)) {
@@ -121,5 +123,7 @@ export function parseSmtpUrl(raw: string, what: string): string {
   const { url, parts } = checked;
   if (parts.rest.includes('#')) throw urlError(raw, what, `must not have a fragment (#); ${fix}`);
   if (url.pathname !== '' && url.pathname !== '/') throw urlError(raw, what, `must not have a path (the relay is a host and a port); ${fix}`);
+  // nodemailer would drop or half-read parameters (?secure=, ?tls=): none are taken, so none is silently lost.
+  if (parts.rest.includes('?')) throw urlError(raw, what, `has a query parameter (?…); none are taken: smtps:// means TLS from the start, smtp:// upgrades with STARTTLS; ${fix}`);
   return url.href;
 }

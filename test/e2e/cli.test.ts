@@ -146,7 +146,7 @@ describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^hmis-admin: no HMIS database: HMIS_DATABASE_URL is not set and there is no embedded database in \S+pgdata;/);
+      expect(r.stderr).toMatch(/^hmis-admin: no HMIS database: HMIS_DATABASE_URL is not set \(in the environment or a \.env in the working directory\) and there is no embedded database in \S+pgdata;/);
       expect(r.stderr).toMatch(/--db postgres:\/\/\S+ or HMIS_DATABASE_URL/);
       expect(r.stderr).toContain('`hmis-admin demo`');
       expect(existsSync(dataDir), 'the data folder must not be created').toBe(false);

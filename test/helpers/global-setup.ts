@@ -27,7 +27,7 @@ async function pgliteTemplates(): Promise<void> {
   // One at a time: PGlite runs on this thread, so side by side would only interleave.
   for (const host of HOSTS) {
     const dir = join(making, host);
-    const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host) });
+    const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host), acquireConnectionTimeout: 600_000 });
     await prepareHost(knex, host);
     await knex.destroy();
     if (!existsSync(join(dir, 'PG_VERSION'))) throw new Error(`PGlite template for ${host} was not created`);

@@ -12,6 +12,8 @@ const SEPARATORS = ['\u2028', '\u2029'];
 // Characters trimming does not remove, so a value of only these is "invisible", not "empty".
 const INVISIBLE = ['\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\u034f', '\u180e', '\u3164', '\ufe0f'];
 const BROKEN = ['\ud800', '\udfff', '\ufffd'];
+// Refused anywhere, ends included (trim() would remove U+FEFF): BOM, tag characters, the braille blank.
+const HIDDEN = ['\ufeff', '\u{E0041}', '\u{E0020}', '\u{E007F}', '\u2800'];
 
 /** Insert one of `chars` somewhere into `base`, ends included. */
 const inserted = (base: string, chars: string[]) =>
@@ -26,7 +28,11 @@ export function generic(valid: string): fc.Arbitrary<string> {
     inserted(valid, BIDI),
     inserted(valid, SEPARATORS),
     inserted(valid, BROKEN),
+    inserted(valid, HIDDEN),
+    fc.constantFrom(...HIDDEN).map((c) => `${c}${valid}`),
+    fc.constantFrom(...HIDDEN).map((c) => `${valid}${c}`),
     fc.array(fc.constantFrom(...INVISIBLE, ' '), { maxLength: 6 }).map((a) => `${a.join('')}\u200b`),
+    fc.array(fc.constantFrom(...HIDDEN, ' '), { minLength: 1, maxLength: 4 }).map((a) => `${a.join('')}\u2800`),
     fc.integer({ min: 5000, max: 100_000 }).map((n) => valid + 'x'.repeat(n)),
   );
 }

@@ -225,6 +225,16 @@ describe('expire', () => {
     expect(await count(db.knex('mail_outbox'))).toBe(0);
   });
 
+  it('without a terminal and --yes both refuse at start even on a day with nothing due, so a broken cron line shows at once', async () => {
+    for (const args of [['expire'], ['-q', 'expire'], ['expiring', '--notify'], ['-q', 'expiring', '--notify'], ['unlock', '--all']]) {
+      const r = await run(args);
+      expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/needs confirmation; rerun with --yes/);
+    }
+    expect((await run(['expire', '--dry-run'])).code).toBe(0);
+    expect((await run(['expire', '--yes'])).code).toBe(0);
+  });
+
   it('--dry-run changes nothing', async () => {
     await seedExpired(3);
     const r = await run(['expire', '--dry-run', '--json']);

@@ -17,7 +17,7 @@ const LOCKED = new Date('2027-03-09T10:00:00Z');
 let db: TestDb;
 let relay: TestRelay;
 
-const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
+const run = (args: string[]) => cli(args, { database: db, env: { ...db.env, HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: 'hmis@harbor.example.org' }, clock: () => NOW });
 const recipients = () => relay.received.flatMap((m) => m.to);
 
 describe.each(HOSTS)('on the %s host', (host) => {

@@ -80,7 +80,7 @@ describe('claim ownership', () => {
       [takeover] = await claimDue(k, t1, 10, 'hmis.example.org');
       return { url: 'https://hmis.example.org/password/reset?token=T', revoke: async () => {} };
     });
-    const r = await cli(['outbox', 'flush', '--json'], { database: db, env: { HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM }, clock: () => T0 });
+    const r = await cli(['outbox', 'flush', '--json'], { database: db, env: { HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM }, clock: () => T0 });
     expect(r.code, r.stderr).toBe(0);
     const [res] = r.json().results;
     expect(res.outcome).toBe('sent');

@@ -17,7 +17,7 @@ let db: TestDb;
 let relay: TestRelay;
 const T0 = new Date('2026-11-27T09:00:00Z');
 const at = (ms: number) => () => new Date(T0.getTime() + ms);
-const env = () => ({ HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM });
+const env = () => ({ HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: relay.url, HMIS_MAIL_FROM: FROM });
 
 beforeAll(async () => {
   db = await openTestDb();
@@ -130,7 +130,7 @@ describe('outbox flush', () => {
 
   it('relay down: everything stays pending and flush exits 1; gives up after the last attempt', async () => {
     await enqueue(8);
-    const down = { HMIS_SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`, HMIS_MAIL_FROM: FROM };
+    const down = { HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`, HMIS_MAIL_FROM: FROM };
     const r = await cli(['outbox', 'flush', '--json'], { database: db, env: down, clock: at(0) });
     expect(r.code).toBe(1);
     // One small batch finds the relay down; the rest is left untouched for the next run.
@@ -235,7 +235,8 @@ describe('DKIM and the .eml folder', () => {
     const dkimEnv = { ...env(), HMIS_DKIM_DOMAIN: 'hmis.example.org', HMIS_DKIM_SELECTOR: 'hmis2026', HMIS_DKIM_KEY_FILE: keyFile };
     const r = await cli(['mail', 'test', 'admin@agency.org', '--json'], { database: db, env: dkimEnv, clock: at(0) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ connected: true, authenticated: true, sent: true, dkimSigned: true });
+    // No credentials in HMIS_SMTP_URL: nothing logged in, so not `authenticated`.
+    expect(r.json()).toMatchObject({ connected: true, authenticated: false, sent: true, dkimSigned: true });
     const check = verifyDkim(relay.received[0]!.raw, publicKey.export({ type: 'spki', format: 'pem' }) as string);
     expect(check).toMatchObject({ ok: true, domain: 'hmis.example.org', selector: 'hmis2026' });
     expect(check.signed).toEqual(expect.arrayContaining(['from', 'subject', 'date', 'message-id', 'to']));
@@ -279,7 +280,7 @@ describe('mail test', () => {
     expect(badLogin.code).toBe(1);
     expect(badLogin.json()).toMatchObject({ connected: true, authenticated: false, sent: false });
 
-    const down = await cli(['mail', 'test', 'admin@agency.org', '--json'], { database: db, env: { HMIS_SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`, HMIS_MAIL_FROM: FROM } });
+    const down = await cli(['mail', 'test', 'admin@agency.org', '--json'], { database: db, env: { HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: `smtp://127.0.0.1:${await deadPort()}`, HMIS_MAIL_FROM: FROM } });
     expect(down.code).toBe(1);
     expect(down.json()).toMatchObject({ connected: false, sent: false });
     for (const junk of ['not-an-address', 'a@b', 'x@y.org, z@w.org', 'a b@c.org', 'a@c.org\r\nBcc: x@y.org']) {

@@ -17,7 +17,7 @@ const FROM = 'hmis-noreply@hmis.example.org';
 const NOW = new Date('2027-03-10T15:00:00Z');
 const MIN = 60_000;
 let f: MailFixture;
-const env = () => ({ ...f.db.env, HMIS_SMTP_URL: f.relay.url, HMIS_MAIL_FROM: FROM });
+const env = () => ({ ...f.db.env, HMIS_SITE_URL: 'https://hmis.test.example.org', HMIS_SMTP_URL: f.relay.url, HMIS_MAIL_FROM: FROM });
 const run = (args: string[], t: Date = NOW) => cli(args, { database: f.db, env: env(), clock: () => t });
 const cc = (row: OutboxRow) => (typeof row.cc === 'string' ? (JSON.parse(row.cc) as string[]) : row.cc);
 
@@ -58,6 +58,9 @@ describe('per-recipient refusals', () => {
     const [res] = first.json().results;
     expect(res.outcome).toBe('queued');
     expect(res.message).toMatch(/ed@harbor\.example\.org.*451/);
+    // The outcome message quotes the detail in brackets already: no '(outbox flush) (only that recipient))'.
+    expect(res.message).not.toMatch(/\) \(|\)\)/);
+    expect(res.message).toMatch(/for that recipient only/);
     expect(f.relay.received.map((m) => m.to)).toEqual([['u0@harbor.example.org', 'boss0@harbor.example.org']]);
     let row = (await f.db.knex('mail_outbox').where('kind', 'reminder').first()) as OutboxRow;
     expect(row.status).toBe('pending');

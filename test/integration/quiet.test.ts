@@ -1,10 +1,13 @@
-/** --quiet from cron: a bulk table lists only what did not succeed, then one summary line; JSON and CSV keep every row. */
+/**
+ * --quiet from cron: silent when everything succeeded or there was nothing to do (cron mails only output);
+ * otherwise a bulk table lists only what did not succeed, then one summary line. JSON and CSV keep every row.
+ */
 import { describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
 import { enqueueMail } from '../../src/mail/outbox.js';
 import { cli } from '../helpers/cli.js';
 import type { TestDb } from '../helpers/db.js';
-import { HOSTS, insertAccounts } from '../helpers/hosts.js';
+import { HOSTS, insertAccounts, lockedCount } from '../helpers/hosts.js';
 import { useHostDb } from '../helpers/host-suite.js';
 import { mailDir, seedUser } from '../helpers/lockout-seed.js';
 
@@ -22,15 +25,17 @@ useHostDb(host, (d) => {
 });
 
 describe('--quiet on bulk results', () => {
-  it('`-q expire --yes` prints one summary line instead of a line per account', async () => {
+  it('`-q expire --yes` prints nothing when every account expired, or none was due', async () => {
     // Each with its own address: a Devise users.email is never null and unique.
     await insertAccounts(db.knex, Array.from({ length: 40 }, (_, i) => ({ username: `old${i + 1}`, first_name: 'Old', last_name: 'Test', email: `old${i + 1}@harbor.example.org`, account_expires_at: new Date('2027-03-01T00:00:00Z') })));
     const r = await run(['-q', 'expire', '--yes']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('40 results: 40 expired\n');
+    expect(r.stdout).toBe('');
     expect(r.stderr).toBe('');
+    expect(await lockedCount(db.knex)).toBe(40); // silent, and every one expired
     const again = await run(['-q', 'expire', '--yes']);
-    expect(again.stdout).toBe('0 results\n');
+    expect(again.code).toBe(0);
+    expect(again.stdout + again.stderr).toBe('');
   });
 
   it('lists the rows that did not succeed, then the summary; JSON and CSV keep every row', async () => {
@@ -61,6 +66,20 @@ describe('--quiet on bulk results', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/: failed - /);
     expect(lines[1]).toBe('2 results: 1 sent, 1 failed');
+  });
+
+  it('`-q outbox flush` prints nothing when every message went out, or nothing was due', async () => {
+    const body = renderMail({ greeting: 'Hello,', paragraphs: ['A notice.'], senderHint: 'hmis@example.org' });
+    await enqueueMail(db.knex, { kind: 'notice', to: 'fine@agency.org', subject: 'One', ...body });
+    const r = await run(['-q', 'outbox', 'flush']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toBe('');
+    const none = await run(['-q', 'outbox', 'flush']);
+    expect(none.code).toBe(0);
+    expect(none.stdout + none.stderr).toBe('');
+    // Without -q the summary of a run is still there.
+    await enqueueMail(db.knex, { kind: 'notice', to: 'fine@agency.org', subject: 'Two', ...body });
+    expect((await run(['outbox', 'flush'])).stdout).toMatch(/fine@agency\.org|sent/);
   });
 });
 

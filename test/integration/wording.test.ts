@@ -154,4 +154,28 @@ describe('tables', () => {
     expect(piped.stdout).not.toContain('…');
     expect(piped.stdout).toMatch(/linkId=\d+ outboxId=\d+$/m);
   });
+
+  it('an admin unlock with no failed logins does not say "reset from 0 to 0"', async () => {
+    await seedUser(db.knex, { username: 'adm', lockedAt: new Date(NOW.getTime() - DAY), lockReason: 'admin' });
+    const r = await run(['unlock', 'adm']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/from 0 to 0/);
+    await seedUser(db.knex, { username: 'fl', lockedAt: new Date(NOW.getTime() - DAY), lockReason: 'failed_logins', failed: 3 });
+    expect((await run(['unlock', 'fl'])).stdout).toMatch(/failed logins reset from 3 to 0/);
+  });
+
+  it('a date-time without a zone is refused as needing one, not as "not a date"', async () => {
+    await seedUser(db.knex, { username: 'sig' });
+    const r = await run(['agreement', 'sign', 'sig', '--by', 'user', '--date', '2026-11-20T09:00:00']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/needs a time zone/);
+    expect(r.stderr).not.toMatch(/is not a date/);
+  });
+
+  it('the "no HMIS database" message mentions a .env in the working directory', async () => {
+    const r = await cli(['locked'], { env: {} });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no HMIS database/);
+    expect(r.stderr).toMatch(/\.env/);
+  });
 });

@@ -1,3 +1,4 @@
+import { UsageError } from '../../src/errors.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,30 @@ describe('loadConfig', () => {
       databaseSource: 'flag',
       actor: 'alice',
     });
+  });
+
+  it('an empty variable counts as unset: the .env value applies', () => {
+    const dir = mkdtempSync(join(testRoot, 'hmis-cfg-'));
+    writeFileSync(join(dir, '.env'), 'HMIS_SITE_URL=https://hmis.example.org\nHMIS_LOCKOUT_THRESHOLD=5\n');
+    expect(load({ HMIS_SITE_URL: '', HMIS_LOCKOUT_THRESHOLD: '' }, {}, dir)).toMatchObject({ siteUrl: 'https://hmis.example.org', lockoutThreshold: 5 });
+    expect(load({ HMIS_SITE_URL: '' }).siteUrl).toBeNull();
+  });
+
+  it('checks the PG* variables pg reads, naming the variable (exit 2)', () => {
+    const refused = (env: Record<string, string>, re: RegExp) => {
+      expect(() => load(env)).toThrow(UsageError);
+      expect(() => load(env)).toThrow(re);
+    };
+    refused({ PGHOST: '127.0.0.1', PGPORT: '99999' }, /^PGPORT "99999" has the port 99999, outside 1 to 65535; .*HMIS_DATABASE_URL/);
+    refused({ PGHOST: '127.0.0.1', PGPORT: 'abc' }, /^PGPORT /);
+    refused({ PGHOST: 'db\u001b[31m.example.org' }, /^PGHOST .*control characters/);
+    refused({ PGHOST: 'db example.org' }, /^PGHOST /);
+    refused({ PGHOST: 'db.example.org', PGDATABASE: 'hmis\u202e' }, /^PGDATABASE .*bidi/);
+    refused({ PGHOST: 'db.example.org', PGUSER: 'x'.repeat(64) }, /^PGUSER .*63 bytes/);
+    // Also with a URL: pg fills what the URL leaves out from them.
+    refused({ HMIS_DATABASE_URL: 'postgres://db.example.org/hmis', PGPORT: '0' }, /^PGPORT /);
+    expect(load({ PGHOST: '/var/run/postgresql', PGPORT: '5433', PGDATABASE: 'hmis', PGUSER: 'hmis_admin' }).databaseSource).toBe('pg-env');
+    expect(load({ PGHOST: '::1' }).databaseSource).toBe('pg-env');
   });
 
   it('uses XDG_DATA_HOME and the PG* variables', () => {

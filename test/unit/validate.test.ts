@@ -9,6 +9,7 @@ import { parseSender } from '../../src/validate/address.js';
 import { parseDatabaseUrl, pgConnection } from '../../src/validate/database-url.js';
 import { dnsName, urlHost } from '../../src/validate/host.js';
 import { checkText } from '../../src/validate/text.js';
+import { value } from '../../src/validate/values.js';
 import { parseSiteUrl, parseSmtpUrl } from '../../src/validate/urls.js';
 
 const refuses = (fn: () => unknown, message: RegExp) => expect(fn).toThrowError(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(message) }));
@@ -97,5 +98,39 @@ describe('free text', () => {
     refuses(() => checkText('a\u200bb', '--actor', rules), /invisible/);
     expect(checkText('  zoë  ', '--actor', rules)).toBe('zoë');
     expect(checkText('من\u200cهم', '--reason', { max: 10, kind: 'prose' })).toBe('من\u200cهم'); // ZWNJ inside a Persian word
+  });
+
+  it('refuses U+FEFF (also at either end, where trimming would hide it), tag characters and the braille blank', () => {
+    const prose = { max: 100, kind: 'prose' as const };
+    const name = { max: 100, kind: 'name' as const };
+    for (const bad of ['\ufeffleft', 'left\ufeff', 'left\ufeffthe agency', 'left \u{E0041}\u{E007F}', '\u{E0041}', '\u2800', 'left\u2800the agency']) {
+      refuses(() => checkText(bad, '--reason', prose), /^--reason /);
+      refuses(() => checkText(bad, '--actor', name), /^--actor /);
+      refuses(() => value.reason('--reason')(bad), /^--reason /);
+      refuses(() => value.ticket()(bad), /^--ticket /);
+      refuses(() => value.actor('--actor')(bad), /^--actor /);
+      refuses(() => value.user()(bad.replace(/ /g, '')), /^user /);
+    }
+  });
+});
+
+describe('relay, sender and site edges', () => {
+  it('HMIS_SMTP_URL refuses query parameters it would silently drop', () => {
+    for (const bad of ['smtp://127.0.0.1:2525?x=1', 'smtp://127.0.0.1:2525?secure=true', 'smtps://relay.example.org/?tls=false']) {
+      refuses(() => parseSmtpUrl(bad, 'HMIS_SMTP_URL'), /^HMIS_SMTP_URL .*parameter/);
+    }
+    expect(parseSmtpUrl('smtp://127.0.0.1:2525', 'R')).toBe('smtp://127.0.0.1:2525');
+  });
+
+  it('HMIS_MAIL_FROM refuses an RFC 2047 encoded word in the display name', () => {
+    refuses(() => parseSender('=?utf-8?b?SE1JUyBTdXBwb3J0?= <a@hmis.example.org>', 'HMIS_MAIL_FROM'), /^HMIS_MAIL_FROM .*=\?/);
+    refuses(() => parseSender('"=?utf-8?q?x?=" <a@hmis.example.org>', 'HMIS_MAIL_FROM'), /^HMIS_MAIL_FROM /);
+  });
+
+  it('HMIS_SITE_URL refuses a percent-encoded backslash or control in its path', () => {
+    for (const bad of ['https://hmis.example.org/a%5cb', 'https://hmis.example.org/a%5Cb', 'https://hmis.example.org/a%0d%0ab', 'https://hmis.example.org/%1b[31m', 'https://hmis.example.org/a%7fb']) {
+      refuses(() => parseSiteUrl(bad, 'HMIS_SITE_URL'), /^HMIS_SITE_URL /);
+    }
+    expect(parseSiteUrl('https://hmis.example.org/a%20b', 'S')).toBe('https://hmis.example.org/a%20b');
   });
 });

@@ -3,6 +3,7 @@
  * the third renews the account. Each signature is a conditional UPDATE (`where <role>_signed_at is
  * null`), so two administrators recording the same signature produce one.
  */
+import { userArg } from '../../output/format.js';
 import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import type { AccountRow, AccountStore } from '../../store/types.js';
@@ -61,7 +62,7 @@ export async function showAgreement(store: AccountStore, user: AccountRow, now: 
     lastRenewal: last ? { completedAt: iso(last.completed_at), renewedUntil: iso(last.renewed_until) } : null,
     supervisor: sup ? `${sup.username} (${sup.name})` : null,
     director: contacts?.director?.name ?? null,
-    next: missing.map((s) => `hmis-admin agreement sign ${user.username} --by ${s}`),
+    next: missing.map((s) => `hmis-admin agreement sign ${userArg(user)} --by ${s}`),
   };
 }
 
@@ -159,7 +160,7 @@ async function whyNot(trx: Knex.Transaction, user: AccountRow, by: Signer, at: D
   if (row && at.getTime() < row.term_started_at.getTime()) {
     return new UsageError(`--date ${ymd(at)} is before ${user.username}'s current term began (${ymd(row.term_started_at)}); give the day it was signed`);
   }
-  return new UsageError(`${user.username}'s renewal changed while signing; run \`hmis-admin agreement show ${user.username}\` and try again`);
+  return new UsageError(`${user.username}'s renewal changed while signing; run \`hmis-admin agreement show ${userArg(user)}\` and try again`);
 }
 
 /** Complete the agreement and move the expiry: max(today, old expiry) + term; lift only an agreement_expired lock. */
@@ -184,7 +185,7 @@ async function renew(trx: Knex.Transaction, ctx: AppContext, store: AccountStore
   }
   const parts = [`agreement complete; account renewed until ${ymd(u.account_expires_at)}`];
   if (u.lifted) parts.push('the expired-agreement lock is lifted');
-  else if (u.lock_reason) parts.push(`still locked (${u.lock_reason}): \`hmis-admin unlock ${user.username}\` lifts that`);
+  else if (u.lock_reason) parts.push(`still locked (${u.lock_reason}): \`hmis-admin unlock ${userArg(user)}\` lifts that`);
   let outboxId: number | undefined;
   if (u.email) {
     outboxId = await queueNotice(trx, ctx, {

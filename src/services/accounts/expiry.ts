@@ -2,6 +2,7 @@
  * Agreement expiry: which accounts expire soon (streamed, agreements looked up per page), and the
  * `expire` job that locks the expired ones, guarded so two cron hosts never both do the work.
  */
+import { userArg } from '../../output/format.js';
 import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import type { Outcome } from '../../output/views.js';
@@ -125,7 +126,7 @@ export async function expireAccounts(ctx: AppContext, opts: { dryRun?: boolean; 
 }
 
 function describe(user: AccountRow, missing: Signer[]): string {
-  return `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with ${signCommand(user.username, missing)}`;
+  return `agreement expired on ${ymd(user.account_expires_at)}; missing: ${missing.join(', ')}; renew with ${signCommand(userArg(user), missing)}`;
 }
 
 /** One page: lock, audit and queue the notices together; returns the outcomes and where the next page starts. */

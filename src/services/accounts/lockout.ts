@@ -4,6 +4,7 @@
  * administrators acting at once change each account once with one audit row, a killed connection leaves no
  * half-applied page, and a re-run finishes the job.
  */
+import { userArg } from '../../output/format.js';
 import type { AppContext } from '../../context.js';
 import { when } from '../../output/format.js';
 import type { Outcome } from '../../output/views.js';
@@ -97,7 +98,8 @@ export async function unlockPage(ctx: AppContext, users: AccountRow[], opts: Unl
 
 function unlockedOutcome(c: Changed, now: Date, notify: boolean | undefined, outboxId: number | undefined, delivered: Awaited<ReturnType<typeof deliverNotices>>): Outcome {
   const a = c.account;
-  const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}; failed logins reset from ${c.previousAttempts} to 0`];
+  // Only a count that changed is news: an admin lock with no failed logins says nothing about them.
+  const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}${c.previousAttempts ? `; failed logins reset from ${c.previousAttempts} to 0` : ''}`];
   if (notify) parts.push(outboxId === undefined ? 'no email address on file, so the user was not told' : deliveryNote('notice', delivered.get(outboxId)));
   if (a.account_expires_at && a.account_expires_at.getTime() <= now.getTime()) {
     parts.push(`note: the agreement expired on ${ymd(a.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
@@ -144,7 +146,7 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
         outcome: 'refused',
         message:
           `locked because the user agreement expired on ${ymd(r.account_expires_at)}; unlock renews nothing. ` +
-          `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(r.username, missing)} (the last one lifts the lock)`,
+          `Missing signatures: ${missing.join(', ')}; record them with ${signCommand(userArg(r), missing)} (the last one lifts the lock)`,
       };
     }
     if (!reasons.includes(r.lock_reason ?? 'failed_logins')) {
@@ -152,7 +154,7 @@ async function explain(store: AccountStore, ids: number[], asked: AccountRow[], 
         return {
           user: r.username,
           outcome: 'refused',
-          message: `locked by an administrator since ${when(r.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${r.username}\`) or with --reason admin`,
+          message: `locked by an administrator since ${when(r.locked_at)}; \`unlock --all\` leaves admin locks alone: unlock it by name (\`hmis-admin unlock ${userArg(r)}\`) or with --reason admin`,
         };
       }
       return { user: r.username, outcome: 'refused', message: `now locked for ${r.lock_reason ?? 'an unknown reason'}, not ${reasons.join(' or ')}, since ${when(r.locked_at)}; left alone` };

@@ -2,6 +2,7 @@
  * Keeping addresses right: `email set` (validate, refuse duplicates, revoke links, tell the old address),
  * `email verify` (a single-use link bound to one address) and its redemption, confirmEmail.
  */
+import { userArg } from '../../output/format.js';
 import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import { UsageError, OperationalError } from '../../errors.js';
@@ -115,7 +116,7 @@ export async function setEmail(
   if (confirmId !== null) parts.push(`confirmation link to ${email}: ${how(confirmId)}`);
   if (noticeId !== null) parts.push(`notice to the old address ${user.email}: ${how(noticeId)}`);
   else if (changed && user.email) parts.push('the old address was not usable, so no notice was sent to it');
-  if (changed && !opts.verified && !waits) parts.push(`confirm it with \`hmis-admin email verify ${who}\``);
+  if (changed && !opts.verified && !waits) parts.push(`confirm it with \`hmis-admin email verify ${userArg(user)}\``);
   return { user: who, outcome: 'email_set', message: parts.join('; ') };
 }
 

@@ -1,17 +1,10 @@
 /** The diagnose checks about links: is the configured site right, and what became of the last reset mails. */
 import type { Knex } from 'knex';
-import { shortTime } from '../../output/format.js';
+import { shortTime, userArg } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { AccountRow } from '../accounts/accounts.js';
 import type { Check, DiagnoseEnv } from './diagnose.js';
 import { PLACEHOLDER_SITE, requireLinkSite } from '../links/tokens.js';
-
-
-/** A word for a copy-paste command line: bare when safe, otherwise single-quoted for the shell. */
-export function shellArg(value: string): string {
-  const clean = sanitizeForDisplay(value);
-  return /^[A-Za-z0-9._@+=:,/-]+$/.test(clean) ? clean : `'${clean.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The address and phone rules of `email set`, so diagnose calls bad exactly what `email set` refuses. */
 export async function loadAddressRules(): Promise<typeof import('../email/email-address.js')> {
@@ -58,7 +51,7 @@ async function siteCheckInner(db: Knex, user: AccountRow, env: DiagnoseEnv): Pro
     const t = wrong[0]!;
     const latestWrong = t === tokens[0] && !t.used_at;
     return {
-      id: 'site', status: latestWrong ? 'fail' : 'warn', fix: `hmis-admin reset send ${shellArg(user.username)}`,
+      id: 'site', status: latestWrong ? 'fail' : 'warn', fix: `hmis-admin reset send ${userArg(user)}`,
       message: `${tokens.length === 1 ? 'the last link was' : wrong.length === tokens.length ? `all ${tokens.length} recent links were` : `${wrong.length} of the last ${tokens.length} links ${wrong.length === 1 ? 'was' : 'were'}`} built for ${sanitizeForDisplay(origin(t.site_url) ?? t.site_url)} (latest ${shortTime(t.created_at)} UTC), not ${want}: those links do not work; send a new one`,
     };
   }

@@ -10,7 +10,8 @@ import type { AccountRow } from '../accounts/accounts.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import { maskEmail } from '../accounts/audit.js';
 import { currentAgreement, missingSignatures } from '../accounts/detail.js';
-import { loadAddressRules, recentResetCheck, shellArg, siteCheck } from './diagnose-links.js';
+import { loadAddressRules, recentResetCheck, siteCheck } from './diagnose-links.js';
+import { shellArg, userArg } from '../../output/format.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export type CheckId = 'site' | 'locked' | 'agreement' | 'email' | 'recent_resets' | 'phone';
@@ -45,7 +46,7 @@ const DAY_MS = 86_400_000;
  */
 export async function diagnoseAccount(store: AccountStore, user: AccountRow, env: DiagnoseEnv): Promise<Diagnosis> {
   const db = store.knex;
-  const u = shellArg(user.username);
+  const u = userArg(user);
   const { configOk, ...site } = await siteCheck(db, user, env);
   const checks: Check[] = [
     site,

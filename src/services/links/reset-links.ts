@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { Config } from '../../config.js';
-import { iso, when } from '../../output/format.js';
+import { iso, userArg, when } from '../../output/format.js';
 import type { AccountStore } from '../../store/types.js';
 import { writeAudit } from '../accounts/audit.js';
 import { requireNativeHost } from '../accounts/host-guard.js';
@@ -149,7 +149,7 @@ async function check(store: AccountStore, config: Config, input: string, now: Da
   if (state === 'used') return { ...base, valid: false, reason: 'used', detail: `link #${t.id} was already used at ${when(t.used_at)}; each link works once: send a new one if needed` };
   if (state === 'revoked') return { ...base, valid: false, reason: 'revoked', detail: await revokedDetail(db, t) };
   if (state === 'expired') {
-    return { ...base, valid: false, reason: 'expired', detail: `link #${t.id} expired at ${when(t.expires_at)} (sent ${when(t.created_at)}); send a new one with \`hmis-admin reset send ${t.username}\`` };
+    return { ...base, valid: false, reason: 'expired', detail: `link #${t.id} expired at ${when(t.expires_at)} (sent ${when(t.created_at)}); send a new one with \`hmis-admin reset send ${userArg({ id: t.user_id, username: t.username ?? '' })}\`` };
   }
   return { ...base, valid: true, reason: null, detail: `link #${t.id} is valid until ${when(t.expires_at)}${right ? ` on ${right}` : ''}` };
 }

@@ -6,8 +6,9 @@ import type { Knex } from 'knex';
 import type { AppContext } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import { cancelPending } from '../../db/outbox.js';
-import { MintRefused, type LinkMinter } from '../../mail/types.js';
-import { when } from '../../output/format.js';
+import { MintRefused, MintSuperseded, type LinkMinter } from '../../mail/types.js';
+import { cancelIfSuperseded, hasNewer, SUPERSEDED_ERROR } from '../../db/outbox-supersede.js';
+import { userArg, when } from '../../output/format.js';
 import { sanitizeForDisplay } from '../../output/sanitize.js';
 import type { Outcome } from '../../output/views.js';
 import { formatDuration } from '../../parse.js';
@@ -52,6 +53,8 @@ export const mintResetLink: LinkMinter = async (db, row, now, config) => {
     if (!user?.email || user.email.toLowerCase() !== row.to_address.toLowerCase()) {
       throw new MintRefused('the account no longer has this address; no link was minted');
     }
+    // Under the account lock every send takes: a newer reset message replaces this one, which is never delivered.
+    if (await hasNewer(trx, userId, 'reset', outboxId)) throw new MintSuperseded(SUPERSEDED_ERROR);
     const [ins] = (await trx('password_reset_tokens')
       .insert({
         user_id: row.user_id,
@@ -126,19 +129,19 @@ export async function unlockHint(store: AccountStore, user: AccountRow): Promise
     // A completed agreement is the old term: the renewal needs all three signatures again.
     const pending = await currentAgreement(store.knex, user.id);
     const missing = pending && !pending.completed_at ? missingSignatures(pending) : (['user', 'supervisor', 'director'] as Signer[]);
-    return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(who, missing)}`;
+    return `${who}'s account is locked because the user agreement expired; a reset link would not help until it is renewed: record the missing signatures (${missing.join(', ')}) with ${signCommand(userArg(user), missing)}`;
   }
   const why = user.lock_reason === 'failed_logins' ? 'after failed logins' : user.lock_reason === 'admin' ? 'by an administrator' : '';
-  return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${who}\``.replace('  ', ' ');
+  return `${who}'s account is locked ${why}; a reset link would not help until it is unlocked with \`hmis-admin unlock ${userArg(user)}\``.replace('  ', ' ');
 }
 
 /** The address a link may go to, or the UsageError telling how to fix it. */
 export function requireUsableAddress(user: AccountRow): string {
   const who = sanitizeForDisplay(user.username);
-  if (!user.email) throw new UsageError(`${who} has no email address, so no link can be sent; add one with \`hmis-admin email set ${who} <address>\``);
+  if (!user.email) throw new UsageError(`${who} has no email address, so no link can be sent; add one with \`hmis-admin email set ${userArg(user)} <address>\``);
   const parsed = parseEmailAddress(user.email);
   if (!parsed.ok) {
-    throw new UsageError(`${who}'s email address ${JSON.stringify(sanitizeForDisplay(user.email))} ${parsed.reason}; correct it with \`hmis-admin email set ${who} <address>\``);
+    throw new UsageError(`${who}'s email address ${JSON.stringify(sanitizeForDisplay(user.email))} ${parsed.reason}; correct it with \`hmis-admin email set ${userArg(user)} <address>\``);
   }
   return user.email;
 }
@@ -187,6 +190,8 @@ export async function sendResetLink(
   });
   const ticket = opts.ticket ?? null;
   const outboxId = await db.transaction(async (trx) => {
+    // The account lock orders this send against the others for the person (see the check after delivery).
+    await store.lockRow(trx, user.id);
     await cancelQueuedLinkMail(trx, user.id, ['reset'], 'a newer reset link was sent');
     const id = await enqueueMail(trx, {
       kind: 'reset',
@@ -217,7 +222,16 @@ export async function sendResetLink(
   } finally {
     linkObservers.delete(outboxId);
   }
-  const outcome = result?.outcome ?? 'queued';
+  let outcome = result?.outcome ?? 'queued';
+  // Deferred: the row is pending again, but a newer send may have run meanwhile (and found it 'sending',
+  // so left it alone). Only the newest may stay pending: under the account lock, cancel this one if so.
+  if (outcome === 'queued') {
+    const cancelled = await db.transaction(async (trx) => {
+      await store.lockRow(trx, user.id);
+      return cancelIfSuperseded(trx, user.id, 'reset', outboxId);
+    });
+    if (cancelled) outcome = 'superseded';
+  }
   const detail = result?.detail ? `: ${result.detail}` : '';
   if (outcome === 'sent') {
     const until = when(new Date(ctx.clock().getTime() + ttlMs));
@@ -235,9 +249,9 @@ export async function sendResetLink(
     }
     return out;
   }
-  if (outcome === 'superseded') return supersededOutcome(who, 'reset link');
+  if (outcome === 'superseded') return { ...supersededOutcome(userArg(user), 'reset link'), user: who };
   if (outcome === 'queued') {
     return { user: who, outcome: 'queued', message: `the relay did not take the message yet${detail}; no valid link was left behind; \`hmis-admin outbox flush\` retries with a fresh link` };
   }
-  return { user: who, outcome: 'failed', message: `the relay refused the message to ${to}${detail}; no valid link was left behind; check the address with \`hmis-admin email set ${who} <address>\`` };
+  return { user: who, outcome: 'failed', message: `the relay refused the message to ${to}${detail}; no valid link was left behind; check the address with \`hmis-admin email set ${userArg(user)} <address>\`` };
 }

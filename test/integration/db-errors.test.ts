@@ -1,0 +1,42 @@
+/**
+ * An unexpected database error is one line with the server's message and SQLSTATE, never the SQL knex
+ * puts before it; a statement_timeout says so. Query parameters of --db are a documented list.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseMessage } from '../../src/main.js';
+import { cli } from '../helpers/cli.js';
+import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
+
+let db: TestDb;
+beforeAll(async () => {
+  db = await openTestDb();
+});
+afterAll(async () => db?.close());
+
+describe('database errors', () => {
+  it('a real query error becomes the server message and SQLSTATE, without the statement', async () => {
+    const err = await db.knex('no_such_table').where('secret_column', 'value-of-a-binding').select('*').catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/select/); // what knex hands over
+    const line = databaseMessage(err)!;
+    expect(line).toBe('the database said: relation "no_such_table" does not exist (SQLSTATE 42P01)');
+    expect(databaseMessage(new Error('select 1 - boom'))).toBeNull();
+  });
+
+  it.skipIf(!onServer)('a query cancelled by statement_timeout: one clear line, exit 1, no SQL', async () => {
+    const url = new URL(db.env.HMIS_DATABASE_URL!);
+    url.searchParams.set('options', '-c statement_timeout=1');
+    const r = await cli(['--db', url.toString(), 'locked'], {});
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^hmis-admin: [^\n]*\n$/);
+    expect(r.stderr).toMatch(/statement_timeout \(SQLSTATE 57014\)/);
+    expect(r.stderr).not.toMatch(/\bselect\b|where /i);
+  });
+
+  it('--db refuses query parameters outside the documented list (exit 2, naming it)', async () => {
+    for (const q of ['x=1', 'password=secret', 'user=postgres']) {
+      const r = await cli(['--db', `postgres://127.0.0.1:5432/hmis?${q}`, 'locked'], {});
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`unknown parameter ${q.split('=')[0]}=`));
+    }
+  });
+});
