@@ -63,7 +63,7 @@ describe('HMIS_SCHEMA forgotten on a Devise database', () => {
   it('db status, db migrate and every other command refuse with exit 2 naming HMIS_SCHEMA=devise; nothing is written', async () => {
     const before = await catalogue();
     // Each run opens the database anew (the embedded one takes seconds on a loaded machine): a few that cover it.
-    for (const args of [['db', 'status'], ['db', 'migrate'], ['locked'], ['unlock', '--all']]) {
+    for (const args of [['db', 'status'], ['db', 'migrate'], ['locked'], ['unlock', '--all', '--yes']]) {
       const r = await spawnCli(args, env);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/^hmis-admin: (the database at )?.* holds a Devise application's users table \(OpenPath HMIS\?\).*set HMIS_SCHEMA=devise and the HMIS_DEVISE_\* settings \(README section "Running against OpenPath HMIS or another Devise application"\); nothing was changed\n$/m);

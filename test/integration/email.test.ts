@@ -49,12 +49,12 @@ describe('email set', () => {
     expect(await counts()).toEqual(n);
   });
 
-  it('stores IDN domains as punycode and lowercases the domain, keeping the local part', async () => {
+  it('stores IDN domains as punycode and lowercases the domain, keeping the local part (Devise: all of it, as its case_insensitive_keys)', async () => {
     const r = await run(['email', 'set', 'alice', 'Alice.Smith@Bücher.EXAMPLE.org', '--verified', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results[0]).toMatchObject({ user: 'alice', outcome: 'email_set' });
     const row = await user('alice');
-    expect(row.email).toBe('Alice.Smith@xn--bcher-kva.example.org');
+    expect(row.email).toBe(host === 'devise' ? 'alice.smith@xn--bcher-kva.example.org' : 'Alice.Smith@xn--bcher-kva.example.org');
     expect(row.email_verified_at).not.toBeNull();
   });
 
@@ -120,7 +120,7 @@ describe('email set', () => {
       run(['email', 'set', 'tess', 'Front.Desk@agency.test.example.org']),
     ]);
     expect([a!.code, b!.code].sort()).toEqual([0, 2]);
-    expect((a!.code === 2 ? a! : b!).stderr).toMatch(/already the address of (sam|tess)/);
+    expect((a!.code === 2 ? a! : b!).stderr).toMatch(/already (the address of|waiting for) (sam|tess)/);
     const holders = (await allAccounts(db.knex)).filter((a) => [a.email, a.pending_email].some((e) => e?.toLowerCase() === 'front.desk@agency.test.example.org'));
     expect(holders).toHaveLength(1);
   });
