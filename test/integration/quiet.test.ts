@@ -21,7 +21,7 @@ const run = (args: string[]) => cli(args, { database: db, env, clock: () => NOW 
 describe.each(HOSTS)('on the %s host', (host) => {
 useHostDb(host, (d) => {
   db = d;
-  env = { ...d.env, HMIS_DATA_DIR: mailDir() };
+  env = { ...d.env, HMIS_DATA_DIR: mailDir(), HMIS_SITE_URL: 'https://hmis.example.org' };
 });
 
 describe('--quiet on bulk results', () => {
