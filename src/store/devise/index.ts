@@ -8,17 +8,11 @@
 import type { Knex } from 'knex';
 import { UsageError } from '../../errors.js';
 import { normaliseAccount, ts } from '../sql/mapping.js';
-import { SqlReader } from '../sql/reader.js';
+import { SqlReader, type ChangedRow } from '../sql/reader.js';
 import type { AccountContacts, AccountRow, AccountStore, AddressChange, AddressOwner, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
 import { ident, optionalFeatures, timeIO, type DeviseColumns, type DeviseSettings } from './host.js';
 import { deviseSql, type DeviseSql } from './mapping.js';
 import { deviseDigest, friendlyToken } from './token.js';
-
-interface Old {
-  id: number | string;
-  old_reason: LockReason | null;
-  old_attempts: number | string;
-}
 
 export class DeviseStore extends SqlReader implements AccountStore {
   readonly kind = 'devise' as const;
@@ -206,7 +200,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
        from old where u.id = old.id and old.reason = any(?::text[])
        returning u.id, old.reason as old_reason, old.failed_attempts as old_attempts`,
       [ids, [...reasons]],
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     const changed = rows.map((r) => Number(r.id));
     if (changed.length) await tx('hmis_admin.account_state').whereIn('user_id', changed).update({ lock_reason: null, locked_at: null, updated_at: now });
     return this.changed(tx, rows);
@@ -221,7 +215,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
        from old where u.id = old.id and old.reason is distinct from 'admin'
        returning u.id, old.reason as old_reason, old.failed_attempts as old_attempts`,
       [id],
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     if (!rows.length) return undefined;
     await this.setState(tx, [id], { lock_reason: 'admin', locked_at: now }, now);
     return (await this.changed(tx, rows))[0];
@@ -242,7 +236,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
        from pick where u.id = pick.id
        returning u.id, null as old_reason, pick.failed_attempts as old_attempts`,
       args,
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     if (rows.length) await this.setState(tx, rows.map((r) => Number(r.id)), { lock_reason: 'agreement_expired', locked_at: now }, now);
     return this.changed(tx, rows);
   }
@@ -307,16 +301,5 @@ export class DeviseStore extends SqlReader implements AccountStore {
       .insert(ids.map((user_id) => ({ user_id, ...values, updated_at: now })))
       .onConflict('user_id')
       .merge({ ...values, updated_at: now });
-  }
-
-  private async changed(tx: Tx, rows: Old[]): Promise<Changed[]> {
-    if (!rows.length) return [];
-    const ids = rows.map((r) => Number(r.id));
-    const current = ((await this.query({}, tx).whereRaw('u.id = any(?::bigint[])', [ids])) as Array<Record<string, unknown>>).map(normaliseAccount);
-    const byId = new Map(current.map((r) => [r.id, r]));
-    return rows
-      .filter((r) => byId.has(Number(r.id)))
-      .map((r) => ({ account: byId.get(Number(r.id))!, previousReason: r.old_reason, previousAttempts: Number(r.old_attempts) }))
-      .sort((a, b) => a.account.id - b.account.id);
   }
 }

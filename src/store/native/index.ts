@@ -5,16 +5,9 @@
  */
 import type { Knex } from 'knex';
 import { hashToken, NATIVE_TOKEN, newToken } from '../../services/links/tokens.js';
-import { normaliseAccount } from '../sql/mapping.js';
-import { SqlReader } from '../sql/reader.js';
+import { SqlReader, type ChangedRow } from '../sql/reader.js';
 import type { AccountContacts, AccountRow, AccountStore, AddressChange, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
 import { nativeMapping } from './mapping.js';
-
-interface Old {
-  id: number | string;
-  old_reason: LockReason | null;
-  old_attempts: number | string;
-}
 
 export class NativeStore extends SqlReader implements AccountStore {
   readonly kind = 'native' as const;
@@ -82,7 +75,7 @@ export class NativeStore extends SqlReader implements AccountStore {
        where u.id = old.id and u.locked_at is not null and coalesce(old.lock_reason, 'failed_logins') = any(?::text[])
        returning u.id, old.lock_reason as old_reason, old.failed_login_attempts as old_attempts`,
       [ids, now, [...reasons]],
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     return this.changed(tx, rows);
   }
 
@@ -95,7 +88,7 @@ export class NativeStore extends SqlReader implements AccountStore {
        returning u.id, case when old.locked_at is not null then coalesce(old.lock_reason, 'failed_logins') end as old_reason,
                  old.failed_login_attempts as old_attempts`,
       [id, now, now],
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     return (await this.changed(tx, rows))[0];
   }
 
@@ -111,7 +104,7 @@ export class NativeStore extends SqlReader implements AccountStore {
        from pick where u.id = pick.id and u.locked_at is null and u.account_expires_at <= ?
        returning u.id, null as old_reason, u.failed_login_attempts as old_attempts`,
       [now, now, now],
-    )).rows as Old[];
+    )).rows as ChangedRow[];
     return this.changed(tx, rows);
   }
 
@@ -145,17 +138,5 @@ export class NativeStore extends SqlReader implements AccountStore {
 
   async markVerified(tx: Tx, id: number, now: Date): Promise<void> {
     await tx('users').where('id', id).update({ email_verified_at: now, updated_at: now });
-  }
-
-  /** The changed accounts as they are now, with what they were before. */
-  private async changed(tx: Tx, rows: Old[]): Promise<Changed[]> {
-    if (!rows.length) return [];
-    const ids = rows.map((r) => Number(r.id));
-    const current = ((await this.query({}, tx).whereRaw('u.id = any(?::int[])', [ids])) as Array<Record<string, unknown>>).map(normaliseAccount);
-    const byId = new Map(current.map((r) => [r.id, r]));
-    return rows
-      .filter((r) => byId.has(Number(r.id)))
-      .map((r) => ({ account: byId.get(Number(r.id))!, previousReason: r.old_reason, previousAttempts: Number(r.old_attempts) }))
-      .sort((a, b) => a.account.id - b.account.id);
   }
 }

@@ -3,10 +3,17 @@
  * with flat memory), lookups and the aggregates of `email check` and `report compliance`.
  */
 import type { Knex } from 'knex';
-import type { AccountFilter, AccountOrder, AccountRow, ComplianceCounts } from '../types.js';
+import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
 import { normaliseAccount, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
+
+/** A row an UPDATE … RETURNING gave back: the account's id and what it was before the change. */
+export interface ChangedRow {
+  id: number | string;
+  old_reason: LockReason | null;
+  old_attempts: number | string;
+}
 
 export class SqlReader {
   constructor(
@@ -219,5 +226,17 @@ export class SqlReader {
     if (ids) q.whereRaw('id = any(?::bigint[])', [ids]);
     const rows = (await q) as Array<{ id: number | string; name: string | null }>;
     return rows.map((r) => ({ id: Number(r.id), name: r.name ?? `agency #${r.id}` }));
+  }
+
+  /** The changed accounts as they are now (read through the mapping, in the same transaction), with what they were before. */
+  protected async changed(tx: Tx, rows: ChangedRow[]): Promise<Changed[]> {
+    if (!rows.length) return [];
+    const ids = rows.map((r) => Number(r.id));
+    const current = ((await this.query({ ids }, tx)) as Array<Record<string, unknown>>).map(normaliseAccount);
+    const byId = new Map(current.map((r) => [r.id, r]));
+    return rows
+      .filter((r) => byId.has(Number(r.id)))
+      .map((r) => ({ account: byId.get(Number(r.id))!, previousReason: r.old_reason, previousAttempts: Number(r.old_attempts) }))
+      .sort((a, b) => a.account.id - b.account.id);
   }
 }
