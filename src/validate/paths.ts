@@ -28,6 +28,20 @@ function stat(path: string): ReturnType<typeof statSync> | null {
   }
 }
 
+/** What stands at a file path that must exist: the path's characters checked, then stat'ed; each problem through `fail`. */
+function existingFile(path: string, fail: (problem: string) => UsageError): NonNullable<ReturnType<typeof stat>> {
+  const problem = pathProblem(path);
+  if (problem) throw fail(problem);
+  let s: ReturnType<typeof stat>;
+  try {
+    s = stat(path);
+  } catch (err) {
+    throw fail((err as Error).message);
+  }
+  if (!s) throw fail('does not exist');
+  return s;
+}
+
 /**
  * The data folder: it need not exist yet (it is made on first use), but whatever already stands at
  * the path, or at the nearest existing part of it, must be a folder.
@@ -55,15 +69,7 @@ export function checkDataDir(path: string, what: string): string {
 /** The DKIM key: a readable regular file holding an unencrypted PEM RSA private key (nodemailer signs rsa-sha256 only). */
 export function readDkimKey(path: string, what: string): string {
   const fail = (problem: string) => new UsageError(`${what} ${quote(path)} ${problem}; point it at the PEM private key of the DKIM selector`);
-  const problem = pathProblem(path);
-  if (problem) throw fail(problem);
-  let s: ReturnType<typeof statSync> | null;
-  try {
-    s = stat(path);
-  } catch (err) {
-    throw fail((err as Error).message);
-  }
-  if (!s) throw fail('does not exist');
+  const s = existingFile(path, fail);
   if (!s.isFile()) throw fail(s.isDirectory() ? 'is a folder, not a key file' : 'is not a regular file');
   if (s.size > 64 * 1024) throw fail('is larger than 64 KiB, too large for a private key');
   let pem: string;
@@ -86,15 +92,7 @@ export function readDkimKey(path: string, what: string): string {
 /** HMIS_DEVISE_SECRET_FILE: a regular file only its owner can read, holding the secret (never shown). */
 export function readSecretFile(path: string, what: string): string {
   const fail = (problem: string) => new UsageError(`${what} ${quote(path)} ${problem}; put secret_key_base in a file only you can read (chmod 600)`);
-  const problem = pathProblem(path);
-  if (problem) throw fail(problem);
-  let s: ReturnType<typeof statSync> | null;
-  try {
-    s = stat(path);
-  } catch (err) {
-    throw fail((err as Error).message);
-  }
-  if (!s) throw fail('does not exist');
+  const s = existingFile(path, fail);
   if (!s.isFile()) throw fail('is not a regular file');
   // A secret others can read is no longer a secret: refuse rather than use it.
   if ((Number(s.mode) & 0o077) !== 0) throw fail(`can be read by others (mode ${(Number(s.mode) & 0o777).toString(8)})`);
