@@ -5,6 +5,7 @@ import type { Database, OpenOptions } from './db/connection.js';
 import type { AccountStore } from './store/types.js';
 import { CancelledError, UsageError } from './errors.js';
 import { sanitizeLines } from './output/sanitize.js';
+import { displaySafe } from './commands/prompt-gate.js';
 
 export interface Output {
   stdout: Writable;
@@ -204,7 +205,7 @@ export function inquirerPrompts(): Prompts {
       throw err;
     }
   };
-  return {
+  return displaySafe({
     // Prompts draw on stderr: stdout carries only the command's data (one JSON document under --json).
     confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def }, { output: process.stderr })),
     input: (message, o = {}) =>
@@ -216,7 +217,7 @@ export function inquirerPrompts(): Prompts {
     select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices }, { output: process.stderr })),
     search: (message, source) =>
       wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) }, { output: process.stderr })),
-  };
+  });
 }
 
 /**

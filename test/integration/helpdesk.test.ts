@@ -164,6 +164,24 @@ describe('helpdesk wizard', () => {
     expect(await audit(id)).toEqual([{ action: 'helpdesk.session', ticket: 'HD-44' }]);
   });
 
+  it('names read from the database reach the prompts without control characters (an escape sequence in a username)', async () => {
+    const evil = 'ev\u001b]0;pwned\u0007il\u009b2J';
+    const shown = 'ev]0;pwnedil2J';
+    const id = await locked(evil, { last_name: 'Escaped', email: 'evil@agency.example.org', email_verified_at: new Date(), phone: '555-010-0197' });
+    const prompt = scripted([
+      { kind: 'search', expect: /Who is it/, search: 'escaped', answer: shown },
+      { kind: 'input', expect: /^Paste the reset link/, answer: '' },
+      { kind: 'confirm', expect: new RegExp(`^Unlock ${shown} \\(locked: failed_logins\\)`), answer: false },
+    ]);
+    const r = await cli(['helpdesk', '--ticket', 'HD-ESC'], { database: db, env, prompt, interactive: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(prompt.left()).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(prompt.asked.join(' | ')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect((await userRow(db.knex, evil)).locked_at).not.toBeNull();
+    expect(await audit(id)).toEqual([{ action: 'helpdesk.session', ticket: 'HD-ESC' }]);
+  });
+
   it('Ctrl-C at each prompt exits 130 and leaves every fix either done or untouched', async () => {
     const steps = fullScript('x', null);
     for (let k = 0; k < steps.length; k++) {
