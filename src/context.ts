@@ -226,6 +226,9 @@ export function inquirerPrompts(): Prompts {
 export async function confirmOrRefuse(ctx: AppContext, question: string, yes: boolean | undefined, what: string): Promise<void> {
   if (yes) return;
   refuseUnconfirmable(ctx, yes, what);
+  // The embedded database allows one process at a time: nobody waits on it while a person reads the
+  // question. It reopens on the next ctx.store()/ctx.db(), so callers take the store again afterwards.
+  await ctx.release();
   if (!(await ctx.prompt.confirm(question, false))) throw new CancelledError();
 }
 

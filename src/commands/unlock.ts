@@ -45,7 +45,7 @@ export async function unlock(users: string[], opts: UnlockOpts, ctx: AppContext)
   if (!opts.all) {
     users.forEach((u) => parseUserRef(u)); // a malformed name refuses the whole run before anything changes
     if (!opts.dryRun) await confirmOrRefuse(ctx, `Unlock ${users.length} accounts?`, opts.yes, `unlocking ${users.length} accounts`);
-    return { results: unlockNamed(ctx, store, users, base) };
+    return { results: unlockNamed(ctx, await ctx.store(), users, base) };
   }
 
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
