@@ -57,10 +57,11 @@ export function outboxView(): ListView<OutboxListRow> {
     { header: 'ID', value: (r) => r.id },
     { header: 'CREATED (UTC)', value: (r) => shortTime(r.created_at) },
     { header: 'KIND', value: (r) => r.kind },
-    { header: 'TO', value: recipientsCell, shrink: 22 },
+    { header: 'TO', value: recipientsCell, shrink: 12 },
     { header: 'STATUS', value: shownStatus, colour: statusColour },
     { header: 'TRY', value: (r) => r.attempts },
-    { header: 'WHEN / ERROR', value: nextOrError, shrink: 12 },
+    // Never narrower than a time ("2026-11-28 23:36"): times are never cut, a long error gives way after them.
+    { header: 'WHEN / ERROR', value: nextOrError, shrink: 16 },
   ];
   return { columns, toJson: outboxJson, empty: 'no messages match' };
 }

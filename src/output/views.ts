@@ -37,8 +37,9 @@ export function lockedView(): ListView<AccountRow> {
   const columns: Column<AccountRow>[] = [
     { header: 'ID', value: (r) => r.id },
     { header: 'USERNAME', value: (r) => r.username },
-    { header: 'NAME', value: (r) => fullName(r), shrink: 12 },
-    { header: 'AGENCY', value: (r) => r.agency ?? '', shrink: 12 },
+    // Six-digit ids and long usernames still leave a row within 80 columns (they are never cut).
+    { header: 'NAME', value: (r) => fullName(r), shrink: 8 },
+    { header: 'AGENCY', value: (r) => r.agency ?? '', shrink: 8 },
     // The values --reason takes, so what is read here can be typed back.
     { header: 'REASON', value: (r) => r.lock_reason ?? 'unknown', colour: paint.bad },
     { header: 'LOCKED (UTC)', value: (r) => shortTime(r.locked_at) },

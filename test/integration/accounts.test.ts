@@ -127,6 +127,22 @@ describe('users', () => {
     }
   });
 
+  it.runIf(native)('locked fits 80 columns with six-digit ids and long usernames (never cut) on real-sized data', async () => {
+    const [agency] = await db.knex('agencies').orderByRaw('length(name) desc').limit(1).select('id');
+    await db.knex('users').insert({
+      id: 100_000, username: 'mrivera100000', first_name: 'Maria', last_name: 'Rivera', email: 'mrivera100000@agency.example.org', agency_id: agency.id,
+      failed_login_attempts: 3, locked_at: new Date(), lock_reason: 'failed_logins',
+    });
+    try {
+      const r = await cli(['locked', '--limit', '5'], { database: db, env: db.env, columns: 80 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^100000 +mrivera100000 /m);
+      for (const line of r.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    } finally {
+      await db.knex('users').where('id', 100_000).delete();
+    }
+  });
+
   it('csv has a header and one line per row', async () => {
     const r = await cli(['locked', '--format', 'csv'], { database: db, env: db.env });
     const lines = r.stdout.trim().split('\n');

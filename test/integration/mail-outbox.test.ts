@@ -43,6 +43,10 @@ describe('outbox', () => {
     for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     expect(r.stdout).not.toContain('\u001b');
     expect(r.stdout).toMatch(/^ID\s+CREATED \(UTC\)\s+KIND\s+TO\s+STATUS/);
+    // Times are never cut: the addresses give way first (a tester saw "2026-11-28 2…").
+    const timed = r.stdout.split('\n').filter((l) => / (sent|pending) /.test(l));
+    expect(timed).toHaveLength(4);
+    for (const line of timed) expect(line).toMatch(/ \d{4}-\d\d-\d\d \d\d:\d\d$/);
     const csv = await cli(['outbox', '--format', 'csv'], { database: db });
     expect(csv.stdout.split('\n')[0]).toBe('id,createdAt,kind,userId,user,to,recipients,subject,status,attempts,nextAttemptAt,sentAt,lastError,relayResponse,messageId,emlPath,ticket');
   });
