@@ -6,7 +6,7 @@ import { parseEnv } from 'node:util';
 import { UsageError } from './errors.js';
 import { parseCount, quote } from './parse.js';
 import { parseSender } from './validate/address.js';
-import { checkPgEnv, parseDatabaseUrl } from './validate/database-url.js';
+import { checkPgEnv, databaseTarget, parseDatabaseUrl } from './validate/database-url.js';
 import { parseDnsServer } from './validate/host.js';
 import { unsafeCharacters } from './validate/chars.js';
 import { checkDataDir, readDkimKey, readSecretFile } from './validate/paths.js';
@@ -295,10 +295,10 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
 export function describeDatabase(config: Config): string {
   if (config.databaseUrl) {
     try {
-      const u = new URL(config.databaseUrl);
-      // Host, port and database name, never the user or password (which may sit in the URL).
-      const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
-      return `${decodeURIComponent(u.hostname) || 'localhost'}:${u.port || '5432'}${name ? `/${name}` : ''}`;
+      // Host, port and database name as pg will use them (a ?host=/?port= parameter, else the URL's, else
+      // PGHOST/PGPORT/PGDATABASE, which pg reads for what the URL leaves out); never the user or password.
+      const t = databaseTarget(config.databaseUrl, 0);
+      return `${t.host}:${t.port}${t.database ? `/${t.database}` : ''}`;
     } catch {
       return 'the configured server';
     }

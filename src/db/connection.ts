@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { describeDatabase, type Config } from '../config.js';
 import { CliError, describeConnectionError, OperationalError, UsageError } from '../errors.js';
-import { pgConnection } from '../validate/database-url.js';
+import { databaseTarget, pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
 import { DEVISE_HOST_IN_NATIVE_MODE, deviseHostInNativeMode, migrateLatest, pendingMigrations, TOOL_SCHEMA } from './migrate.js';
 
@@ -47,14 +47,17 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const where = describeDatabase(config);
   if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
 
+  // connect_timeout in the URL (or PGCONNECT_TIMEOUT) is honoured; pg itself reads neither.
+  const connectionTimeoutMillis = config.databaseUrl ? databaseTarget(config.databaseUrl, 5000).connectTimeoutMs : databaseTarget('postgres://', 5000).connectTimeoutMs;
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',
     connection: config.databaseUrl
-      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
-      : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
+      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis }
+      : { application_name: 'hmis-admin', connectionTimeoutMillis },
     pool: { min: 0, max: 8 },
-    acquireConnectionTimeout: 10_000,
+    // Longer than the connect timeout, so its own message ("no answer within N s") is the one that shows.
+    acquireConnectionTimeout: connectionTimeoutMillis === 0 ? 2_147_483_647 : Math.max(10_000, connectionTimeoutMillis + 5_000),
     log: quietLog,
   });
   const db: Database = { knex, kind: 'postgres', where, close: () => knex.destroy() };
@@ -62,6 +65,11 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     await knex.raw('select 1');
   } catch (err) {
     await knex.destroy().catch(() => undefined);
+    if (connectionTimeoutMillis > 0 && /^(timeout expired|Connection terminated due to connection timeout)$/.test((err as Error).message)) {
+      throw new OperationalError(
+        `no answer from the database at ${where} within ${connectionTimeoutMillis / 1000} s; check that PostgreSQL runs there, or wait longer with connect_timeout=<seconds> in --db / HMIS_DATABASE_URL`,
+      );
+    }
     throw describeConnectionError(err, where) ?? new OperationalError(`cannot use the database at ${where}: ${(err as Error).message}`);
   }
   await prepareSchema(db, config, options);

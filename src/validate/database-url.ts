@@ -27,6 +27,25 @@ const require = createRequire(import.meta.url);
 const parseIntoClientConfig = (url: string): Knex.PgConnectionConfig =>
   (require('pg-connection-string') as typeof import('pg-connection-string')).parseIntoClientConfig(url) as Knex.PgConnectionConfig;
 
+/**
+ * Where a checked URL leads, as pg will connect: a ?host=/?port= parameter, else the URL's own, else
+ * PGHOST/PGPORT/PGDATABASE (pg reads them for what the URL leaves out). `connectTimeoutMs`: the URL's
+ * connect_timeout in seconds as libpq reads it (0 or less: wait as long as it takes; 1 counts as 2), else
+ * PGCONNECT_TIMEOUT, else `fallbackMs`.
+ */
+export function databaseTarget(url: string, fallbackMs: number): { host: string; port: string; database?: string; connectTimeoutMs: number } {
+  const c = (require('pg-connection-string') as typeof import('pg-connection-string')).parse(url);
+  const seconds = (c as { connect_timeout?: string }).connect_timeout ?? process.env.PGCONNECT_TIMEOUT;
+  const n = seconds === undefined || seconds.trim() === '' ? NaN : Number(seconds);
+  const connectTimeoutMs = !Number.isFinite(n) ? fallbackMs : n <= 0 ? 0 : Math.max(2, Math.floor(n)) * 1000;
+  return {
+    host: c.host || process.env.PGHOST || 'localhost',
+    port: c.port || process.env.PGPORT || '5432',
+    database: c.database || process.env.PGDATABASE || undefined,
+    connectTimeoutMs,
+  };
+}
+
 /** Validate a database URL; returns it trimmed. Throws a UsageError (exit 2) naming `what`. */
 export function parseDatabaseUrl(raw: string, what: string): string {
   const value = raw.trim();

@@ -2,9 +2,10 @@
  * An unexpected database error is one line with the server's message and SQLSTATE, never the SQL knex
  * puts before it; a statement_timeout says so. Query parameters of --db are a documented list.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseMessage } from '../../src/main.js';
-import { cli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
 
 let db: TestDb;
@@ -38,5 +39,33 @@ describe('database errors', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`unknown parameter ${q.split('=')[0]}=`));
     }
+  });
+
+  it('connect_timeout in --db is honoured (libpq seconds, 1 counts as 2) and the message says how long it waited', async () => {
+    // A server that accepts the connection and never answers: the startup message goes unanswered.
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      for (const [q, s] of [['connect_timeout=1', 2], ['connect_timeout=3', 3]] as const) {
+        const started = Date.now();
+        const r = await cli(['--db', `postgres://postgres@127.0.0.1:${port}/x?${q}`, 'locked'], {});
+        const took = Date.now() - started;
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toBe(`hmis-admin: no answer from the database at 127.0.0.1:${port}/x within ${s} s; check that PostgreSQL runs there, or wait longer with connect_timeout=<seconds> in --db / HMIS_DATABASE_URL\n`);
+        expect(took).toBeGreaterThanOrEqual(s * 1000 - 100);
+        expect(took).toBeLessThan(s * 1000 + 4000);
+      }
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
+  }, 20_000);
+
+  it('messages name the port and database pg really uses when PGPORT/PGDATABASE fill in what the URL leaves out', async () => {
+    const r = await spawnCli(['--db', 'postgres://postgres@127.0.0.1/hmis_nowhere', 'db', 'status'], { PGPORT: '1' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1\/hmis_nowhere \(ECONNREFUSED\)/);
   });
 });
