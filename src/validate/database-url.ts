@@ -34,7 +34,10 @@ const parseIntoClientConfig = (url: string): Knex.PgConnectionConfig =>
  * PGCONNECT_TIMEOUT, else `fallbackMs`.
  */
 export function databaseTarget(url: string, fallbackMs: number): { host: string; port: string; database?: string; connectTimeoutMs: number } {
-  const c = (require('pg-connection-string') as typeof import('pg-connection-string')).parse(url);
+  // Only where it leads: without sslmode, whose parsing would print pg-connection-string's warning.
+  const u = new URL(url);
+  u.searchParams.delete('sslmode');
+  const c = (require('pg-connection-string') as typeof import('pg-connection-string')).parse(u.href);
   const seconds = (c as { connect_timeout?: string }).connect_timeout ?? process.env.PGCONNECT_TIMEOUT;
   const n = seconds === undefined || seconds.trim() === '' ? NaN : Number(seconds);
   const connectTimeoutMs = !Number.isFinite(n) ? fallbackMs : n <= 0 ? 0 : Math.max(2, Math.floor(n)) * 1000;
