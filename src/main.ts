@@ -119,6 +119,11 @@ export async function run(): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0); // the reader (head, less) went away: not an error
   });
+  // Nobody reads the messages any more (`2>&1 | head` after head is done): the work and stdout go on,
+  // and stdout's own EPIPE ends the run as above. An unhandled 'error' here would be exit 1.
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
   // Pools and timers of libraries must not hold the process open once the work is done.

@@ -129,6 +129,20 @@ describe('the main job', () => {
     expect(audit.map((a) => a.action)).toContain('demo.created');
   });
 
+  it('stdout and stderr into one pipe that closes at once (`2>&1 | true`): exit 0, as with `| head`', async () => {
+    const env = { ...process.env, ...sdb.env, HMIS_ACTOR: 'tester' };
+    for (let i = 0; i < 3; i++) {
+      const code = await new Promise<string>((resolve, reject) => {
+        const child = spawn('bash', ['-c', `"${process.execPath}" "${binPath}" users list --limit 5 2>&1 | true; echo \${PIPESTATUS[0]}`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        child.on('error', reject);
+        child.on('close', () => resolve(out.trim()));
+      });
+      expect(code).toBe('0');
+    }
+  });
+
   it('db status reports the schema as current', async () => {
     const r = await spawnCli(['db', 'status', '--json'], sdb.env);
     expect(r.json()).toMatchObject({
