@@ -269,7 +269,8 @@ export function loadConfig(
     reminderDays: c.HMIS_REMINDER_DAYS,
     actor,
     format,
-    color: isTTY && flags.color !== false && merged.NO_COLOR === undefined,
+    // NO_COLOR (https://no-color.org), FORCE_COLOR=0 (chalk's and Node's "no colour") and TERM=dumb all mean plain text.
+    color: isTTY && flags.color !== false && merged.NO_COLOR === undefined && !['0', 'false'].includes(merged.FORCE_COLOR ?? '') && merged.TERM !== 'dumb',
     quiet: Boolean(flags.quiet),
   };
 }

@@ -112,6 +112,9 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { HOME: '/h' }, empty, true).color).toBe(true);
     expect(loadConfig({}, { HOME: '/h', NO_COLOR: '1' }, empty, true).color).toBe(false);
     expect(loadConfig({ color: false }, { HOME: '/h' }, empty, true).color).toBe(false);
+    // FORCE_COLOR=0/false and TERM=dumb mean plain text too (a tester saw colour with both).
+    for (const env of [{ FORCE_COLOR: '0' }, { FORCE_COLOR: 'false' }, { TERM: 'dumb' }]) expect(loadConfig({}, { HOME: '/h', ...env }, empty, true).color, JSON.stringify(env)).toBe(false);
+    expect(loadConfig({}, { HOME: '/h', FORCE_COLOR: '1', TERM: 'xterm-256color' }, empty, true).color).toBe(true);
   });
 });
 
