@@ -67,7 +67,7 @@ export function buildProgram(state: RunState, version: string): Command {
     .addHelpText('after', examples('hmis-admin db status --json'))
     .action(run(() => import('./commands/db.js'), 'status', async (p) => p.doc((await docs()).statusText)));
   db.command('devise-digest')
-    .description("devise mode: the reset-token digest of a word under each key digest, to compare with the application's (no database needed)")
+    .description("devise mode: the reset-token digest of a word under each key digest, to compare with the application's (no database needed; the application's secret_key_base in HMIS_DEVISE_SECRET_FILE or HMIS_DEVISE_SECRET)")
     .argument('[word]', 'any word; compare with rails runner \'puts Devise.token_generator.digest(User, :reset_password_token, "probe")\'', value.filter('word'), 'probe')
     .addHelpText('after', examples('hmis-admin db devise-digest probe', 'hmis-admin db devise-digest probe --json'))
     .action(run(() => import('./commands/db.js'), 'deviseDigest', async (p) => p.doc((await docs()).digestText)));
