@@ -160,5 +160,6 @@ export async function auditDemoAdminLocks(db: Knex): Promise<void> {
   await db.raw(`insert into audit_log (at, actor, action, user_id, ticket, details)
     select locked_at, 'hr.admin', 'lock', id, 'HR-' || (1000 + id),
       jsonb_build_object('reason', 'admin', 'note', 'left the agency (demo)', 'previousReason', null, 'previousLockedAt', null)
-    from users where lock_reason = 'admin'`);
+    from users where lock_reason = 'admin'
+    order by locked_at, id`); // ids in time order: \`audit\` lists newest first by id, as real entries are written
 }

@@ -34,6 +34,22 @@ describe.runIf(native)('demo', () => {
     expect(await count(k('user_agreements').whereNull('completed_at').whereNotNull('user_signed_at'))).toBeGreaterThan(0);
   });
 
+  it('its audit trail lists newest first, as `audit` promises (the admin locks written in time order)', async () => {
+    const { auditDemoAdminLocks } = await import('../../src/db/demo.js');
+    // Admin locks whose times run against their ids, as the demo's random times do; all rolled back after.
+    const times = await db.knex.transaction(async (trx) => {
+      const ids = (await trx('users').insert([1, 2, 3, 4].map((d) => ({
+        username: `order${d}`, first_name: 'Or', last_name: 'Der', locked_at: new Date(Date.now() - d * 86_400_000), lock_reason: 'admin',
+      }))).returning('id')).map((r: { id: number }) => r.id);
+      await auditDemoAdminLocks(trx);
+      const rows = await trx('audit_log').whereIn('user_id', ids).orderBy('id', 'desc').select('at');
+      await trx.rollback(rows.map((r: { at: Date }) => new Date(r.at).getTime()));
+      return [] as number[];
+    }).catch((t: unknown) => t as number[]);
+    expect(times).toHaveLength(4);
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+  });
+
   it('is a no-op on demo data and refuses a database with real accounts', async () => {
     const again = await cli(['demo'], { database: db, env: db.env });
     expect(again.code).toBe(0);
