@@ -58,10 +58,11 @@ export function diagnosisText(d: Diagnosis, color: boolean): string {
   const lines = [`${cell(d.user)}: ${color ? (d.canReset ? paint.good(verdict) : paint.bad(verdict)) : verdict}`];
   for (const c of d.checks) {
     const status = c.status.padEnd(4);
-    // The prefix is 22 columns whatever the colour codes add; the message wraps under itself.
-    lines.push(wrap(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)} `, cell(c.message), 80, 22));
+    // The prefix is 23 columns whatever the colour codes add (two spaces after the longest id,
+    // recent_resets); the message wraps under itself.
+    lines.push(wrap(`  ${color ? STATUS_PAINT[c.status](status) : status}  ${c.id.padEnd(13)}  `, cell(c.message), 80, 23));
     // A fix of several commands (`a && b`) shows one command a line, each ready to copy, under the message.
-    (c.fix ? c.fix.split(' && ') : []).forEach((cmd, i) => lines.push(`${' '.repeat(21)}${i ? '     ' : 'fix: '}${color ? paint.bold(cell(cmd)) : cell(cmd)}`));
+    (c.fix ? c.fix.split(' && ') : []).forEach((cmd, i) => lines.push(`${' '.repeat(23)}${i ? '     ' : 'fix: '}${color ? paint.bold(cell(cmd)) : cell(cmd)}`));
   }
   return lines.join('\n');
 }

@@ -131,8 +131,8 @@ describe('diagnose', () => {
     const text = await cli(['diagnose', 'expired1'], { database: db, clock, env: { ...db.env, ...env } });
     expect(text.code).toBe(5);
     const lines = text.stdout.split('\n');
-    expect(lines.filter((l) => l === '                     fix: hmis-admin agreement sign expired1 --by supervisor')).toHaveLength(2);
-    expect(lines.filter((l) => l === '                          hmis-admin agreement sign expired1 --by director')).toHaveLength(2);
+    expect(lines.filter((l) => l === '                       fix: hmis-admin agreement sign expired1 --by supervisor')).toHaveLength(2);
+    expect(lines.filter((l) => l === '                            hmis-admin agreement sign expired1 --by director')).toHaveLength(2);
   });
 
   it('missing email fails and blocks a reset', async () => {
@@ -193,8 +193,8 @@ describe('diagnose', () => {
     expect(r.code).toBe(5);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^several: a reset link sent now would NOT work/);
-    expect(lines).toContain('  fail  locked        locked since 2026-10-18 12:00 UTC after 3 failed logins');
-    expect(lines).toContain('                     fix: hmis-admin unlock several');
+    expect(lines).toContain('  fail  locked         locked since 2026-10-18 12:00 UTC after 3 failed logins');
+    expect(lines).toContain('                       fix: hmis-admin unlock several'); // under the message, not a column left of it
     expect(r.stdout).not.toMatch(/\u001b\[/);
   });
 

@@ -118,7 +118,7 @@ export function parseLinkOrToken(input: string, format: TokenFormat = NATIVE_TOK
   const raw = url.searchParams.get(format.param);
   if (raw === null) return { ok: false, detail: `the link to ${url.origin}${url.pathname} has no ?${format.param}=; paste the whole link from the email` };
   if (!format.pattern.test(raw)) {
-    return { ok: false, detail: `the token in the link has ${raw.length} characters, not ${shape}: the link was probably cut off or changed` };
+    return { ok: false, detail: `the token in the link has ${raw.length} character${raw.length === 1 ? '' : 's'}, not ${shape}: the link was probably cut off or changed` };
   }
   return { ok: true, raw, origin: url.origin, path: url.pathname };
 }
