@@ -146,11 +146,14 @@ export function createContext(config: Config, options: ContextOptions = {}): App
 const NO_PROGRESS: Progress = { tick: () => {}, done: () => {} };
 
 /** A simple bar on stderr. `counts`: show "done/total" after the percentage (not for estimates). */
-function progressBar(stderr: Writable, total: number, label: string, counts = true): Progress {
+export function progressBar(stderr: Writable, total: number, label: string, counts = true): Progress {
   let done = 0;
   let last = 0;
+  // The whole line fits the terminal (a wider one would wrap and \r would redraw only its last row).
+  const columns = (stderr as NodeJS.WriteStream).columns || 80;
+  const tail = ` 100%${counts ? ` ${total}/${total}` : ''}`;
+  const width = Math.max(5, Math.min(30, columns - 1 - label.length - 3 - tail.length));
   const draw = () => {
-    const width = 30;
     const filled = total > 0 ? Math.round((done / total) * width) : width;
     const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
     stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}%${counts ? ` ${done}/${total}` : ''}`);
