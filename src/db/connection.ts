@@ -109,14 +109,22 @@ async function openEmbedded(
 ): Promise<Database> {
   const dir = join(config.dataDir, 'pgdata');
   // A cron line that lost HMIS_DATABASE_URL must not run "successfully" on a new, empty database.
-  const fresh = !existsSync(join(dir, 'PG_VERSION'));
-  if (!options.create && fresh) throw noDatabase(dir);
+  const lockPath = join(config.dataDir, 'pgdata.lock');
+  let fresh = !existsSync(join(dir, 'PG_VERSION'));
+  if (!options.create && fresh) {
+    if (!existsSync(lockPath)) throw noDatabase(dir);
+    // Another run holds the folder, perhaps creating the database right now (`demo` in a new folder):
+    // wait for it as for any run, then look again.
+    (await acquireLock(lockPath, options.lockWaitMs ?? 15_000))();
+    fresh = !existsSync(join(dir, 'PG_VERSION'));
+    if (fresh) throw noDatabase(dir);
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // PGlite writes its files world-writable; the folder it lives in is ours alone, even if it existed.
   // (HMIS_DATA_DIR itself may be shared, e.g. /tmp: only folders the tool owns are tightened.)
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  const release = await acquireLock(join(config.dataDir, 'pgdata.lock'), options.lockWaitMs ?? 15_000);
+  const release = await acquireLock(lockPath, options.lockWaitMs ?? 15_000);
   try {
     const { default: ClientPgLite } = await import('knex-pglite');
     const knex = knexFactory({

@@ -195,4 +195,16 @@ describe.skipIf(onServer)('the embedded database', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`in use by process ${process.pid}`));
   }, 30_000);
+
+  it('a command started while demo creates the database waits for it instead of saying there is none', async () => {
+    const env = sandboxEnv();
+    const demo = spawnCli(['demo', '--users', '50'], env);
+    const lock = join(env.HMIS_DATA_DIR, 'pgdata.lock');
+    for (let i = 0; i < 100 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(lock), 'demo took the lock').toBe(true);
+    const r = await spawnCli(['locked', '--json'], env);
+    expect((await demo).code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json<unknown[]>().length).toBeGreaterThan(0);
+  }, 60_000);
 });
