@@ -114,6 +114,12 @@ describe('the link lifecycle is audited', () => {
     expect(tokens[1].token_hash).toBe(await digest(mail.token));
     const tickets = (await db.knex('audit_log').where('user_id', ids.dina!).whereIn('action', ['reset.minted', 'reset.revoked_undelivered']).pluck('ticket')) as string[];
     expect(new Set(tickets)).toEqual(new Set(['HD-9']));
+    // reset list: the revoked link was never delivered, though its outbox row was (with the fresh link).
+    const list = (await run(['reset', 'list', 'dina', '--json'])).json<Array<{ id: number; state: string; delivery: string; deliveryDetail: string | null }>>();
+    expect(list.map((l) => [l.id, l.state, l.delivery])).toEqual([[Number(tokens[1].id), 'valid', 'sent'], [Number(tokens[0].id), 'revoked', 'not_sent']]);
+    expect(list[1]!.deliveryDetail).toBe('delivery deferred');
+    const table = (await run(['reset', 'list', 'dina'])).stdout.split('\n');
+    expect(table.find((l) => l.startsWith(`${tokens[0].id} `))).toMatch(/revoked\s+undelivered\s+not_sent$/);
   });
 
   it('email.verify_minted and email.verify_revoked_undelivered for verification links', async () => {

@@ -62,6 +62,12 @@ function normalise(r: ResetLinkRow): ResetLinkRow {
   r.user_id = Number(r.user_id);
   r.superseded_by_id = r.superseded_by_id === null ? null : Number(r.superseded_by_id);
   r.outbox_id = r.outbox_id === null ? null : Number(r.outbox_id);
+  // Revoked because its message did not go out: this link was never delivered, whatever a later retry
+  // of the same outbox row (carrying a fresh link) achieved or is about to; a refused row stays 'failed'.
+  if (r.revoked_reason?.startsWith('undelivered') && r.delivery !== 'failed') {
+    r.delivery = 'not_sent';
+    r.delivery_detail = r.revoked_reason.replace(/^undelivered:?\s*/, '') || r.delivery_detail;
+  }
   return r;
 }
 
