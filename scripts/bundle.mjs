@@ -3,6 +3,7 @@
 // then a handful of file reads rather than ~400 module resolutions (issue 11). PGlite stays external (it
 // loads its .wasm and .data files beside its own module). Writes dist/bundle-meta.json: which sources
 // each chunk holds (the --help start-up test reads it).
+import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -58,3 +59,8 @@ const chunks = Object.fromEntries(
   Object.entries(result.metafile.outputs).map(([out, o]) => [out.replace(/^dist\/src\/bundle\//, ''), Object.keys(o.inputs)]),
 );
 writeFileSync(`${root}dist/bundle-meta.json`, `${JSON.stringify(chunks, null, 1)}\n`);
+
+// Every command's help, pre-rendered for the launcher (scripts/help-texts.mjs): rendered on a pipe, without
+// the variables that make commander colour its output, as the launcher checks before it uses the texts.
+const { FORCE_COLOR, CLICOLOR_FORCE, NO_COLOR, ...plain } = process.env;
+execFileSync(process.execPath, [`${root}scripts/help-texts.mjs`], { env: plain, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -75,6 +75,25 @@ function allCommands(cmd: import('commander').Command): import('commander').Comm
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
 }
 
+/**
+ * Every argument list that asks only for a command's help: `<cmd…> --help`, `<cmd…> -h`, `help <cmd>` and
+ * `<parent> help <sub>`. scripts/help-texts.mjs renders each through main() at build time, so the launcher
+ * can print it without loading the bundle (issue 11); the rendering decides which of them print help.
+ */
+export function helpRequests(): string[][] {
+  const program = buildProgram({ exitCode: 0, makeContext: async () => Promise.reject(new Error('help only')) }, '0');
+  const requests: string[][] = [['help']];
+  const walk = (cmd: import('commander').Command, path: string[]) => {
+    requests.push([...path, '--help'], [...path, '-h']);
+    for (const sub of cmd.commands) {
+      requests.push([...path, 'help', sub.name()]);
+      walk(sub, [...path, sub.name()]);
+    }
+  };
+  walk(program, []);
+  return requests;
+}
+
 /** One line on stderr, never a stack trace unless DEBUG=hmis-admin. */
 function report(err: unknown, stderr: Writable, env: Record<string, string | undefined>, usageMessage: string): number {
   const debug = /\bhmis-admin\b/.test(env.DEBUG ?? '');

@@ -29,25 +29,68 @@ afterAll(async () => {
   await sdb?.drop();
 });
 
+/** The module URLs a run of the binary resolved (test/fixtures/record-imports.mjs), and its exit code. */
+async function importsOf(args: string[], env: Record<string, string> = {}): Promise<{ code: number; urls: string[] }> {
+  const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, ...args], {
+      env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    child.stdout.resume();
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  return { code, urls: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
 describe('start-up', () => {
   it('--help loads no database, mail or prompt library', async () => {
-    const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
-    const r = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, '--help'], {
-        env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log },
-        stdio: 'ignore',
-      });
-      child.on('close', (code) => resolve(code ?? -1));
-    });
-    expect(r).toBe(0);
+    // FORCE_COLOR=0 (no colour, as on a pipe) makes the launcher take the normal path: the bundle renders the help.
+    const { code, urls } = await importsOf(['--help'], { FORCE_COLOR: '0' });
+    expect(code).toBe(0);
     // The command is bundled (scripts/bundle.mjs): each loaded chunk stands for the sources the build put in it.
     const chunks = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
-    const urls = readFileSync(log, 'utf8').split('\n');
     expect(urls.some((u) => u.endsWith('/dist/src/bundle/main.js'))).toBe(true);
     const loaded = urls.flatMap((u) => [u, ...(chunks[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
     expect(loaded).toMatch(/commander/);
     for (const heavy of ['/knex/', '/pg/', '@electric-sql', '/nodemailer/', '@inquirer', '/zod/']) expect(loaded).not.toContain(heavy);
   });
+
+  it('--help on a pipe prints the pre-rendered text without loading the bundle', async () => {
+    const { code, urls } = await importsOf(['locked', '--help']);
+    expect(code).toBe(0);
+    expect(urls.filter((u) => u.includes('/dist/src/bundle/')).map((u) => u.replace(/.*\//, ''))).toEqual(['help.js']);
+  });
+
+  it('every pre-rendered help text is byte for byte what the bundle prints, and every command has one', async () => {
+    // The normal path for every help request of every command (main.ts helpRequests()), in one process whose stdout is a pipe.
+    const normal = await new Promise<Array<[string[], number, string, string]>>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'test/fixtures/help-normal.mjs')], { env: { PATH: process.env.PATH ?? '', ...sandboxEnv() }, stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+      let json = '';
+      child.stdout!.resume();
+      child.stdio[3]!.on('data', (c) => (json += c));
+      child.on('error', reject);
+      child.on('close', () => resolve(JSON.parse(json)));
+    });
+    const helped = normal.filter(([, code, out, err]) => code === 0 && err === '' && out.startsWith('Usage: '));
+    // Every command and subcommand answers --help and -h with its help; `help <cmd>` too for all but outbox's flush.
+    expect(normal.filter(([args]) => /^(--help|-h)$/.test(args.at(-1)!)).every((r) => helped.includes(r))).toBe(true);
+    // The launcher's fast path, spawned for each: same stdout, stderr and exit code as the bundle.
+    const pending = [...helped];
+    const worker = async () => {
+      for (let row = pending.shift(); row; row = pending.shift()) {
+        const [args, , out] = row;
+        const r = await spawnCli(args);
+        expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 0, stdout: out, stderr: '' });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // And the normal path of the launcher itself (FORCE_COLOR=0: no colour, not the fast path) prints the same.
+    for (const args of [['--help'], ['help', 'users'], ['outbox', 'flush', '-h']]) {
+      const r = await spawnCli(args, { FORCE_COLOR: '0' });
+      expect(r.stdout).toBe(normal.find(([a]) => a.join(' ') === args.join(' '))![2]);
+    }
+  }, 60_000);
 
   it('--version prints the package version', async () => {
     const r = await spawnCli(['--version']);
