@@ -59,7 +59,8 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   });
   const db: Database = { knex, kind: 'postgres', where, close: () => knex.destroy() };
   try {
-    await knex.raw('select 1');
+    // The connection opens or its error says why, as a first query would, without the round trip of one.
+    await knex.client.releaseConnection(await knex.client.acquireConnection());
   } catch (err) {
     await knex.destroy().catch(() => undefined);
     throw describeConnectionError(err, where) ?? new OperationalError(`cannot use the database at ${where}: ${(err as Error).message}`);
