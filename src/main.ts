@@ -77,7 +77,7 @@ function allCommands(cmd: import('commander').Command): import('commander').Comm
 
 /**
  * Every argument list that asks only for a command's help: `<cmd…> --help`, `<cmd…> -h`, `help <cmd>` and
- * `<parent> help <sub>`. scripts/help-texts.mjs renders each through main() at build time, so the launcher
+ * `<parent> help <sub>`, each also after -q / --quiet. scripts/help-texts.mjs renders each through main() at build time, so the launcher
  * can print it without loading the bundle (issue 11); the rendering decides which of them print help.
  */
 export function helpRequests(): string[][] {
@@ -91,7 +91,8 @@ export function helpRequests(): string[][] {
     }
   };
   walk(program, []);
-  return requests;
+  // Quiet changes no help text; cron lines and the bench pass it everywhere.
+  return requests.flatMap((r) => [r, ['-q', ...r], ['--quiet', ...r]]);
 }
 
 /** One line on stderr, never a stack trace unless DEBUG=hmis-admin. */
