@@ -74,8 +74,24 @@ const fromPieces = {
   },
 };
 
+/**
+ * A source that loads a library on first use through `createRequire(import.meta.url)` (pg-connection-string,
+ * email-addresses) uses the bundle's own require instead: esbuild then bundles the library, still evaluated
+ * only on first use, and compiled from the code cache rather than found and compiled in node_modules each run.
+ */
+const LAZY_REQUIRE = 'const require = createRequire(import.meta.url);';
+const bundledRequire = {
+  name: 'bundled-require',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      return text.includes(LAZY_REQUIRE) ? { contents: text.replace(LAZY_REQUIRE, ''), loader: 'ts' } : undefined;
+    });
+  },
+};
+
 const builds = {
-  app: build({ ...common, entryPoints: ['src/main.ts'], outfile: `${outdir}/app.js`, plugins: [...common.plugins, fromPieces] }),
+  app: build({ ...common, entryPoints: ['src/main.ts'], outfile: `${outdir}/app.js`, plugins: [...common.plugins, fromPieces, bundledRequire] }),
   ...Object.fromEntries(
     Object.entries(PIECES).map(([piece, libs]) => [
       piece,

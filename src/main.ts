@@ -40,7 +40,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
         import('./output/table.js'),
       ]);
       const config = loadConfig(flags, env, io.cwd ?? process.cwd(), io.isTTY ?? Boolean((stdout as NodeJS.WriteStream).isTTY));
-      setColour(config.color);
+      await setColour(config.color);
       return createContext(config, { ...io, stdout, stderr });
     },
   };

@@ -50,6 +50,9 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',
+    // knex asks a new connection's server for its version (`select version()`, a round trip every run) only to
+    // choose json over text before PostgreSQL 9.2; the tool's schema needs jsonb, i.e. 9.4 or later: say so instead.
+    version: '9.4',
     connection: config.databaseUrl
       ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
       : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
