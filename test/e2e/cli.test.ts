@@ -1,6 +1,6 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,35 @@ describe('start-up', () => {
       expect(r.stdout).toBe(normal.find(([a]) => a.join(' ') === args.join(' '))![2]);
     }
   }, 60_000);
+
+  it("writes each piece's code cache on first use and silently replaces one V8 refuses", async () => {
+    // A copy of the launcher and the bundle without caches (node_modules is found up the tree, as from the repository).
+    const root = mkdtempSync(join(testRoot, 'install-'));
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(binPath, join(root, 'bin', 'hmis-admin.js'));
+    copyFileSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
+    cpSync(join(repoRoot, 'dist', 'src', 'bundle'), join(root, 'dist', 'src', 'bundle'), { recursive: true, filter: (f) => !f.endsWith('.cache') });
+    const bundle = join(root, 'dist', 'src', 'bundle');
+    const caches = () => readdirSync(bundle).filter((f) => f.endsWith('.cache')).sort();
+    const locked = () =>
+      new Promise<CliResult>((resolve) => {
+        const child = spawn(process.execPath, [join(root, 'bin', 'hmis-admin.js'), 'locked', '--json'], { env: { PATH: process.env.PATH ?? '', ...sandboxEnv(), ...sdb.env } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c) => (stdout += c));
+        child.stderr.on('data', (c) => (stderr += c));
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+      });
+    const first = await locked();
+    expect(first.code, first.stderr).toBe(0);
+    expect(caches().map((f) => f.replace(/-.*/, ''))).toEqual(['app', 'db']);
+    // A cache V8 refuses (here: not a cache at all) makes the run no different, and is written anew.
+    for (const f of caches()) writeFileSync(join(bundle, f), 'not a code cache');
+    const again = await locked();
+    expect({ code: again.code, stdout: again.stdout, stderr: again.stderr }).toEqual({ code: first.code, stdout: first.stdout, stderr: first.stderr });
+    for (const f of caches()) expect(readFileSync(join(bundle, f), 'utf8')).not.toBe('not a code cache');
+    expect((await locked()).stdout).toBe(first.stdout);
+  });
 
   it('--version prints the package version', async () => {
     const r = await spawnCli(['--version']);
