@@ -53,6 +53,28 @@ const common = {
       },
     },
     {
+      // knex loads its migrator and seeder (lodash's template engine among them, ~3 ms) with every instance;
+      // only `db migrate`, `db status` and a first embedded run use the migrator, nothing the seeder. Loaded
+      // on first use of knex.migrate / knex.seed instead.
+      name: 'knex-lazy-migrations',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]knex[\\/]lib[\\/]knex-builder[\\/]make-knex\.js$/ }, async (args) => {
+          const edits = [
+            ["const { Migrator } = require('../migrations/migrate/Migrator');\n", ''],
+            ["const Seeder = require('../migrations/seed/Seeder');\n", ''],
+            ['return new Migrator(this);', "return new (require('../migrations/migrate/Migrator').Migrator)(this);"],
+            ['return new Seeder(this);', "return new (require('../migrations/seed/Seeder'))(this);"],
+          ];
+          let text = await readFile(args.path, 'utf8');
+          for (const [from, to] of edits) {
+            if (text.split(from).length !== 2) throw new Error(`knex changed ${args.path}: review the knex-lazy-migrations patch`);
+            text = text.replace(from, to);
+          }
+          return { contents: text, loader: 'js' };
+        });
+      },
+    },
+    {
       name: 'unused-knex-dialects',
       setup(b) {
         b.onResolve({ filter: unusedDialects }, (args) => (/knex[\\/]lib[\\/]dialects$/.test(args.resolveDir) ? { path: args.path, namespace: 'unused' } : undefined));
