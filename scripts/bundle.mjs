@@ -24,6 +24,44 @@ const pieceOf = new Map(Object.entries(PIECES).flatMap(([piece, libs]) => libs.m
 // Each piece has exactly these (a new one must be looked at: a string that merely contains "import(" must not be rewritten).
 const IMPORTS = { app: ['import("knex-pglite")'], db: ['import(require("url").pathToFileURL(filepath))'], mail: [], prompts: [] };
 
+/** Library code the bundle changes, and why; a require moved into the function that needs it runs on first use. */
+const LIBRARY_EDITS = [
+  {
+    // pg asks whether it runs in a Cloudflare Worker by constructing a fetch Response, which makes Node 20
+    // load its whole fetch implementation (undici, ~100 ms) on every connection. This bundle runs on Node only.
+    file: /[\\/]pg[\\/]lib[\\/]stream\.js$/,
+    why: 'no Cloudflare probe',
+    edits: [['if (isCloudflareRuntime()) {', 'if (false) {']],
+  },
+  {
+    // knex loads its migrator and seeder (lodash's template engine among them) with every instance; only
+    // `db migrate`, `db status` and a first embedded run use the migrator, nothing the seeder.
+    file: /[\\/]knex[\\/]lib[\\/]knex-builder[\\/]make-knex\.js$/,
+    why: 'migrator and seeder on first use',
+    edits: [
+      ["const { Migrator } = require('../migrations/migrate/Migrator');\n", ''],
+      ["const Seeder = require('../migrations/seed/Seeder');\n", ''],
+      ['return new Migrator(this);', "return new (require('../migrations/migrate/Migrator').Migrator)(this);"],
+      ['return new Seeder(this);', "return new (require('../migrations/seed/Seeder'))(this);"],
+    ],
+  },
+  {
+    // commander loads child_process (and with it dgram) for executable subcommands, which this tool has none of.
+    file: /[\\/]commander[\\/]lib[\\/]command\.js$/,
+    why: 'child_process on first use',
+    edits: [["const childProcess = require('node:child_process');", "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"]],
+  },
+  {
+    // pg's connection parameters load dns for libpq connection strings (pg-native only).
+    file: /[\\/]pg[\\/]lib[\\/]connection-parameters\.js$/,
+    why: 'dns on first use',
+    edits: [
+      ["const dns = require('dns')\n", ''],
+      ['    dns.lookup(this.host, function (err, address) {', "    require('dns').lookup(this.host, function (err, address) {"],
+    ],
+  },
+];
+
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -41,37 +79,19 @@ const common = {
   define: { 'import.meta.url': '__hmisUrl' },
   plugins: [
     {
-      // pg asks whether it runs in a Cloudflare Worker by constructing a fetch Response, which makes Node 20
-      // load its whole fetch implementation (undici, ~100 ms) on every connection. This bundle runs on Node only.
-      name: 'pg-node-streams',
+      // Edits of library files in the bundle, each [from, to] found exactly once (else the build fails: review it).
+      name: 'library-edits',
       setup(b) {
-        b.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
-          const text = await readFile(args.path, 'utf8');
-          if (!text.includes('if (isCloudflareRuntime()) {')) throw new Error(`pg changed ${args.path}: review the pg-node-streams patch`);
-          return { contents: text.replace('if (isCloudflareRuntime()) {', 'if (false) {'), loader: 'js' };
-        });
-      },
-    },
-    {
-      // knex loads its migrator and seeder (lodash's template engine among them, ~3 ms) with every instance;
-      // only `db migrate`, `db status` and a first embedded run use the migrator, nothing the seeder. Loaded
-      // on first use of knex.migrate / knex.seed instead.
-      name: 'knex-lazy-migrations',
-      setup(b) {
-        b.onLoad({ filter: /[\\/]knex[\\/]lib[\\/]knex-builder[\\/]make-knex\.js$/ }, async (args) => {
-          const edits = [
-            ["const { Migrator } = require('../migrations/migrate/Migrator');\n", ''],
-            ["const Seeder = require('../migrations/seed/Seeder');\n", ''],
-            ['return new Migrator(this);', "return new (require('../migrations/migrate/Migrator').Migrator)(this);"],
-            ['return new Seeder(this);', "return new (require('../migrations/seed/Seeder'))(this);"],
-          ];
-          let text = await readFile(args.path, 'utf8');
-          for (const [from, to] of edits) {
-            if (text.split(from).length !== 2) throw new Error(`knex changed ${args.path}: review the knex-lazy-migrations patch`);
-            text = text.replace(from, to);
-          }
-          return { contents: text, loader: 'js' };
-        });
+        for (const { file, why, edits } of LIBRARY_EDITS) {
+          b.onLoad({ filter: file }, async (args) => {
+            let text = await readFile(args.path, 'utf8');
+            for (const [from, to] of edits) {
+              if (text.split(from).length !== 2) throw new Error(`${args.path} changed: review its edit in scripts/bundle.mjs (${why})`);
+              text = text.replace(from, to);
+            }
+            return { contents: text, loader: 'js' };
+          });
+        }
       },
     },
     {
