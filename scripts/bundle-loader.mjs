@@ -5,7 +5,7 @@
 // ${XDG_CACHE_HOME:-~/.cache}/hmis-admin. Its name carries the hash of the piece's text and the Node version
 // and architecture, so a rebuilt bundle or another Node never meets an old cache; a refused or unreadable one
 // is only slower, never an error. Nothing here prints.
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,12 +28,8 @@ function load(piece) {
   const file = join(here, `${piece}.js`);
   let cachedData;
   for (const dir of cacheDirs()) {
-    try {
-      cachedData = readFileSync(join(dir, cacheName(piece)));
-      break;
-    } catch {
-      /* none here */
-    }
+    cachedData = readCache(join(dir, cacheName(piece)));
+    if (cachedData) break;
   }
   const script = new Script(`(function (exports, require, module, __filename, __dirname, __hmisUrl, __hmisPiece, __hmisImport) {${readFileSync(file, 'utf8')}\n})`, {
     filename: file,
@@ -51,6 +47,25 @@ function load(piece) {
   return module.exports;
 }
 
+/**
+ * A cache file this process may trust (V8 runs what it holds), or undefined: one written by this user or root,
+ * writable by no one else, so a shared cache folder (an XDG_CACHE_HOME in /tmp) cannot hand it code.
+ */
+function readCache(path) {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined; // none here
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** At exit, so the cache holds the functions this run compiled too, not just the top level. */
 function saveCaches() {
   for (const [piece, script] of unsaved) {
@@ -63,8 +78,9 @@ function saveCaches() {
     for (const dir of cacheDirs()) {
       const tmp = join(dir, `${cacheName(piece)}.${process.pid}.tmp`);
       try {
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(tmp, data);
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        writeFileSync(tmp, data, { mode: 0o644 });
+        chmodSync(tmp, 0o644); // whatever the umask: readCache refuses a cache others may write
         renameSync(tmp, join(dir, cacheName(piece)));
       } catch {
         try {

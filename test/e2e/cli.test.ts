@@ -1,6 +1,6 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +96,7 @@ describe('start-up', () => {
     }
   }, 60_000);
 
-  it("writes each piece's code cache on first use and silently replaces one V8 refuses", async () => {
+  it("writes each piece's code cache on first use and silently replaces one V8 refuses or others may write", async () => {
     // A copy of the launcher and the bundle without caches (node_modules is found up the tree, as from the repository).
     const root = mkdtempSync(join(testRoot, 'install-'));
     mkdirSync(join(root, 'bin'));
@@ -123,6 +123,11 @@ describe('start-up', () => {
     expect({ code: again.code, stdout: again.stdout, stderr: again.stderr }).toEqual({ code: first.code, stdout: first.stdout, stderr: first.stderr });
     for (const f of caches()) expect(readFileSync(join(bundle, f), 'utf8')).not.toBe('not a code cache');
     expect((await locked()).stdout).toBe(first.stdout);
+    // A cache others may write is not trusted (V8 would run what it holds): refused, and written anew for this user only.
+    const [app] = caches();
+    chmodSync(join(bundle, app!), 0o666);
+    expect((await locked()).stdout).toBe(first.stdout);
+    expect(statSync(join(bundle, app!)).mode & 0o777).toBe(0o644);
   });
 
   it('--version prints the package version', async () => {
