@@ -41,7 +41,7 @@ function load(piece) {
   }
   const module = { exports: {} };
   loaded.set(piece, module.exports);
-  // ES modules outside the bundle (PGlite, knex-pglite) are imported from here, as the bundle's own chunks would.
+  // ES modules outside the bundle (PGlite, knex-pglite) are imported from here: resolved from the bundle's folder.
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, here, pathToFileURL(file).href, load, (s) => import(s));
   loaded.set(piece, module.exports);
   return module.exports;

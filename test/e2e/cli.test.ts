@@ -49,10 +49,10 @@ describe('start-up', () => {
     // FORCE_COLOR=0 (no colour, as on a pipe) makes the launcher take the normal path: the bundle renders the help.
     const { code, urls } = await importsOf(['--help'], { FORCE_COLOR: '0' });
     expect(code).toBe(0);
-    // The command is bundled (scripts/bundle.mjs): each loaded chunk stands for the sources the build put in it.
-    const chunks = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
+    // The command is bundled (scripts/bundle.mjs): each file loaded stands for the sources the build put in it.
+    const files = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
     expect(urls.some((u) => u.endsWith('/dist/src/bundle/main.js'))).toBe(true);
-    const loaded = urls.flatMap((u) => [u, ...(chunks[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
+    const loaded = urls.flatMap((u) => [u, ...(files[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
     expect(loaded).toMatch(/commander/);
     for (const heavy of ['/knex/', '/pg/', '@electric-sql', '/nodemailer/', '@inquirer', '/zod/']) expect(loaded).not.toContain(heavy);
   });
