@@ -1,10 +1,10 @@
 // dist/src/bundle/main.js (scripts/bundle.mjs builds it from this file): loads the command's pieces, each one
 // CommonJS file compiled through V8 with a code cache (issue 11). Node 20 keeps no code cache for ES modules
-// or require(), and compiling knex and pg alone took ~40 of a 160 ms start. A piece's cache is written when
-// a run first loads it (or V8 refused the one there): beside the bundle, or where that is read-only in
-// ${XDG_CACHE_HOME:-~/.cache}/hmis-admin. Its name carries the hash of the piece's text and the Node version
-// and architecture, so a rebuilt bundle or another Node never meets an old cache; a refused or unreadable one
-// is only slower, never an error. Nothing here prints.
+// or require(), and compiling knex and pg alone took ~40 of a 160 ms start. A piece's cache is written, per
+// command, when that command's run first loads it (or V8 refused the one there): beside the bundle, or where
+// that is read-only in ${XDG_CACHE_HOME:-~/.cache}/hmis-admin. Its name carries the hash of the piece's text,
+// the command and the Node version and architecture, so a rebuilt bundle or another Node never meets an old
+// cache; a refused or unreadable one is only slower, never an error. Nothing here prints.
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -20,7 +20,25 @@ const loaded = new Map();
 const unsaved = [];
 
 const cacheDirs = () => [here, join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hmis-admin')];
-const cacheName = (piece) => `${piece}-${PIECES[piece]}-${process.version}-${process.arch}.cache`;
+/**
+ * The command a run is for, its first word: each command has caches of its own, holding the functions its
+ * runs compile (locked's from one written by another command is ~2 ms slower). Words of the global options
+ * that take a value are skipped; anything but a plain word is `other`.
+ */
+function commandOf(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (['--db', '--format', '--actor'].includes(arg)) i++;
+      continue;
+    }
+    return /^[a-z][a-z-]{0,31}$/.test(arg) ? arg : 'other';
+  }
+  return 'none';
+}
+const command = commandOf(process.argv.slice(2));
+const cacheName = (piece) => `${piece}-${PIECES[piece]}-${command}-${process.version}-${process.arch}.cache`;
 
 /** A piece's exports: its code runs once, as a CommonJS module whose `require` resolves from the bundle's folder. */
 function load(piece) {
@@ -36,7 +54,8 @@ function load(piece) {
     cachedData,
   });
   if (!cachedData || script.cachedDataRejected) {
-    if (!unsaved.length) process.once('exit', saveCaches);
+    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for.
+    if (!unsaved.length) process.once('exit', (code) => code !== 2 && saveCaches());
     unsaved.push([piece, script]);
   }
   const module = { exports: {} };
