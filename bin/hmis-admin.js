@@ -4,7 +4,7 @@
 // how `npm install && npx hmis-admin demo` works from a clone without an install script (`prepare`), which
 // npm 11 flags on every install of the published package. The bundle (scripts/bundle.mjs) is the whole
 // command in a few lazily loaded files: start-up reads a handful of files, not hundreds of modules.
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync, writeSync } from 'node:fs';
 
 const main = new URL('../dist/src/bundle/main.js', import.meta.url);
 if (!existsSync(main)) {
@@ -13,5 +13,38 @@ if (!existsSync(main)) {
   // esbuild is a devDependency: present in a checkout.
   execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
 }
-const { run } = await import(main.href);
-await run();
+// A help request prints the text the bundle would print, rendered at build time (scripts/help-texts.mjs),
+// only where commander renders it 80 columns wide and without colour: stdout a pipe, socket or file (never a
+// terminal) and no FORCE_COLOR / CLICOLOR_FORCE; and only for an argument list rendered. Anything else takes
+// the normal path. Written with writeSync: creating process.stdout alone costs a few ms of a 70 ms start.
+const args = process.argv.slice(2);
+const piped = () => {
+  try {
+    const s = fstatSync(1);
+    return s.isFIFO() || s.isSocket() || s.isFile();
+  } catch {
+    return false;
+  }
+};
+const help =
+  (args[0] === 'help' || args.includes('--help') || args.includes('-h')) && !process.env.FORCE_COLOR && process.env.CLICOLOR_FORCE === undefined && piped()
+    ? await import('../dist/src/bundle/help.js').then((h) => h.texts[h.requests.get(args.join('\0'))], () => undefined)
+    : undefined;
+if (help !== undefined) {
+  const text = Buffer.from(help);
+  let done = 0;
+  try {
+    while (done < text.length) done += writeSync(1, text, done);
+    process.exit(0);
+  } catch (err) {
+    // The reader went away (head, less): not an error, as in main.ts run(). A full non-blocking pipe: the rest through the stream.
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stdout.on('error', (e) => {
+      if (e.code === 'EPIPE') process.exit(0);
+    });
+    process.stdout.write(text.subarray(done), () => process.exit(0));
+  }
+} else {
+  const { run } = await import(main.href);
+  await run();
+}

@@ -1,5 +1,6 @@
 /** AppContext: everything a command may use — config, database, clock, prompts, output. */
 import type { Writable } from 'node:stream';
+import { isatty } from 'node:tty';
 import type { Config } from './config.js';
 import type { Database, OpenOptions } from './db/connection.js';
 import type { AccountStore } from './store/types.js';
@@ -76,7 +77,8 @@ export interface ContextOptions {
 export function createContext(config: Config, options: ContextOptions = {}): AppContext {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
-  const interactive = options.interactive ?? Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  // isatty, not process.stdin.isTTY: that would open stdin as a stream (~1 ms) in every run, prompts or not.
+  const interactive = options.interactive ?? (isatty(0) && isatty(2));
   let database: Promise<Database> | undefined = options.database ? Promise.resolve(options.database) : undefined;
   let store: Promise<AccountStore> | undefined;
   const owned = !options.database;

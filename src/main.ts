@@ -40,7 +40,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
         import('./output/table.js'),
       ]);
       const config = loadConfig(flags, env, io.cwd ?? process.cwd(), io.isTTY ?? Boolean((stdout as NodeJS.WriteStream).isTTY));
-      setColour(config.color);
+      await setColour(config.color);
       return createContext(config, { ...io, stdout, stderr });
     },
   };
@@ -73,6 +73,26 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
 
 function allCommands(cmd: import('commander').Command): import('commander').Command[] {
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/**
+ * Every argument list that asks only for a command's help: `<cmd…> --help`, `<cmd…> -h`, `help <cmd>` and
+ * `<parent> help <sub>`, each also after -q / --quiet. scripts/help-texts.mjs renders each through main() at build time, so the launcher
+ * can print it without loading the bundle (issue 11); the rendering decides which of them print help.
+ */
+export function helpRequests(): string[][] {
+  const program = buildProgram({ exitCode: 0, makeContext: async () => Promise.reject(new Error('help only')) }, '0');
+  const requests: string[][] = [['help']];
+  const walk = (cmd: import('commander').Command, path: string[]) => {
+    requests.push([...path, '--help'], [...path, '-h']);
+    for (const sub of cmd.commands) {
+      requests.push([...path, 'help', sub.name()]);
+      walk(sub, [...path, sub.name()]);
+    }
+  };
+  walk(program, []);
+  // Quiet changes no help text; cron lines and the bench pass it everywhere.
+  return requests.flatMap((r) => [r, ['-q', ...r], ['--quiet', ...r]]);
 }
 
 /** One line on stderr, never a stack trace unless DEBUG=hmis-admin. */

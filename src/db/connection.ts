@@ -52,6 +52,9 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',
+    // knex asks a new connection's server for its version (`select version()`, a round trip every run) only to
+    // choose json over text before PostgreSQL 9.2; the tool's schema needs jsonb, i.e. 9.4 or later: say so instead.
+    version: '9.4',
     connection: config.databaseUrl
       ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis }
       : { application_name: 'hmis-admin', connectionTimeoutMillis },
@@ -62,7 +65,8 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   });
   const db: Database = { knex, kind: 'postgres', where, close: () => knex.destroy() };
   try {
-    await knex.raw('select 1');
+    // The connection opens or its error says why, as a first query would, without the round trip of one.
+    await knex.client.releaseConnection(await knex.client.acquireConnection());
   } catch (err) {
     await knex.destroy().catch(() => undefined);
     if (connectionTimeoutMillis > 0 && /^(timeout expired|Connection terminated due to connection timeout)$/.test((err as Error).message)) {

@@ -4,7 +4,7 @@
  * when stdout is not a terminal nothing is ever cut (a wider value just pushes its row along).
  * Written by hand: cli-table3 spent four fifths of a 100,000-row listing laying out cells.
  */
-import chalk from 'chalk';
+import type { ChalkInstance } from 'chalk';
 import stringWidth from 'string-width';
 import { cell } from './format.js';
 
@@ -96,7 +96,7 @@ export function layoutTable<T>(columns: Column<T>[], sample: T[], target: TableT
     undefined,
   );
   return {
-    header: target.color ? chalk.bold(head) : head,
+    header: target.color ? style('bold')(head) : head,
     line: (row) => render(columns.map((c) => cell(c.value(row))), row),
   };
 }
@@ -110,18 +110,30 @@ export function renderTable<T>(columns: Column<T>[], rows: T[], target: TableTar
 /** Key/value lines for one record (`users show`). */
 export function renderFields(fields: Array<[string, unknown]>, color: boolean): string {
   const w = Math.max(...fields.map(([k]) => k.length));
-  return fields.map(([k, v]) => `${color ? chalk.dim(k.padEnd(w)) : k.padEnd(w)}  ${cell(v)}`).join('\n');
+  return fields.map(([k, v]) => `${color ? style('dim')(k.padEnd(w)) : k.padEnd(w)}  ${cell(v)}`).join('\n');
 }
 
+/**
+ * chalk, loaded by setColour only when colour is on (its import, with its terminal detection, costs ~3 ms of a
+ * 100 ms start). Without it every style is the text itself, as chalk's own at level 0.
+ */
+let chalk: ChalkInstance | undefined;
+const style = (name: 'red' | 'yellow' | 'green' | 'dim' | 'bold') => (s: string) => (chalk ? chalk[name](s) : s);
+
 export const paint = {
-  bad: (s: string) => chalk.red(s),
-  warn: (s: string) => chalk.yellow(s),
-  good: (s: string) => chalk.green(s),
-  dim: (s: string) => chalk.dim(s),
-  bold: (s: string) => chalk.bold(s),
+  bad: style('red'),
+  warn: style('yellow'),
+  good: style('green'),
+  dim: style('dim'),
+  bold: style('bold'),
 };
 
 /** Colour only on a TTY and never under NO_COLOR or --no-color (decided once, in config). */
-export function setColour(enabled: boolean): void {
-  chalk.level = enabled ? Math.max(chalk.level, 1) as 1 | 2 | 3 : 0;
+export async function setColour(enabled: boolean): Promise<void> {
+  if (!enabled) {
+    chalk = undefined;
+    return;
+  }
+  chalk = (await import('chalk')).default;
+  chalk.level = Math.max(chalk.level, 1) as 1 | 2 | 3;
 }

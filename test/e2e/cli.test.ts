@@ -1,7 +1,8 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCli, type CliResult } from '../helpers/cli.js';
 import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
@@ -29,24 +30,104 @@ afterAll(async () => {
   await sdb?.drop();
 });
 
+/** The module URLs a run of the binary resolved (test/fixtures/record-imports.mjs), and its exit code. */
+async function importsOf(args: string[], env: Record<string, string> = {}): Promise<{ code: number; urls: string[] }> {
+  const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, ...args], {
+      env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    child.stdout.resume();
+    child.on('close', (c) => resolve(c ?? -1));
+  });
+  return { code, urls: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
 describe('start-up', () => {
   it('--help loads no database, mail or prompt library', async () => {
-    const log = join(mkdtempSync(join(testRoot, 'imports-')), 'imports.log');
-    const r = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', join(repoRoot, 'test/fixtures/register-imports.mjs'), binPath, '--help'], {
-        env: { ...process.env, ...sandboxEnv(), HMIS_IMPORT_LOG: log },
-        stdio: 'ignore',
-      });
-      child.on('close', (code) => resolve(code ?? -1));
-    });
-    expect(r).toBe(0);
-    // The command is bundled (scripts/bundle.mjs): each loaded chunk stands for the sources the build put in it.
-    const chunks = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
-    const urls = readFileSync(log, 'utf8').split('\n');
+    // FORCE_COLOR=0 (no colour, as on a pipe) makes the launcher take the normal path: the bundle renders the help.
+    const { code, urls } = await importsOf(['--help'], { FORCE_COLOR: '0' });
+    expect(code).toBe(0);
+    // The command is bundled (scripts/bundle.mjs): each file loaded stands for the sources the build put in it.
+    const files = JSON.parse(readFileSync(join(repoRoot, 'dist/bundle-meta.json'), 'utf8')) as Record<string, string[]>;
     expect(urls.some((u) => u.endsWith('/dist/src/bundle/main.js'))).toBe(true);
-    const loaded = urls.flatMap((u) => [u, ...(chunks[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
+    const loaded = urls.flatMap((u) => [u, ...(files[u.match(/\/dist\/src\/bundle\/([^/]+\.js)$/)?.[1] ?? ''] ?? [])]).join('\n');
     expect(loaded).toMatch(/commander/);
     for (const heavy of ['/knex/', '/pg/', '@electric-sql', '/nodemailer/', '@inquirer', '/zod/']) expect(loaded).not.toContain(heavy);
+  });
+
+  it('--help on a pipe prints the pre-rendered text without loading the bundle', async () => {
+    const { code, urls } = await importsOf(['locked', '--help']);
+    expect(code).toBe(0);
+    expect(urls.filter((u) => u.includes('/dist/src/bundle/')).map((u) => u.replace(/.*\//, ''))).toEqual(['help.js']);
+  });
+
+  it('every pre-rendered help text is byte for byte what the bundle prints, and every command has one', async () => {
+    // The normal path for every help request of every command (main.ts helpRequests()), in one process whose stdout is a pipe.
+    const normal = await new Promise<Array<[string[], number, string, string]>>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(repoRoot, 'test/fixtures/help-normal.mjs')], { env: { PATH: process.env.PATH ?? '', ...sandboxEnv() }, stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
+      let json = '';
+      child.stdout!.resume();
+      child.stdio[3]!.on('data', (c) => (json += c));
+      child.on('error', reject);
+      child.on('close', () => resolve(JSON.parse(json)));
+    });
+    const helped = normal.filter(([, code, out, err]) => code === 0 && err === '' && out.startsWith('Usage: '));
+    // Every command and subcommand answers --help and -h with its help; `help <cmd>` too for all but outbox's flush.
+    expect(normal.filter(([args]) => /^(--help|-h)$/.test(args.at(-1)!)).every((r) => helped.includes(r))).toBe(true);
+    // The table the launcher prints from holds, for every request, exactly what the bundle printed.
+    const table = (await import(pathToFileURL(join(repoRoot, 'dist/src/bundle/help.js')).href)) as { texts: string[]; requests: Map<string, number> };
+    expect(new Map([...table.requests].map(([k, i]) => [k, table.texts[i]]))).toEqual(new Map(helped.map(([args, , out]) => [args.join('\0'), out])));
+    // The launcher's fast path, spawned for each request (after -q only a few: the same lookup): same stdout, stderr and exit code as the bundle.
+    const pending = helped.filter(([args], i) => !/^(-q|--quiet)$/.test(args[0]!) || i % 40 === 1);
+    const worker = async () => {
+      for (let row = pending.shift(); row; row = pending.shift()) {
+        const [args, , out] = row;
+        const r = await spawnCli(args);
+        expect({ args, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ args, code: 0, stdout: out, stderr: '' });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    // And the normal path of the launcher itself (FORCE_COLOR=0: no colour, not the fast path) prints the same.
+    for (const args of [['--help'], ['help', 'users'], ['outbox', 'flush', '-h']]) {
+      const r = await spawnCli(args, { FORCE_COLOR: '0' });
+      expect(r.stdout).toBe(normal.find(([a]) => a.join(' ') === args.join(' '))![2]);
+    }
+  }, 60_000);
+
+  it("writes each piece's code cache on first use and silently replaces one V8 refuses or others may write", async () => {
+    // A copy of the launcher and the bundle without caches (node_modules is found up the tree, as from the repository).
+    const root = mkdtempSync(join(testRoot, 'install-'));
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(binPath, join(root, 'bin', 'hmis-admin.js'));
+    copyFileSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
+    cpSync(join(repoRoot, 'dist', 'src', 'bundle'), join(root, 'dist', 'src', 'bundle'), { recursive: true, filter: (f) => !f.endsWith('.cache') });
+    const bundle = join(root, 'dist', 'src', 'bundle');
+    const caches = () => readdirSync(bundle).filter((f) => f.endsWith('.cache')).sort();
+    const locked = () =>
+      new Promise<CliResult>((resolve) => {
+        const child = spawn(process.execPath, [join(root, 'bin', 'hmis-admin.js'), 'locked', '--json'], { env: { PATH: process.env.PATH ?? '', ...sandboxEnv(), ...sdb.env } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c) => (stdout += c));
+        child.stderr.on('data', (c) => (stderr += c));
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+      });
+    const first = await locked();
+    expect(first.code, first.stderr).toBe(0);
+    expect(caches().map((f) => f.replace(/-.*/, ''))).toEqual(['app', 'db']);
+    // A cache V8 refuses (here: not a cache at all) makes the run no different, and is written anew.
+    for (const f of caches()) writeFileSync(join(bundle, f), 'not a code cache');
+    const again = await locked();
+    expect({ code: again.code, stdout: again.stdout, stderr: again.stderr }).toEqual({ code: first.code, stdout: first.stdout, stderr: first.stderr });
+    for (const f of caches()) expect(readFileSync(join(bundle, f), 'utf8')).not.toBe('not a code cache');
+    expect((await locked()).stdout).toBe(first.stdout);
+    // A cache others may write is not trusted (V8 would run what it holds): refused, and written anew for this user only.
+    const [app] = caches();
+    chmodSync(join(bundle, app!), 0o666);
+    expect((await locked()).stdout).toBe(first.stdout);
+    expect(statSync(join(bundle, app!)).mode & 0o777).toBe(0o644);
   });
 
   it('--version prints the package version', async () => {

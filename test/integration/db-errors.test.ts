@@ -25,8 +25,16 @@ describe('database errors', () => {
 
   it.skipIf(!onServer)('a query cancelled by statement_timeout: one clear line, exit 1, no SQL', async () => {
     const url = new URL(db.env.HMIS_DATABASE_URL!);
-    url.searchParams.set('options', '-c statement_timeout=1');
-    const r = await cli(['--db', url.toString(), 'locked'], {});
+    url.searchParams.set('options', '-c statement_timeout=300');
+    // The listing waits for this lock until the server cancels it: cancelled for certain, not only when a query happens to take 1 ms.
+    const trx = await db.knex.transaction();
+    let r;
+    try {
+      await trx.raw('lock table users in access exclusive mode');
+      r = await cli(['--db', url.toString(), 'locked'], {});
+    } finally {
+      await trx.rollback();
+    }
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^hmis-admin: [^\n]*\n$/);
     expect(r.stderr).toMatch(/statement_timeout \(SQLSTATE 57014\)/);

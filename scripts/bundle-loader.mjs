@@ -1,0 +1,125 @@
+// dist/src/bundle/main.js (scripts/bundle.mjs builds it from this file): loads the command's pieces, each one
+// CommonJS file compiled through V8 with a code cache (issue 11). Node 20 keeps no code cache for ES modules
+// or require(), and compiling knex and pg alone took ~40 of a 160 ms start. A piece's cache (the app's, per
+// command) is written when a run first loads it (or V8 refused the one there): beside the bundle, or where
+// that is read-only in ${XDG_CACHE_HOME:-~/.cache}/hmis-admin. Its name carries the hash of the piece's text,
+// the command (or `all`) and the Node version and architecture, so a rebuilt bundle or another Node never
+// meets an old cache; a refused or unreadable one is only slower, never an error. Nothing here prints.
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
+
+/** piece name → the first 16 hex digits of the sha-256 of its text (scripts/bundle.mjs defines it). */
+const PIECES = __HMIS_PIECES__;
+const here = dirname(fileURLToPath(import.meta.url));
+const loaded = new Map();
+/** Pieces whose code cache this run writes as it exits. */
+const unsaved = [];
+
+const cacheDirs = () => [here, join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hmis-admin')];
+/**
+ * The command a run is for, its first word: each command has a cache of the tool's code of its own, holding
+ * the functions its runs compile (locked's from one written by another command is ~2 ms slower). Words of the global options
+ * that take a value are skipped; anything but a plain word is `other`.
+ */
+function commandOf(argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (['--db', '--format', '--actor'].includes(arg)) i++;
+      continue;
+    }
+    return /^[a-z][a-z-]{0,31}$/.test(arg) ? arg : 'other';
+  }
+  return 'none';
+}
+const command = commandOf(process.argv.slice(2));
+// Only the tool's own code differs much between commands: a library piece's cache from another command
+// served locked as well as its own (db: 96.5 vs 96.3 ms CPU), so each library piece has one.
+const cacheName = (piece) => `${piece}-${PIECES[piece]}-${piece === 'app' ? command : 'all'}-${process.version}-${process.arch}.cache`;
+
+/** A piece's exports: its code runs once, as a CommonJS module whose `require` resolves from the bundle's folder. */
+function load(piece) {
+  if (loaded.has(piece)) return loaded.get(piece);
+  const file = join(here, `${piece}.js`);
+  let cachedData;
+  for (const dir of cacheDirs()) {
+    cachedData = readCache(join(dir, cacheName(piece)));
+    if (cachedData) break;
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __hmisUrl, __hmisPiece, __hmisImport) {${readFileSync(file, 'utf8')}\n})`, {
+    filename: file,
+    cachedData,
+  });
+  if (!cachedData || script.cachedDataRejected) {
+    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for.
+    if (!unsaved.length) process.once('exit', (code) => code !== 2 && saveCaches());
+    unsaved.push([piece, script]);
+  }
+  const module = { exports: {} };
+  loaded.set(piece, module.exports);
+  // ES modules outside the bundle (PGlite, knex-pglite) are imported from here: resolved from the bundle's folder.
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, here, pathToFileURL(file).href, load, (s) => import(s));
+  loaded.set(piece, module.exports);
+  return module.exports;
+}
+
+/**
+ * A cache file this process may trust (V8 runs what it holds), or undefined: one written by this user or root,
+ * writable by no one else, so a shared cache folder (an XDG_CACHE_HOME in /tmp) cannot hand it code.
+ */
+function readCache(path) {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined; // none here
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** At exit, so the cache holds the functions this run compiled too, not just the top level. */
+function saveCaches() {
+  for (const [piece, script] of unsaved) {
+    let data;
+    try {
+      data = script.createCachedData();
+    } catch {
+      continue;
+    }
+    for (const dir of cacheDirs()) {
+      const tmp = join(dir, `${cacheName(piece)}.${process.pid}.tmp`);
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        writeFileSync(tmp, data, { mode: 0o644 });
+        chmodSync(tmp, 0o644); // whatever the umask: readCache refuses a cache others may write
+        renameSync(tmp, join(dir, cacheName(piece)));
+      } catch {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          /* never written */
+        }
+        continue;
+      }
+      // Caches of this piece's earlier builds are of no more use.
+      try {
+        for (const old of readdirSync(dir)) if (old.startsWith(`${piece}-`) && old.endsWith('.cache') && !old.startsWith(`${piece}-${PIECES[piece]}-`)) unlinkSync(join(dir, old));
+      } catch {
+        /* left for the next write */
+      }
+      break;
+    }
+  }
+}
+
+export const { run, main, helpRequests, databaseMessage } = load('app');
