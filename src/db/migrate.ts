@@ -62,7 +62,10 @@ export async function pendingMigrations(db: Knex, host: HostSchema = 'native'): 
   let applied: string[];
   try {
     applied = (await db(host === 'devise' ? `${TOOL_SCHEMA}.knex_migrations` : 'knex_migrations').pluck('name')) as string[];
-  } catch {
+  } catch (err) {
+    // Only a missing table (or schema) means nothing is applied; a refused or cancelled check is an error of
+    // its own, not "run db migrate" (permission denied would send the operator to migrate as a user who cannot).
+    if (!['42P01', '3F000'].includes((err as { code?: string }).code ?? '')) throw err;
     applied = [];
   }
   const done = new Set(applied.map((n) => n.replace(/\.(ts|js)$/, '')));

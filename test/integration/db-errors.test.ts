@@ -76,4 +76,19 @@ describe('database errors', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^hmis-admin: cannot reach the database at 127\.0\.0\.1:1\/hmis_nowhere \(ECONNREFUSED\)/);
   });
+
+  it.skipIf(!onServer)('a schema check the server refuses (permission denied) is that error, exit 1, not "run db migrate"', async () => {
+    const role = `hmis_noperm_${process.pid}`;
+    await db.knex.raw(`create role ${role} login`);
+    try {
+      const url = new URL(db.env.HMIS_DATABASE_URL!);
+      url.username = role;
+      const r = await cli(['--db', url.toString(), 'locked'], {});
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/^hmis-admin: unexpected error: the database said: permission denied for table knex_migrations \(SQLSTATE 42501\)/);
+      expect(r.stderr).not.toMatch(/db migrate/);
+    } finally {
+      await db.knex.raw(`drop role ${role}`);
+    }
+  });
 });
