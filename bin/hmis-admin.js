@@ -14,20 +14,21 @@ if (!existsSync(main)) {
   execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
 }
 // A help request prints the text the bundle would print, rendered at build time (scripts/help-texts.mjs),
-// only where commander renders it 80 columns wide and without colour: stdout a pipe, socket or file (never a
-// terminal) and no FORCE_COLOR / CLICOLOR_FORCE; and only for an argument list rendered. Anything else takes
-// the normal path. Written with writeSync: creating process.stdout alone costs a few ms of a 70 ms start.
+// only where commander renders it 80 columns wide and without colour: stdout a pipe, socket, file or a device
+// that is not a terminal (/dev/null), and no FORCE_COLOR / CLICOLOR_FORCE; and only for an argument list
+// rendered. Anything else takes the normal path. Written with writeSync: creating process.stdout alone costs a
+// few ms of a 70 ms start.
 const args = process.argv.slice(2);
-const piped = () => {
+const piped = async () => {
   try {
     const s = fstatSync(1);
-    return s.isFIFO() || s.isSocket() || s.isFile();
+    return s.isFIFO() || s.isSocket() || s.isFile() || (s.isCharacterDevice() && !(await import('node:tty')).isatty(1));
   } catch {
     return false;
   }
 };
 const help =
-  (args[0] === 'help' || args.includes('--help') || args.includes('-h')) && !process.env.FORCE_COLOR && process.env.CLICOLOR_FORCE === undefined && piped()
+  (args[0] === 'help' || args.includes('--help') || args.includes('-h')) && !process.env.FORCE_COLOR && process.env.CLICOLOR_FORCE === undefined && (await piped())
     ? await import('../dist/src/bundle/help.js').then((h) => h.texts[h.requests.get(args.join('\0'))], () => undefined)
     : undefined;
 if (help !== undefined) {
