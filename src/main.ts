@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
-import { CliError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 import { sanitizeForDisplay } from './output/sanitize.js';
 import { buildProgram, type RunState } from './program.js';
 import type { ContextOptions } from './context.js';
@@ -61,7 +61,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
 
   let code: number;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(helpAsOption(program, argv), { from: 'user' });
     code = state.exitCode;
   } catch (err) {
     code = report(err, stderr, env, usageMessage);
@@ -85,8 +85,10 @@ export function helpRequests(): string[][] {
   const requests: string[][] = [['help']];
   const walk = (cmd: import('commander').Command, path: string[]) => {
     requests.push([...path, '--help'], [...path, '-h']);
+    if (cmd.commands.length) requests.push([...path, 'help']);
     for (const sub of cmd.commands) {
       requests.push([...path, 'help', sub.name()]);
+      if (path.length) requests.push(['help', ...path, sub.name()]);
       walk(sub, [...path, sub.name()]);
     }
   };
@@ -94,6 +96,40 @@ export function helpRequests(): string[][] {
   // Quiet changes no help text; cron lines and the bench pass it everywhere.
   return requests.flatMap((r) => [r, ['-q', ...r], ['--quiet', ...r]]);
 }
+
+/**
+ * `help users list`, `users help list` and `outbox help` mean `users list --help` and `outbox --help`:
+ * commander's help command takes one name, and a command with an action of its own (outbox) has none. A
+ * name that is no command (`help nonsense`) is refused (exit 2), not answered with the whole help and 0.
+ * Only where `help` stands in a command's place: `users show help` still shows the account called help.
+ */
+export function helpAsOption(program: import('commander').Command, argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length && ['-q', '--quiet', '--no-color', '--json'].includes(argv[i]!)) i++;
+  let cmd = program;
+  for (; i < argv.length; i++) {
+    if (argv[i] === 'help' && cmd.commands.length > 0) {
+      const rest = argv.slice(i + 1);
+      if (rest.some((r) => r.startsWith('-'))) return argv;
+      let target = cmd;
+      for (const name of rest) {
+        const sub = target.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!sub) {
+          const where = [...argv.slice(0, i).filter((a) => !a.startsWith('-')), ...rest.slice(0, rest.indexOf(name))].join(' ');
+          throw new UsageError(`help: ${quoteName(name)} is not a command${where ? ` of \`hmis-admin ${where}\`` : ''}; see \`hmis-admin ${where ? `${where} ` : ''}--help\``);
+        }
+        target = sub;
+      }
+      return [...argv.slice(0, i), ...rest, '--help'];
+    }
+    const sub = cmd.commands.find((c) => c.name() === argv[i] || c.aliases().includes(argv[i]!));
+    if (!sub) return argv;
+    cmd = sub;
+  }
+  return argv;
+}
+
+const quoteName = (s: string) => JSON.stringify(sanitizeForDisplay(s));
 
 /** One line on stderr, never a stack trace unless DEBUG=hmis-admin. */
 function report(err: unknown, stderr: Writable, env: Record<string, string | undefined>, usageMessage: string): number {

@@ -22,6 +22,25 @@ function commands(cmd: Command = program, path: string[] = []): Array<[string, C
 const help = async (args: string[]) => (await cli([...args, '--help'])).stdout;
 
 describe('--help', () => {
+  it('`help <command path>` is that command\'s --help at any depth, and `<group> help` the group\'s; an unknown name is exit 2', async () => {
+    for (const [name] of commands()) {
+      const path = name.split(' ');
+      const want = await help(path);
+      const viaHelp = await cli(['help', ...path]);
+      expect(viaHelp.code, name).toBe(0);
+      expect(viaHelp.stdout, `help ${name}`).toBe(want);
+      if (path.length > 1) expect((await cli([path[0]!, 'help', ...path.slice(1)])).stdout, `${path[0]} help …`).toBe(want);
+    }
+    // outbox has an action of its own and a subcommand: commander gave it no help command ("too many arguments").
+    expect((await cli(['outbox', 'help'])).stdout).toBe(await help(['outbox']));
+    for (const args of [['help', 'nonsense'], ['help', 'users', 'nonsense']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^hmis-admin: help: "nonsense" is not a command[^\n]*\n$/);
+    }
+  });
+
   it('lists every option once, and only the program options as global', async () => {
     for (const [name] of commands()) {
       const text = await help(name.split(' '));
