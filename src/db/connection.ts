@@ -47,12 +47,13 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const where = describeDatabase(config);
   if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
 
+  // knex loads pg itself; it is asked for here only for its type parsers, to put the fast timestamptz among them.
+  const [{ default: pg }, { fastTimeTypes }] = await Promise.all([import('pg'), import('./pg-time.js')]);
+  const common = { application_name: 'hmis-admin', connectionTimeoutMillis: 5000, types: fastTimeTypes(pg.types) };
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',
-    connection: config.databaseUrl
-      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis: 5000 }
-      : { application_name: 'hmis-admin', connectionTimeoutMillis: 5000 },
+    connection: config.databaseUrl ? { ...pgConnection(config.databaseUrl), ...common } : common,
     pool: { min: 0, max: 8 },
     acquireConnectionTimeout: 10_000,
     log: quietLog,

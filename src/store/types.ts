@@ -171,7 +171,9 @@ export interface AccountStore {
   findByLogin(login: string): Promise<AccountRow | undefined>;
   /** Accounts holding this address (any case), at most `max`, by id. */
   findByEmail(email: string, max?: number): Promise<AccountRow[]>;
-  /** Accounts page by page on a keyset, so a million rows stream with flat memory. */
+  /** Accounts page by page on a keyset, so a million rows stream with flat memory; each page one array (never empty). */
+  pages(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow[]>;
+  /** The same accounts one at a time. */
   page(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow>;
   count(filter: AccountFilter): Promise<number>;
   /** Login names of these ids (accounts that no longer exist are absent). */

@@ -82,7 +82,12 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** Accounts matching a filter, a page at a time (output renders a whole page per step). */
+export interface AccountPages {
+  pages: AsyncGenerator<AccountRow[]>;
+}
+
 /** Stream accounts matching a filter. */
-export function listAccounts(store: AccountStore, options: ListOptions): AsyncGenerator<AccountRow> {
-  return store.page(options.filter, options.order ?? 'id', options.limit ?? Infinity);
+export function listAccounts(store: AccountStore, options: ListOptions): AccountPages {
+  return { pages: store.pages(options.filter, options.order ?? 'id', options.limit ?? Infinity) };
 }

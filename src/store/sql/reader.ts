@@ -57,7 +57,7 @@ export class SqlReader {
    * eight times it (a few round trips for thousands of rows, one small query for `--limit 1`), and the
    * next page is asked for as soon as a page arrives, so the database works while this one is shown.
    */
-  async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
+  async *pages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow[]> {
     const now = this.clock();
     const f = this.map.fields(now);
     const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
@@ -95,8 +95,13 @@ export class SqlReader {
         size = Math.min(size * 2, pageSize * 8, limit - yielded);
         next = fetch(size, { key: last!.sort_key as string | undefined, id: Number(last!.id) });
       }
-      for (const row of rows) yield normaliseAccount(row);
+      if (rows.length) yield rows.map(normaliseAccount);
     }
+  }
+
+  /** The same accounts one at a time. */
+  async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
+    for await (const rows of this.pages(filter, order, limit, pageSize)) yield* rows;
   }
 
   async count(filter: AccountFilter): Promise<number> {
