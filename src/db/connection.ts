@@ -47,9 +47,9 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const where = describeDatabase(config);
   if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
 
-  // knex loads pg itself; it is asked for here only for its type parsers, to put the fast timestamptz among them.
-  const [{ default: pg }, { fastTimeTypes }] = await Promise.all([import('pg'), import('./pg-time.js')]);
-  const common = { application_name: 'hmis-admin', connectionTimeoutMillis: 5000, types: fastTimeTypes(pg.types) };
+  // pg's type parsers with a fast timestamptz (pg-time.ts).
+  const { fastTimeTypes } = await import('./pg-time.js');
+  const common = { application_name: 'hmis-admin', connectionTimeoutMillis: 5000, types: fastTimeTypes };
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',

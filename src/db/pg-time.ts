@@ -1,11 +1,17 @@
 /**
- * pg's `timestamptz` text parser, fast: a listing of 8,000 accounts carries 40,000 timestamps, and
- * pg-types' parser (postgres-date: three regular expressions, a split and parseInts a value) took about
- * half the time the rows cost. This reads the one layout PostgreSQL writes under DateStyle ISO,
- * `2026-09-02 23:32:21.05814+00` (any zone offset), by character position, and gives the very Date
- * postgres-date gives: the same `1000 * parseFloat(fraction)` milliseconds, truncated by Date.UTC. Anything
+ * pg's `timestamptz` text, read fast. A listing of 8,000 accounts carries 40,000 timestamps, and pg-types'
+ * parser (postgres-date: three regular expressions, a split and parseInts a value) took about half the
+ * time the rows cost. This reads the one layout PostgreSQL writes under DateStyle ISO,
+ * `2026-09-02 23:32:21.05814+00` (any zone offset), by character position, and gives exactly what
+ * postgres-date gives: its milliseconds are `1000 * parseFloat(fraction)` truncated by Date.UTC, which for
+ * every fraction of 1–6 digits is the first three digits (checked for all of them in the tests). Anything
  * else (infinity, BC, years before 100 or after 9999, another DateStyle) goes to postgres-date itself.
+ *
+ * Two readers: a Date for every query (the connection's parser), and, for the account reads, the instant as
+ * the ISO string `Date#toISOString` writes, which is all a listing prints: no Date made and taken apart again.
  */
+import pg from 'pg';
+
 const TIMESTAMPTZ = 1184;
 
 /** digit at `i` of `s` (0–9), or -1 when it is no digit. */
@@ -21,28 +27,20 @@ function two(s: string, i: number): number {
   return a < 0 || b < 0 ? -1 : a * 10 + b;
 }
 
-/** The time in ms since the epoch that postgres-date gives `s`, or undefined when `s` is not in the plain layout. */
-export function timestamptzMs(s: string): number | undefined {
+/** Where the fraction ends (19 when there is none) and the zone offset in seconds east of UTC; undefined when `s` is not in the plain layout. */
+function layout(s: string): { end: number; offset: number } | undefined {
   const n = s.length;
   // YYYY-MM-DD HH:MM:SS then the zone: at least 22 characters.
   if (n < 22 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
-  const hi = two(s, 0);
-  const lo = two(s, 2);
-  const month = two(s, 5);
-  const day = two(s, 8);
-  const hour = two(s, 11);
-  const minute = two(s, 14);
-  const second = two(s, 17);
-  if (hi < 1 || lo < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined;
+  if (two(s, 0) < 1 || two(s, 2) < 0 || two(s, 5) < 0 || two(s, 8) < 0 || two(s, 11) < 0 || two(s, 14) < 0 || two(s, 17) < 0) return undefined;
   let i = 19;
-  let ms = 0;
   if (s.charCodeAt(i) === 46) {
-    const from = i;
     i++;
     while (i < n && digit(s, i) >= 0) i++;
-    if (i === from + 1) return undefined;
-    ms = 1000 * parseFloat(s.slice(from, i));
+    // PostgreSQL writes at most microseconds; a longer fraction could round up a millisecond in postgres-date.
+    if (i === 20 || i > 26) return undefined;
   }
+  const end = i;
   // The zone: +HH, +HH:MM or +HH:MM:SS (or -), and nothing after it.
   const sign = s.charCodeAt(i);
   if (sign !== 43 && sign !== 45) return undefined;
@@ -61,23 +59,67 @@ export function timestamptzMs(s: string): number | undefined {
       offset += zs;
     }
   }
-  const t = Date.UTC(hi * 100 + lo, month - 1, day, hour, minute, second, ms);
-  return sign === 45 ? t + offset * 1000 : t - offset * 1000;
+  return { end, offset: sign === 45 ? -offset : offset };
 }
 
-/** pg's type parsers (pg.types, or a connection's), as knex's pg connection settings take them. */
-export interface TypeParsers {
+/** The milliseconds of a fraction `.d…` (up to `end`): its first three digits, zero-padded. */
+function millis(s: string, end: number): number {
+  return end === 19 ? 0 : Number(`${s.slice(20, Math.min(end, 23))}00`.slice(0, 3));
+}
+
+/** The time in ms since the epoch that postgres-date gives `s`, or undefined when `s` is not in the plain layout. */
+export function timestamptzMs(s: string): number | undefined {
+  const l = layout(s);
+  if (!l) return undefined;
+  const t = Date.UTC(two(s, 0) * 100 + two(s, 2), two(s, 5) - 1, two(s, 8), two(s, 11), two(s, 14), two(s, 17), millis(s, l.end));
+  return t - l.offset * 1000;
+}
+
+/** `new Date(<what postgres-date gives s>).toISOString()`, or undefined when `s` is not in the plain layout. */
+export function timestamptzIso(s: string): string | undefined {
+  const l = layout(s);
+  if (!l) return undefined;
+  // In UTC (a server's usual TimeZone) the text already holds every digit, in the same places.
+  if (l.offset === 0) return `${s.slice(0, 10)}T${s.slice(11, 19)}.${l.end === 19 ? '000' : `${s.slice(20, Math.min(l.end, 23))}00`.slice(0, 3)}Z`;
+  return new Date(timestamptzMs(s)!).toISOString();
+}
+
+const slow = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (s: string) => unknown;
+
+/** A timestamptz as a Date, as postgres-date makes it (infinity: ±Infinity). */
+function asDate(s: string): unknown {
+  const ms = timestamptzMs(s);
+  return ms === undefined ? slow(s) : new Date(ms);
+}
+
+/**
+ * A timestamptz as the ISO string toISOString writes; PostgreSQL's own text for what no Date holds
+ * (`infinity`, `-infinity`), which `iso()` shows as null, as it showed postgres-date's ±Infinity.
+ */
+function asIso(s: string): string {
+  const fast = timestamptzIso(s);
+  if (fast !== undefined) return fast;
+  const d = slow(s);
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : s;
+}
+
+/** pg's type parsers (as knex's pg connection settings and pg's query config take them), timestamptz read by `parse`. */
+interface TypeParsers {
   getTypeParser(oid: number, format: string): unknown;
 }
 
-/** pg's type parsers with the fast `timestamptz`; every other type as pg parses it. */
-export function fastTimeTypes(types: { getTypeParser(oid: number, format?: 'text' | 'binary'): unknown }): TypeParsers {
-  const slow = types.getTypeParser(TIMESTAMPTZ, 'text') as (s: string) => unknown;
-  const parse = (s: string) => {
-    const ms = timestamptzMs(s);
-    return ms === undefined ? slow(s) : new Date(ms);
-  };
+function withTimestamptz(parse: (s: string) => unknown): TypeParsers {
   return {
-    getTypeParser: (oid, format) => (oid === TIMESTAMPTZ && format !== 'binary' ? parse : types.getTypeParser(oid, format as 'text' | 'binary')),
+    getTypeParser: (oid, format) => (oid === TIMESTAMPTZ && format !== 'binary' ? parse : pg.types.getTypeParser(oid, format as 'text' | 'binary')),
   };
 }
+
+/** The connection's parsers: pg's, with the fast timestamptz (a Date). */
+export const fastTimeTypes: TypeParsers = withTimestamptz(asDate);
+
+/**
+ * knex query options for reads whose timestamps are only shown or compared: on a server every
+ * timestamptz column comes back as its ISO string. (PGlite has its own parsers and ignores `types`; its
+ * Dates are turned into the same strings by the reader.)
+ */
+export const isoTimeQuery: { types: TypeParsers } = { types: withTimestamptz(asIso) };

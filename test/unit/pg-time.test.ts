@@ -1,21 +1,26 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { fastTimeTypes, timestamptzMs } from '../../src/db/pg-time.js';
+import { fastTimeTypes, isoTimeQuery, timestamptzIso, timestamptzMs } from '../../src/db/pg-time.js';
 
-// pg's own timestamptz parser (postgres-date): the fast one must give the very same instant, or hand the text to it.
+// pg's own timestamptz parser (postgres-date): the fast readers must give the very same instant, or hand the text to it.
 const slow = pg.types.getTypeParser(1184, 'text') as (s: string) => Date | number | null;
-const fast = fastTimeTypes(pg.types).getTypeParser(1184, 'text') as (s: string) => Date | number | null;
+const asDate = fastTimeTypes.getTypeParser(1184, 'text') as (s: string) => Date | number | null;
+const asIso = isoTimeQuery.types.getTypeParser(1184, 'text') as (s: string) => string;
 const same = (s: string) => {
-  const a = fast(s);
+  const a = asDate(s);
   const b = slow(s);
   if (a instanceof Date && b instanceof Date) expect([s, a.getTime()]).toEqual([s, b.getTime()]);
   else expect([s, a]).toEqual([s, b]);
+  // What a listing printed before: iso(<postgres-date's value>), a Date's ISO string or null.
+  const printed = b instanceof Date && !Number.isNaN(b.getTime()) ? b.toISOString() : null;
+  if (printed !== null) expect([s, asIso(s)]).toEqual([s, printed]);
+  else expect([s, asIso(s)]).toEqual([s, s]);
 };
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
-describe('the fast timestamptz parser', () => {
-  it('reads what PostgreSQL writes under DateStyle ISO as postgres-date does, to the millisecond (its float arithmetic too)', () => {
+describe('the fast timestamptz readers', () => {
+  it('read what PostgreSQL writes under DateStyle ISO as postgres-date does, to the millisecond (its float arithmetic too)', () => {
     const text = fc
       .record({
         y: fc.integer({ min: 100, max: 9999 }),
@@ -36,13 +41,24 @@ describe('the fast timestamptz parser', () => {
     fc.assert(
       fc.property(text, (s) => {
         expect(timestamptzMs(s)).toBeTypeOf('number');
+        expect(timestamptzIso(s)).toBeTypeOf('string');
         same(s);
       }),
       { numRuns: 5000 },
     );
   });
 
-  it('hands everything else to postgres-date: infinity, BC, years before 100 or after 9999, other layouts', () => {
+  it('take the first three digits of every fraction PostgreSQL can write, as postgres-date\'s 1000 * parseFloat does', () => {
+    for (let n = 0; n < 1_000_000; n++) {
+      const frac = pad(n, 6).replace(/0+$/, '');
+      const s = `2026-09-02 23:32:21${frac ? `.${frac}` : ''}+00`;
+      const want = Math.trunc(1000 * parseFloat(`.${frac || '0'}`));
+      if (timestamptzMs(s)! % 1000 !== want) expect([s, timestamptzMs(s)! % 1000]).toEqual([s, want]);
+      if (timestamptzIso(s)!.slice(20, 23) !== pad(want, 3)) expect([s, timestamptzIso(s)]).toEqual([s, want]);
+    }
+  });
+
+  it('hand everything else to postgres-date: infinity, BC, years before 100 or after 9999, other layouts', () => {
     for (const s of [
       'infinity',
       '-infinity',
@@ -54,6 +70,7 @@ describe('the fast timestamptz parser', () => {
       '2026-09-02T23:32:21Z',
       '2026-09-02 23:32:21',
       '2026-09-02 23:32:21.+00',
+      '2026-09-02 23:32:21.9999999999999999+00',
       '2026-09-02 23:32:21+0',
       '2026-09-02 23:32:21+00:3',
       '2026-09-02 23:32:21+00:30:1',
@@ -65,11 +82,13 @@ describe('the fast timestamptz parser', () => {
     expect(timestamptzMs('infinity')).toBeUndefined();
     expect(timestamptzMs('0044-03-15 12:00:00+00 BC')).toBeUndefined();
     expect(timestamptzMs('0099-12-31 23:59:59+00')).toBeUndefined();
+    expect(timestamptzMs('2026-09-02 23:32:21.1234567+00')).toBeUndefined();
   });
 
-  it('leaves every other type to pg', () => {
-    const types = fastTimeTypes(pg.types);
-    for (const oid of [16, 20, 23, 25, 1082, 1114, 1185, 3802]) expect(types.getTypeParser(oid, 'text')).toBe(pg.types.getTypeParser(oid, 'text'));
-    expect(types.getTypeParser(1184, 'binary')).toBe(pg.types.getTypeParser(1184, 'binary'));
+  it('leave every other type to pg', () => {
+    for (const types of [fastTimeTypes, isoTimeQuery.types]) {
+      for (const oid of [16, 20, 23, 25, 1082, 1114, 1185, 3802]) expect(types.getTypeParser(oid, 'text')).toBe(pg.types.getTypeParser(oid, 'text'));
+      expect(types.getTypeParser(1184, 'binary')).toBe(pg.types.getTypeParser(1184, 'binary'));
+    }
   });
 });

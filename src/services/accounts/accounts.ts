@@ -72,7 +72,7 @@ export function statusText(row: AccountRow, now: Date): string {
     if (row.lock_reason === 'admin') return 'locked: admin';
     return 'locked';
   }
-  if (row.account_expires_at && row.account_expires_at.getTime() <= now.getTime()) return 'expired';
+  if (row.account_expires_at && Date.parse(row.account_expires_at) <= now.getTime()) return 'expired';
   return 'active';
 }
 

@@ -49,7 +49,7 @@ export async function* expiringAccounts(store: AccountStore, f: ExpiringFilter, 
   for await (const page of inPages(rows, pageSize)) {
     const pending = await pendingAgreements(store.knex, page.map((r) => r.id));
     for (const row of page) {
-      yield Object.assign(row, { daysLeft: daysLeft(row.account_expires_at!, f.now), missing: missingFor(pending.get(row.id)) });
+      yield Object.assign(row, { daysLeft: daysLeft(new Date(row.account_expires_at!), f.now), missing: missingFor(pending.get(row.id)) });
     }
   }
 }
@@ -143,7 +143,7 @@ async function expirePage(ctx: AppContext, store: AccountStore, now: Date, after
         action: 'lock',
         userId: a.id,
         ticket,
-        details: { reason: 'agreement_expired', expiredAt: a.account_expires_at?.toISOString() ?? null, missingSignatures: missingFor(pending.get(a.id)) },
+        details: { reason: 'agreement_expired', expiredAt: a.account_expires_at, missingSignatures: missingFor(pending.get(a.id)) },
       })),
     );
     const notices = accounts.map((a) => expiryNotice(ctx, a, missingFor(pending.get(a.id)), contacts.get(a.id)?.supervisor?.email ?? null, ticket));

@@ -4,7 +4,7 @@
  * a custom table would be a third. Reading (filters, keyset paging, lookups, aggregates) is written once
  * against a mapping in reader.ts.
  */
-import type { AccountRow } from '../types.js';
+import type { AccountRow, Instant } from '../types.js';
 
 export type Field = keyof AccountRow;
 
@@ -28,32 +28,39 @@ export function ts(now: Date): string {
   return `'${now.toISOString()}'::timestamptz`;
 }
 
+/** A timestamp as the reader gives it: the server's ISO string (pg-time.ts), or PGlite's Date made into one. */
+function instant(v: unknown): Instant | null {
+  if (typeof v === 'string' || v === null || v === undefined) return v ?? null;
+  // An invalid or infinite time (PGlite: NaN Date, ±Infinity) keeps a text that iso() shows as null.
+  return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : String(v);
+}
+
 /**
  * pg returns bigint ids and some counts as strings, PGlite as numbers: make one shape. A new object with
  * every field in one order (no query-only columns such as a sort key), so the code that reads rows sees
- * one hidden class.
+ * one hidden class. Timestamps are ISO strings whichever database gave them.
  */
 export function normaliseAccount(row: Record<string, unknown>): AccountRow {
-  const r = row as unknown as AccountRow;
+  const r = row as unknown as Record<keyof AccountRow, unknown> & AccountRow;
   return {
     id: Number(r.id),
     username: r.username,
     first_name: r.first_name ?? '',
     last_name: r.last_name ?? '',
     email: r.email,
-    email_verified_at: r.email_verified_at,
+    email_verified_at: instant(r.email_verified_at),
     pending_email: r.pending_email,
     phone: r.phone,
     agency_id: r.agency_id === null || r.agency_id === undefined ? null : Number(r.agency_id),
     agency: r.agency,
     supervisor_id: r.supervisor_id === null || r.supervisor_id === undefined ? null : Number(r.supervisor_id),
-    locked_at: r.locked_at,
+    locked_at: instant(r.locked_at),
     lock_reason: r.lock_reason,
     failed_login_attempts: Number(r.failed_login_attempts ?? 0),
-    last_failed_login_at: r.last_failed_login_at,
-    account_expires_at: r.account_expires_at,
-    last_login_at: r.last_login_at,
-    created_at: r.created_at,
+    last_failed_login_at: instant(r.last_failed_login_at),
+    account_expires_at: instant(r.account_expires_at),
+    last_login_at: instant(r.last_login_at),
+    created_at: instant(r.created_at),
     invitation_pending: r.invitation_pending,
   };
 }

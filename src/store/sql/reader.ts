@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
+import { isoTimeQuery } from '../../db/pg-time.js';
 import { normaliseAccount, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
@@ -22,10 +23,14 @@ export class SqlReader {
     readonly clock: () => Date,
   ) {}
 
-  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. */
+  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come back as ISO strings (normaliseAccount). */
   query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock()): Knex.QueryBuilder {
     const f = this.map.fields(now);
-    const q = db.queryBuilder().from(db.raw(this.map.from)).select(Object.entries(f).map(([k, e]) => db.raw(`${e} as "${k}"`)));
+    const q = db
+      .queryBuilder()
+      .from(db.raw(this.map.from))
+      .select(Object.entries(f).map(([k, e]) => db.raw(`${e} as "${k}"`)))
+      .options(isoTimeQuery);
     for (const cond of this.map.exists) q.whereRaw(cond);
     this.apply(q, filter, f, now);
     return q;
