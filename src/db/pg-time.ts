@@ -1,14 +1,14 @@
 /**
- * pg's `timestamptz` text, read fast. A listing of 8,000 accounts carries 40,000 timestamps, and pg-types'
- * parser (postgres-date: three regular expressions, a split and parseInts a value) took about half the
- * time the rows cost. This reads the one layout PostgreSQL writes under DateStyle ISO,
- * `2026-09-02 23:32:21.05814+00` (any zone offset), by character position, and gives exactly what
- * postgres-date gives: its milliseconds are `1000 * parseFloat(fraction)` truncated by Date.UTC, which for
- * every fraction of 1–6 digits is the first three digits (checked for all of them in the tests). Anything
- * else (infinity, BC, years before 100 or after 9999, another DateStyle) goes to postgres-date itself.
+ * pg's `timestamptz` text, read fast: pg-types' parser (postgres-date: three regular expressions, a split and
+ * parseInts a value) cost microseconds a value, which a few thousand rows of times add up. This reads the one
+ * layout PostgreSQL writes under DateStyle ISO, `2026-09-02 23:32:21.05814+00` (any zone offset), by
+ * character position, and gives exactly the Date postgres-date gives: its milliseconds are
+ * `1000 * parseFloat(fraction)` truncated by Date.UTC, which for every fraction of 1–6 digits is the first
+ * three digits (checked for all of them in the tests). Anything else (infinity, BC, years before 100 or
+ * after 9999, another DateStyle) goes to postgres-date itself.
  *
- * Two readers: a Date for every query (the connection's parser), and, for the account reads, the instant as
- * the ISO string `Date#toISOString` writes, which is all a listing prints: no Date made and taken apart again.
+ * Account reads have the database format their times (store/sql/mapping.ts isoSql); isoFromText reads the
+ * few it leaves as PostgreSQL's text.
  */
 import pg from 'pg';
 
@@ -75,15 +75,6 @@ export function timestamptzMs(s: string): number | undefined {
   return t - l.offset * 1000;
 }
 
-/** `new Date(<what postgres-date gives s>).toISOString()`, or undefined when `s` is not in the plain layout. */
-export function timestamptzIso(s: string): string | undefined {
-  const l = layout(s);
-  if (!l) return undefined;
-  // In UTC (a server's usual TimeZone) the text already holds every digit, in the same places.
-  if (l.offset === 0) return `${s.slice(0, 10)}T${s.slice(11, 19)}.${l.end === 19 ? '000' : `${s.slice(20, Math.min(l.end, 23))}00`.slice(0, 3)}Z`;
-  return new Date(timestamptzMs(s)!).toISOString();
-}
-
 const slow = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (s: string) => unknown;
 
 /** A timestamptz as a Date, as postgres-date makes it (infinity: ±Infinity). */
@@ -93,33 +84,17 @@ function asDate(s: string): unknown {
 }
 
 /**
- * A timestamptz as the ISO string toISOString writes; PostgreSQL's own text for what no Date holds
- * (`infinity`, `-infinity`), which `iso()` shows as null, as it showed postgres-date's ±Infinity.
+ * PostgreSQL's text of a timestamptz as the ISO string toISOString writes, as postgres-date reads it; its
+ * own text for what no Date holds (`infinity`, `-infinity`), which `iso()` shows as null, as it showed
+ * postgres-date's ±Infinity.
  */
-function asIso(s: string): string {
-  const fast = timestamptzIso(s);
-  if (fast !== undefined) return fast;
-  const d = slow(s);
+export function isoFromText(s: string): string {
+  const d = asDate(s);
   return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : s;
 }
 
-/** pg's type parsers (as knex's pg connection settings and pg's query config take them), timestamptz read by `parse`. */
-interface TypeParsers {
-  getTypeParser(oid: number, format: string): unknown;
-}
+/** The connection's type parsers (as knex's pg connection settings take them): pg's, with the fast timestamptz (a Date). */
+export const fastTimeTypes: { getTypeParser(oid: number, format: string): unknown } = {
+  getTypeParser: (oid, format) => (oid === TIMESTAMPTZ && format !== 'binary' ? asDate : pg.types.getTypeParser(oid, format as 'text' | 'binary')),
+};
 
-function withTimestamptz(parse: (s: string) => unknown): TypeParsers {
-  return {
-    getTypeParser: (oid, format) => (oid === TIMESTAMPTZ && format !== 'binary' ? parse : pg.types.getTypeParser(oid, format as 'text' | 'binary')),
-  };
-}
-
-/** The connection's parsers: pg's, with the fast timestamptz (a Date). */
-export const fastTimeTypes: TypeParsers = withTimestamptz(asDate);
-
-/**
- * knex query options for reads whose timestamps are only shown or compared: on a server every
- * timestamptz column comes back as its ISO string. (PGlite has its own parsers and ignores `types`; its
- * Dates are turned into the same strings by the reader.)
- */
-export const isoTimeQuery: { types: TypeParsers } = { types: withTimestamptz(asIso) };

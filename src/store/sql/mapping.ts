@@ -4,9 +4,13 @@
  * a custom table would be a third. Reading (filters, keyset paging, lookups, aggregates) is written once
  * against a mapping in reader.ts.
  */
+import { isoFromText } from '../../db/pg-time.js';
 import type { AccountRow, Instant } from '../types.js';
 
 export type Field = keyof AccountRow;
+
+/** The fields that are instants (timestamptz expressions in every mapping). */
+export const TIME_FIELDS: ReadonlySet<Field> = new Set(['email_verified_at', 'locked_at', 'last_failed_login_at', 'account_expires_at', 'last_login_at', 'created_at']);
 
 export interface SqlMapping {
   /** FROM clause: the account table as `u`, its agency as `a` (when there is one), anything else the fields need. */
@@ -28,10 +32,23 @@ export function ts(now: Date): string {
   return `'${now.toISOString()}'::timestamptz`;
 }
 
-/** A timestamp as the reader gives it: the server's ISO string (pg-time.ts), or PGlite's Date made into one. */
+/**
+ * A timestamptz expression selected as the ISO string `Date#toISOString` writes (`2026-11-20T10:00:00.000Z`),
+ * formatted by the database: a listing of 8,000 accounts then builds no Date and no string for its 40,000
+ * times. to_char's MS truncates to the millisecond, as postgres-date and PGlite's Date did. Only years
+ * 1–9999 print that way; any other time (infinity, BC, year 10000 on) comes as the database's own text, and
+ * instant() reads that as before.
+ */
+export function isoSql(expr: string): string {
+  const t = `(${expr})::timestamptz`;
+  return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else ${t}::text end`;
+}
+
+/** A time as the reader selects it (isoSql): the ISO string as it came, anything else read from the database's text. */
 function instant(v: unknown): Instant | null {
-  if (typeof v === 'string' || v === null || v === undefined) return v ?? null;
-  // An invalid or infinite time (PGlite: NaN Date, ±Infinity) keeps a text that iso() shows as null.
+  if (v === null || v === undefined) return null;
+  // to_char's output is 24 characters with a T at 10; PostgreSQL's own text never has one there.
+  if (typeof v === 'string') return v.length === 24 && v.charCodeAt(10) === 84 ? v : isoFromText(v);
   return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : String(v);
 }
 

@@ -4,8 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
-import { isoTimeQuery } from '../../db/pg-time.js';
-import { normaliseAccount, ts, type Field, type SqlMapping } from './mapping.js';
+import { isoSql, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
 
@@ -23,14 +22,13 @@ export class SqlReader {
     readonly clock: () => Date,
   ) {}
 
-  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come back as ISO strings (normaliseAccount). */
+  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come as ISO strings (isoSql). */
   query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock()): Knex.QueryBuilder {
     const f = this.map.fields(now);
     const q = db
       .queryBuilder()
       .from(db.raw(this.map.from))
-      .select(Object.entries(f).map(([k, e]) => db.raw(`${e} as "${k}"`)))
-      .options(isoTimeQuery);
+      .select(Object.entries(f).map(([k, e]) => db.raw(`${TIME_FIELDS.has(k as Field) ? isoSql(e) : e} as "${k}"`)));
     for (const cond of this.map.exists) q.whereRaw(cond);
     this.apply(q, filter, f, now);
     return q;
@@ -97,7 +95,7 @@ export class SqlReader {
       next = undefined;
       const last = rows[rows.length - 1];
       if (rows.length === want && yielded < limit) {
-        size = Math.min(size * 2, pageSize * 8, limit - yielded);
+        size = Math.min(size * Number(process.env.XG ?? 2), Number(process.env.XMAX ?? pageSize * 8), limit - yielded);
         next = fetch(size, { key: last!.sort_key as string | undefined, id: Number(last!.id) });
       }
       if (rows.length) yield rows.map(normaliseAccount);
