@@ -81,10 +81,11 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
   if (format === 'json') {
     await out.add('[');
     for await (const page of pagesOf(rows)) {
-      if (!page.length) continue;
-      const records = page.map((row) => JSON.stringify(view.toJson(row)));
-      await out.add(`${count === 0 ? '\n' : ',\n'}${records.join(',\n')}`);
-      count += page.length;
+      for (const row of page) {
+        // Each record goes straight into the ~64 KB chunk (awaited only when one is written): short-lived strings.
+        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
+        if (full) await full;
+      }
     }
     await out.add(count === 0 ? ']\n' : '\n]\n');
     await out.end();
@@ -93,17 +94,16 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
   if (format === 'csv') {
     let keys: string[] | undefined;
     for await (const page of pagesOf(rows)) {
-      let text = '';
       for (const row of page) {
         const record = view.toJson(row);
         if (!keys) {
           keys = Object.keys(record);
-          text += csvLine(keys);
+          await out.add(csvLine(keys));
         }
-        text += csvLine(keys.map((k) => record[k]));
+        const full = out.add(csvLine(keys.map((k) => record[k])));
+        if (full) await full;
       }
       count += page.length;
-      await out.add(text);
     }
     if (!keys) await out.add(csvLine(view.columns.map((c) => c.header.toLowerCase())));
     await out.end();
@@ -114,15 +114,16 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
   const firstPage = target.firstPage ?? 500;
   const first: T[] = [];
   let layout: Layout<T> | undefined;
-  const lines = (list: readonly T[]) => {
-    let text = '';
-    for (const row of list) text += `${layout!.line(row)}\n`;
-    return text;
+  const lines = async (list: readonly T[], from = 0) => {
+    for (let i = from; i < list.length; i++) {
+      const full = out.add(`${layout!.line(list[i]!)}\n`);
+      if (full) await full;
+    }
   };
   for await (const page of pagesOf(rows)) {
     count += page.length;
     if (layout) {
-      await out.add(lines(page));
+      await lines(page);
       continue;
     }
     // The widths come from exactly the first `firstPage` rows, however the pages fall.
@@ -130,12 +131,15 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
     for (let i = 0; i < take; i++) first.push(page[i]!);
     if (first.length < firstPage) continue;
     layout = layoutTable(view.columns, first, target);
-    await out.add(`${layout.header}\n${lines(first)}${lines(take === page.length ? [] : page.slice(take))}`);
+    await out.add(`${layout.header}\n`);
+    await lines(first);
+    await lines(page, take);
     first.length = 0;
   }
   if (!layout && count > 0) {
     layout = layoutTable(view.columns, first, target);
-    await out.add(`${layout.header}\n${lines(first)}`);
+    await out.add(`${layout.header}\n`);
+    await lines(first);
   }
   await out.end();
   return count;
