@@ -7,8 +7,7 @@
  * three digits (checked for all of them in the tests). Anything else (infinity, BC, years before 100 or
  * after 9999, another DateStyle) goes to postgres-date itself.
  *
- * Account reads have the database format their times (store/sql/mapping.ts isoSql); isoFromText reads the
- * few it leaves as PostgreSQL's text.
+ * Account reads do not come here: the database formats their times (store/sql/mapping.ts isoSql).
  */
 import pg from 'pg';
 
@@ -81,16 +80,6 @@ const slow = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (s: string) => unkno
 function asDate(s: string): unknown {
   const ms = timestamptzMs(s);
   return ms === undefined ? slow(s) : new Date(ms);
-}
-
-/**
- * PostgreSQL's text of a timestamptz as the ISO string toISOString writes, as postgres-date reads it; its
- * own text for what no Date holds (`infinity`, `-infinity`), which `iso()` shows as null, as it showed
- * postgres-date's ±Infinity.
- */
-export function isoFromText(s: string): string {
-  const d = asDate(s);
-  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : s;
 }
 
 /** The connection's type parsers (as knex's pg connection settings take them): pg's, with the fast timestamptz (a Date). */
