@@ -7,7 +7,8 @@
  * three digits (checked for all of them in the tests). Anything else (infinity, BC, years before 100 or
  * after 9999, another DateStyle) goes to postgres-date itself.
  *
- * Account reads do not come here: the database formats their times (store/sql/mapping.ts isoSql).
+ * Account reads have the database format their times (store/sql/mapping.ts isoSql); isoFromText reads the
+ * rare ones it leaves as PostgreSQL's text.
  */
 import pg from 'pg';
 
@@ -80,6 +81,16 @@ const slow = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (s: string) => unkno
 function asDate(s: string): unknown {
   const ms = timestamptzMs(s);
   return ms === undefined ? slow(s) : new Date(ms);
+}
+
+/**
+ * PostgreSQL's text of a timestamptz as the ISO string toISOString writes, as postgres-date reads it; its own
+ * text for what no Date holds (`infinity`, past year 275760), which `iso()` shows as null, as it showed
+ * postgres-date's ±Infinity or Invalid Date.
+ */
+export function isoFromText(s: string): string {
+  const d = asDate(s);
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : s;
 }
 
 /** The connection's type parsers (as knex's pg connection settings take them): pg's, with the fast timestamptz (a Date). */

@@ -1,12 +1,14 @@
 /**
- * Account times are formatted by the database (isoSql) and printed as they come: exactly what the tool printed
- * when it read them as Dates (iso() of the driver's value: pg-types on a server, PGlite's own parser
- * embedded). Both databases, in any session time zone.
+ * Account times are formatted by the database (isoSql) and printed as they come, the rare ones it leaves as
+ * text read as pg reads them (readTextTimes): exactly what the tool printed when it read them as Dates (iso()
+ * of the driver's value: pg-types on a server, PGlite's own parser embedded). Both databases, in any session
+ * time zone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, onServer, type TestDb } from '../helpers/db.js';
 import { iso } from '../../src/output/format.js';
 import { isoSql, normaliseAccount } from '../../src/store/sql/mapping.js';
+import { readTextTimes } from '../../src/store/sql/reader.js';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -47,7 +49,7 @@ async function compare(zone: string) {
     for (const v of values) {
       const lit = `'${v}'::timestamptz`;
       const row = ((await trx.raw(`select ${isoSql(lit)} as printed, ${lit} as driver`)) as { rows: Array<{ printed: string; driver: unknown }> }).rows[0]!;
-      const got = normaliseAccount({ locked_at: row.printed }).locked_at;
+      const got = normaliseAccount((await readTextTimes([{ locked_at: row.printed }]))[0]!).locked_at;
       expect([v, zone, iso(got)]).toEqual([v, zone, iso(row.driver as Date)]);
       // What a listing prints is that string as it is, with no Date made for it.
       if (got !== null && got.endsWith('Z')) expect([v, got]).toEqual([v, iso(row.driver as Date)]);

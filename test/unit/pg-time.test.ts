@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { fastTimeTypes, timestamptzMs } from '../../src/db/pg-time.js';
+import { fastTimeTypes, isoFromText, timestamptzMs } from '../../src/db/pg-time.js';
 
 // pg's own timestamptz parser (postgres-date): the fast readers must give the very same instant, or hand the text to it.
 const slow = pg.types.getTypeParser(1184, 'text') as (s: string) => Date | number | null;
@@ -11,6 +11,9 @@ const same = (s: string) => {
   const b = slow(s);
   if (a instanceof Date && b instanceof Date) expect([s, a.getTime()]).toEqual([s, b.getTime()]);
   else expect([s, a]).toEqual([s, b]);
+  // The account reader's reading of a time the database left as text: iso() of postgres-date's value, or the text.
+  const printed = b instanceof Date && !Number.isNaN(b.getTime()) ? b.toISOString() : null;
+  expect([s, isoFromText(s)]).toEqual([s, printed ?? s]);
 };
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 

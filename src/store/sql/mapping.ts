@@ -34,22 +34,19 @@ export function ts(now: Date): string {
 /**
  * A timestamptz expression selected as the ISO string `Date#toISOString` writes (`2026-11-20T10:00:00.000Z`),
  * formatted by the database: a listing of 8,000 accounts then builds no Date and no string for its 40,000
- * times. to_char's MS truncates to the millisecond, as postgres-date (pg) and V8's Date (PGlite) did. A
- * year outside 0000-9999 (BC, 10000 on) is written as toISOString writes it (`-000043-03-15T…`, `+010000-…`);
- * what no Date holds (infinity, past year 275760) comes as the database's text, which iso() shows as null, as
- * it showed the Invalid Date or Infinity it was read as.
+ * times. to_char's MS truncates to the millisecond, as postgres-date (pg) and V8's Date (PGlite) did. Only
+ * years 1-9999 are written so (kept short: the embedded database takes milliseconds to parse a longer
+ * statement); any other time (infinity, BC, year 10000 on) comes as the database's text, which the reader
+ * reads as pg did (readTextTimes in reader.ts).
  */
 export function isoSql(expr: string): string {
   const t = `(${expr})::timestamptz`;
-  const utc = `(${t} at time zone 'UTC')`;
-  // The proleptic year toISOString counts (1 BC is year 0); PostgreSQL's extract says -1 for it.
-  const y = `(extract(year from ${utc})::int + case when extract(year from ${utc}) < 0 then 1 else 0 end)`;
-  const year = `case when ${y} between 0 and 9999 then lpad(${y}::text, 4, '0') when ${y} < 0 then '-' || lpad((-${y})::text, 6, '0') else '+' || lpad(${y}::text, 6, '0') end`;
-  return (
-    `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ` +
-    `when isfinite(${t}) and ${t} < '275760-09-13 00:00:00.001+00' then ${year} || to_char(${utc}, '-MM-DD"T"HH24:MI:SS.MS"Z"') ` +
-    `else ${t}::text end`
-  );
+  return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else ${t}::text end`;
+}
+
+/** Whether a selected time is the database's text rather than isoSql's ISO string (which ends in Z; PostgreSQL's text never does). */
+export function isTextTime(v: unknown): v is string {
+  return typeof v === 'string' && v.charCodeAt(v.length - 1) !== 90;
 }
 
 /** A time as the reader selects it (isoSql): the string as it came (a PGlite Date, should one come, as its ISO string). */

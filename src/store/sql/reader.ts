@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
-import { isoSql, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
+import { isoSql, isTextTime, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
 
@@ -13,6 +13,24 @@ export interface ChangedRow {
   id: number | string;
   old_reason: LockReason | null;
   old_attempts: number | string;
+}
+
+/**
+ * Raw account rows, with any time isoSql left as the database's text (infinity, BC, year 10000 on: rare) read
+ * as pg's own parser reads it, into the ISO string, or kept as text where no Date holds it (iso() shows null).
+ * The parser is loaded only when such a time is there.
+ */
+export async function readTextTimes(rows: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+  const odd = (r: Record<string, unknown>) => isTextTime(r.locked_at) || isTextTime(r.account_expires_at) || isTextTime(r.last_login_at) || isTextTime(r.email_verified_at) || isTextTime(r.created_at) || isTextTime(r.last_failed_login_at);
+  if (!rows.some(odd)) return rows;
+  const { isoFromText } = await import('../../db/pg-time.js');
+  for (const r of rows) {
+    for (const k of TIME_FIELDS) {
+      const v = r[k];
+      if (isTextTime(v)) r[k] = isoFromText(v);
+    }
+  }
+  return rows;
 }
 
 export class SqlReader {
@@ -82,7 +100,7 @@ export class SqlReader {
         if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
         q.orderByRaw(`${f.id} asc`);
       }
-      const rows = q.then((r) => r as Array<Record<string, unknown>>);
+      const rows = q.then((r) => readTextTimes(r as Array<Record<string, unknown>>));
       rows.catch(() => undefined); // read ahead and never awaited when the reader stops early: not an unhandled rejection
       return { want, rows };
     };
@@ -116,25 +134,27 @@ export class SqlReader {
     return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
   }
 
+  /** The accounts a query() selects, as AccountRows. */
+  protected async accounts(q: Knex.QueryBuilder): Promise<AccountRow[]> {
+    return (await readTextTimes((await q) as Array<Record<string, unknown>>)).map(normaliseAccount);
+  }
+
   async findById(id: number, db: Knex | Knex.Transaction = this.knex): Promise<AccountRow | undefined> {
     // Compared as bigint (an int4 primary key still uses its index): an id beyond an integer column's range
     // is simply not found, never an "out of range" error with SQL in it.
     if (!Number.isSafeInteger(id) || id < 1) return undefined;
-    const row = (await this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).first()) as Record<string, unknown> | undefined;
-    return row && normaliseAccount(row);
+    return (await this.accounts(this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).limit(1)))[0];
   }
 
   async findByLogin(login: string): Promise<AccountRow | undefined> {
     const f = this.map.fields(this.clock());
-    const row = (await this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).first()) as Record<string, unknown> | undefined;
-    return row && normaliseAccount(row);
+    return (await this.accounts(this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
   }
 
   async findByEmail(email: string, max = 10): Promise<AccountRow[]> {
     const f = this.map.fields(this.clock());
     // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
-    const rows = (await this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max)) as Array<Record<string, unknown>>;
-    return rows.map(normaliseAccount).sort((a, b) => a.id - b.id);
+    return (await this.accounts(this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
   }
 
   async usernames(ids: number[]): Promise<Map<number, string>> {
@@ -241,7 +261,7 @@ export class SqlReader {
   protected async changed(tx: Tx, rows: ChangedRow[]): Promise<Changed[]> {
     if (!rows.length) return [];
     const ids = rows.map((r) => Number(r.id));
-    const current = ((await this.query({ ids }, tx)) as Array<Record<string, unknown>>).map(normaliseAccount);
+    const current = await this.accounts(this.query({ ids }, tx));
     const byId = new Map(current.map((r) => [r.id, r]));
     return rows
       .filter((r) => byId.has(Number(r.id)))
