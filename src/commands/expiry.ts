@@ -6,7 +6,7 @@ import { tallied } from '../output/result-lines.js';
 import { formatDuration, parseDuration } from '../parse.js';
 import { resolveAgency } from '../services/accounts/accounts.js';
 import { DAY_MS, utcDayStart } from '../services/accounts/days.js';
-import { expireAccounts, expiringAccounts, type ExpiringRow } from '../services/accounts/expiry.js';
+import { expireAccounts, expiringPages, type ExpiringRow } from '../services/accounts/expiry.js';
 import { sendReminders } from '../services/notices/reminders.js';
 
 /** How long a cron job waits for the embedded database's lock file. */
@@ -24,7 +24,7 @@ export interface ExpiringOpts {
 }
 
 export type ExpiringResult =
-  | { kind: 'list'; rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired: boolean }
+  | { kind: 'list'; rows: { pages: AsyncIterable<ExpiringRow[]> }; failIfAny: boolean; within: string; includeExpired: boolean }
   | ({ kind: 'notify' } & ResultStream);
 
 /** Accounts whose agreement expires within --within (UTC calendar days), soonest first. */
@@ -66,7 +66,7 @@ export async function expiring(opts: ExpiringOpts, ctx: AppContext): Promise<Exp
   const before = withinMs % DAY_MS === 0 ? utcDayStart(now, withinMs / DAY_MS + 1) : new Date(now.getTime() + withinMs);
   return {
     kind: 'list',
-    rows: expiringAccounts(store, { now, before, includeExpired: opts.includeExpired, agencyId }),
+    rows: { pages: expiringPages(store, { now, before, includeExpired: opts.includeExpired, agencyId }) },
     failIfAny: Boolean(opts.failIfAny),
     within: formatDuration(withinMs),
     includeExpired: Boolean(opts.includeExpired),

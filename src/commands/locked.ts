@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, quote } from '../parse.js';
-import { listAccounts, resolveAgency, type AccountRow } from '../services/accounts/accounts.js';
+import { listAccounts, resolveAgency, type AccountPages } from '../services/accounts/accounts.js';
 import type { LockReason } from '../store/types.js';
 
 export const LOCK_REASONS = ['failed_logins', 'agreement_expired', 'admin'] as const;
@@ -13,7 +13,7 @@ export interface LockedOpts {
   limit?: string;
 }
 
-export async function locked(opts: LockedOpts, ctx: AppContext): Promise<AsyncIterable<AccountRow>> {
+export async function locked(opts: LockedOpts, ctx: AppContext): Promise<AccountPages> {
   if (opts.reason !== undefined && !(LOCK_REASONS as readonly string[]).includes(opts.reason)) {
     throw new UsageError(`--reason ${quote(opts.reason)} is not a lock reason; use one of ${LOCK_REASONS.join(', ')}`);
   }

@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseCount, parseDuration } from '../parse.js';
-import { listAccounts, resolveAgency, resolveUser, type AccountRow } from '../services/accounts/accounts.js';
+import { listAccounts, resolveAgency, resolveUser, type AccountPages } from '../services/accounts/accounts.js';
 import { accountDetail, type AccountDetail } from '../services/accounts/detail.js';
 
 export interface UsersListOpts {
@@ -14,7 +14,7 @@ export interface UsersListOpts {
   limit?: string;
 }
 
-export async function list(opts: UsersListOpts, ctx: AppContext): Promise<AsyncIterable<AccountRow>> {
+export async function list(opts: UsersListOpts, ctx: AppContext): Promise<AccountPages> {
   const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit', 1);
   const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, '--expiring');
   const search = opts.search?.trim();

@@ -49,15 +49,16 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
 
   // connect_timeout in the URL (or PGCONNECT_TIMEOUT) is honoured; pg itself reads neither.
   const connectionTimeoutMillis = config.databaseUrl ? databaseTarget(config.databaseUrl, 5000).connectTimeoutMs : databaseTarget('postgres://', 5000).connectTimeoutMs;
+  // pg's type parsers with a fast timestamptz (pg-time.ts).
+  const { fastTimeTypes } = await import('./pg-time.js');
+  const common = { application_name: 'hmis-admin', connectionTimeoutMillis, types: fastTimeTypes };
   const knex = knexFactory({
     ...searchPath(config),
     client: 'pg',
     // knex asks a new connection's server for its version (`select version()`, a round trip every run) only to
     // choose json over text before PostgreSQL 9.2; the tool's schema needs jsonb, i.e. 9.4 or later: say so instead.
     version: '9.4',
-    connection: config.databaseUrl
-      ? { ...pgConnection(config.databaseUrl), application_name: 'hmis-admin', connectionTimeoutMillis }
-      : { application_name: 'hmis-admin', connectionTimeoutMillis },
+    connection: config.databaseUrl ? { ...pgConnection(config.databaseUrl), ...common } : common,
     pool: { min: 0, max: 8 },
     // Longer than the connect timeout, so its own message ("no answer within N s") is the one that shows.
     acquireConnectionTimeout: connectionTimeoutMillis === 0 ? 2_147_483_647 : Math.max(10_000, connectionTimeoutMillis + 5_000),

@@ -1,9 +1,13 @@
 /** Small display helpers shared by the renderers. */
 import { sanitizeForDisplay } from './sanitize.js';
 
+const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 /** ISO 8601 UTC, or null: the one way times leave the tool in JSON and CSV. */
 export function iso(value: Date | string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
+  // An account's times arrive already in this form (store/types.ts Instant): a listing makes no Date for them.
+  if (typeof value === 'string' && ISO_INSTANT.test(value)) return value;
   const d = value instanceof Date ? value : new Date(value);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }

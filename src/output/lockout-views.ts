@@ -6,7 +6,7 @@ import { accountJson } from '../services/accounts/accounts.js';
 import type { AgreementView } from '../services/accounts/agreements.js';
 import { csvLine } from './csv.js';
 import { cell, count, shortDate, when } from './format.js';
-import { listTarget, renderList, writeOut, type ListView } from './render.js';
+import { listTarget, renderList, writeOut, type ListRows, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
 import type { Outcome } from './views.js';
@@ -82,7 +82,7 @@ export function expiringView(): ListView<ExpiringRow> {
 }
 
 /** The expiring list; with --fail-if-any, exit 5 when it is not empty (after printing it). */
-export async function expiringList(data: { rows: AsyncIterable<ExpiringRow>; failIfAny: boolean; within: string; includeExpired?: boolean }, ctx: AppContext): Promise<void> {
+export async function expiringList(data: { rows: ListRows<ExpiringRow>; failIfAny: boolean; within: string; includeExpired?: boolean }, ctx: AppContext): Promise<void> {
   const v = expiringView();
   const n = await renderList(data.rows, v, listTarget(ctx));
   if (ctx.config.format === 'table') ctx.out.notice(n === 0 ? v.empty : `${n} shown`);

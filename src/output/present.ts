@@ -2,14 +2,14 @@
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { csvLine } from './csv.js';
-import { listTarget, renderJson, renderList, writeOut, type ListView } from './render.js';
+import { listTarget, renderJson, renderList, writeOut, type ListRows, type ListView } from './render.js';
 import { briefTable, NOT_SUCCEEDED, OutcomeTally, resultLine } from './result-lines.js';
 import type { Outcome } from './views.js';
 
 export type Presenter<T> = (data: T, ctx: AppContext) => Promise<void>;
 
-/** A streamed list of records. */
-export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)): Presenter<AsyncIterable<T> | Iterable<T>> {
+/** A streamed list of records (one by one, or a page at a time). */
+export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)): Presenter<ListRows<T>> {
   return async (rows, ctx) => {
     const v = typeof view === 'function' ? view(ctx) : view;
     const n = await renderList(rows, v, listTarget(ctx));

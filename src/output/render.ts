@@ -41,16 +41,16 @@ function write(stream: Writable, text: string): Promise<void> {
 }
 
 /** Collects small writes into ~64 KB chunks: one write per row costs more than the rows themselves. */
-function chunked(stream: Writable): { add(text: string): Promise<void>; end(): Promise<void> } {
+function chunked(stream: Writable): { add(text: string): Promise<void> | undefined; end(): Promise<void> } {
   let buf = '';
   return {
-    add: async (text) => {
+    // Nothing to wait for until a chunk is full: no promise (and no await) per small piece.
+    add: (text) => {
       buf += text;
-      if (buf.length >= 65_536) {
-        const b = buf;
-        buf = '';
-        await write(stream, b);
-      }
+      if (buf.length < 65_536) return undefined;
+      const b = buf;
+      buf = '';
+      return write(stream, b);
     },
     end: async () => {
       if (buf) await write(stream, buf);
@@ -59,16 +59,33 @@ function chunked(stream: Writable): { add(text: string): Promise<void>; end(): P
   };
 }
 
+/** A list that arrives a page at a time (a database page): rendered a page per step, with no await per row. */
+export interface Pages<T> {
+  readonly pages: AsyncIterable<readonly T[]>;
+}
+
+/** What renderList takes: rows one by one, or whole pages. */
+export type ListRows<T> = AsyncIterable<T> | Iterable<T> | Pages<T>;
+
+async function* pagesOf<T>(rows: ListRows<T>): AsyncGenerator<readonly T[]> {
+  if ('pages' in rows) yield* rows.pages;
+  else if (Symbol.iterator in rows) yield [...rows];
+  else for await (const row of rows) yield [row];
+}
+
 /** Stream rows in the chosen format; returns how many rows were written. */
-export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: ListView<T>, target: RenderTarget): Promise<number> {
+export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target: RenderTarget): Promise<number> {
   const { stdout, format } = target;
   const out = chunked(stdout);
   let count = 0;
   if (format === 'json') {
     await out.add('[');
-    for await (const row of rows) {
-      await out.add(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
-      count++;
+    for await (const page of pagesOf(rows)) {
+      for (const row of page) {
+        // Each record goes straight into the ~64 KB chunk (awaited only when one is written): short-lived strings.
+        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
+        if (full) await full;
+      }
     }
     await out.add(count === 0 ? ']\n' : '\n]\n');
     await out.end();
@@ -76,14 +93,17 @@ export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: 
   }
   if (format === 'csv') {
     let keys: string[] | undefined;
-    for await (const row of rows) {
-      const record = view.toJson(row);
-      if (!keys) {
-        keys = Object.keys(record);
-        await out.add(csvLine(keys));
+    for await (const page of pagesOf(rows)) {
+      for (const row of page) {
+        const record = view.toJson(row);
+        if (!keys) {
+          keys = Object.keys(record);
+          await out.add(csvLine(keys));
+        }
+        const full = out.add(csvLine(keys.map((k) => record[k])));
+        if (full) await full;
       }
-      await out.add(csvLine(keys.map((k) => record[k])));
-      count++;
+      count += page.length;
     }
     if (!keys) await out.add(csvLine(view.columns.map((c) => c.header.toLowerCase())));
     await out.end();
@@ -92,23 +112,35 @@ export async function renderList<T>(rows: AsyncIterable<T> | Iterable<T>, view: 
   // One header, then every row under it: widths are fixed from the first page, so the output can be
   // piped to grep, sort or wc -l and a million rows never wait for the last one.
   const firstPage = target.firstPage ?? 500;
-  let first: T[] | undefined = [];
+  const first: T[] = [];
   let layout: Layout<T> | undefined;
-  const start = async () => {
-    layout = layoutTable(view.columns, first!, target);
-    await out.add(`${layout.header}\n`);
-    for (const row of first!) await out.add(`${layout.line(row)}\n`);
-    first = undefined;
-  };
-  for await (const row of rows) {
-    count++;
-    if (layout) await out.add(`${layout.line(row)}\n`);
-    else {
-      first!.push(row);
-      if (first!.length >= firstPage) await start();
+  const lines = async (list: readonly T[], from = 0) => {
+    for (let i = from; i < list.length; i++) {
+      const full = out.add(`${layout!.line(list[i]!)}\n`);
+      if (full) await full;
     }
+  };
+  for await (const page of pagesOf(rows)) {
+    count += page.length;
+    if (layout) {
+      await lines(page);
+      continue;
+    }
+    // The widths come from exactly the first `firstPage` rows, however the pages fall.
+    const take = Math.min(firstPage - first.length, page.length);
+    for (let i = 0; i < take; i++) first.push(page[i]!);
+    if (first.length < firstPage) continue;
+    layout = layoutTable(view.columns, first, target);
+    await out.add(`${layout.header}\n`);
+    await lines(first);
+    await lines(page, take);
+    first.length = 0;
   }
-  if (!layout && count > 0) await start();
+  if (!layout && count > 0) {
+    layout = layoutTable(view.columns, first, target);
+    await out.add(`${layout.header}\n`);
+    await lines(first);
+  }
   await out.end();
   return count;
 }

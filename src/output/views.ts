@@ -15,7 +15,7 @@ const statusColour = (text: string) => (text.startsWith('locked') || text === 'e
  */
 export function accountStatus(row: AccountRow, now: Date): string {
   if (row.locked_at) return `locked (${row.lock_reason ?? 'unknown reason'})`;
-  if (row.account_expires_at && row.account_expires_at.getTime() <= now.getTime()) return 'expired';
+  if (row.account_expires_at && Date.parse(row.account_expires_at) <= now.getTime()) return 'expired';
   return 'active';
 }
 

@@ -19,6 +19,12 @@ export const LOCK_REASONS: readonly LockReason[] = ['failed_logins', 'agreement_
 /** A transaction of the tool's database: host writes join it, so a change and its audit row commit together. */
 export type Tx = Knex.Transaction;
 
+/**
+ * An instant as `Date#toISOString` writes it, `2026-11-20T10:00:00.000Z` (what JSON and CSV print), or, for
+ * a time no Date can hold (PostgreSQL's `infinity`), the database's own text. Compare with `Date.parse`.
+ */
+export type Instant = string;
+
 /** One account, whatever the host calls its columns. */
 export interface AccountRow {
   id: number;
@@ -27,20 +33,20 @@ export interface AccountRow {
   first_name: string;
   last_name: string;
   email: string | null;
-  email_verified_at: Date | null;
+  email_verified_at: Instant | null;
   /** An address waiting for the person's confirmation (Devise reconfirmable), or null. */
   pending_email: string | null;
   phone: string | null;
   agency_id: number | null;
   agency: string | null;
   supervisor_id: number | null;
-  locked_at: Date | null;
+  locked_at: Instant | null;
   lock_reason: LockReason | null;
   failed_login_attempts: number;
-  last_failed_login_at: Date | null;
-  account_expires_at: Date | null;
-  last_login_at: Date | null;
-  created_at: Date;
+  last_failed_login_at: Instant | null;
+  account_expires_at: Instant | null;
+  last_login_at: Instant | null;
+  created_at: Instant | null;
   /** The application invited this person and the invitation is still open (Devise invitable): no reset link yet. */
   invitation_pending: boolean;
 }
@@ -171,7 +177,9 @@ export interface AccountStore {
   findByLogin(login: string): Promise<AccountRow | undefined>;
   /** Accounts holding this address (any case), at most `max`, by id. */
   findByEmail(email: string, max?: number): Promise<AccountRow[]>;
-  /** Accounts page by page on a keyset, so a million rows stream with flat memory. */
+  /** Accounts page by page on a keyset, so a million rows stream with flat memory; each page one array (never empty). */
+  pages(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow[]>;
+  /** The same accounts one at a time. */
   page(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow>;
   count(filter: AccountFilter): Promise<number>;
   /** Login names of these ids (accounts that no longer exist are absent). */

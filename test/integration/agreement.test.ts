@@ -50,7 +50,7 @@ describe('agreement sign', () => {
       }
       expect(outcomes, order.join(',')).toEqual(['signed', 'signed', 'renewed']);
       const u = await row(name);
-      expect(u.account_expires_at!.toISOString()).toBe(new Date(TODAY.getTime() + YEAR).toISOString());
+      expect(u.account_expires_at).toBe(new Date(TODAY.getTime() + YEAR).toISOString());
       expect([u.locked_at, u.lock_reason]).toEqual([null, null]);
       const id = u.id;
       expect(await count(db.knex('user_agreements').where('user_id', id).whereNotNull('completed_at'))).toBe(1);
@@ -67,7 +67,7 @@ describe('agreement sign', () => {
     const r = await run(['agreement', 'sign', 'early', '--by', 'director', '--json']);
     expect(r.json().results[0].message).toMatch(/renewed until 2028-03-19; still locked \(failed_logins\): `hmis-admin unlock early` lifts that/);
     const u = await row('early');
-    expect(u.account_expires_at!.toISOString()).toBe('2028-03-19T00:00:00.000Z');
+    expect(u.account_expires_at).toBe('2028-03-19T00:00:00.000Z');
     expect(u.lock_reason).toBe('failed_logins');
     // The next renewal's term starts at this completion.
     const next = await run(['agreement', 'sign', 'early', '--by', 'user', '--date', '2027-03-09', '--json']);
@@ -122,7 +122,7 @@ describe('agreement sign', () => {
     }
     expect(await row('exp')).toMatchObject({ locked_at: null, lock_reason: null });
     const leaver = await row('leaver');
-    expect([leaver.lock_reason, leaver.account_expires_at!.toISOString()]).toEqual(['admin', new Date(TODAY.getTime() + YEAR).toISOString()]);
+    expect([leaver.lock_reason, leaver.account_expires_at]).toEqual(['admin', new Date(TODAY.getTime() + YEAR).toISOString()]);
     const lv = leaver.id;
     expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'agreement.sign' }))).toBe(3);
     expect(await count(db.knex('audit_log').where({ user_id: lv, action: 'unlock' }))).toBe(0);

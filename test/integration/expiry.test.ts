@@ -203,7 +203,7 @@ describe('expire', () => {
     expect((await user('lockedalready')).lock_reason).toBe('failed_logins');
     // An administrator's lock is never overwritten by the expiry lock.
     const leaver = await user('leaver');
-    expect({ lock_reason: leaver.lock_reason, locked_at: leaver.locked_at }).toEqual({ lock_reason: 'admin', locked_at: at(-1) });
+    expect({ lock_reason: leaver.lock_reason, locked_at: leaver.locked_at }).toEqual({ lock_reason: 'admin', locked_at: at(-1).toISOString() });
     expect(await count(db.knex('audit_log').where('action', 'lock'))).toBe(5);
     const mail = await db.knex('mail_outbox').where('to_address', 'old1@harbor.example.org').first();
     expect(mail.subject).toMatch(/locked: the user agreement has expired/);

@@ -17,7 +17,7 @@ async function direct(agency: string | null) {
   const pending = (await db.knex('user_agreements').whereNull('completed_at')) as Array<Record<string, unknown> & { user_id: number | string }>;
   const unsigned = new Set(pending.filter((g) => !g.user_signed_at || !g.supervisor_signed_at || !g.director_signed_at).map((g) => Number(g.user_id)));
   const n = (p: (u: (typeof rows)[number]) => boolean) => rows.filter(p).length;
-  const t = (d: Date | null) => (d ? d.getTime() : NaN);
+  const t = (d: string | null) => (d ? Date.parse(d) : NaN);
   return {
     accounts: rows.length,
     expired: n((u) => t(u.account_expires_at) <= now.getTime()),

@@ -116,6 +116,26 @@ describe('renderList', () => {
     expect(lines.map((l) => displayWidth(l.replace(/\S+$/, '')))).toEqual([8, 8, 8]);
   });
 
+  it('renders pages exactly as the same rows one by one, wherever the pages break (the table widths too)', async () => {
+    const many = Array.from({ length: 23 }, (_, i) => ({ id: i + 1, name: `user ${'x'.repeat(i % 9)}` }));
+    const asPages = async (size: number, format: 'json' | 'csv' | 'table', firstPage: number) => {
+      const pages: Row[][] = [];
+      for (let i = 0; i < many.length; i += size) pages.push(many.slice(i, i + size));
+      const stdout = new PassThrough();
+      let text = '';
+      stdout.on('data', (c) => (text += c));
+      const n = await renderList({ pages: (async function* () { yield* pages; })() }, view, { stdout, format, color: false, firstPage });
+      expect(n).toBe(many.length);
+      return text;
+    };
+    for (const format of ['json', 'csv', 'table'] as const) {
+      for (const firstPage of [1, 5, 7, 23, 500]) {
+        const rows = await render(many, format, firstPage);
+        for (const size of [1, 4, 5, 7, 22, 23, 100]) expect(await asPages(size, format, firstPage), `${format} ${firstPage} ${size}`).toBe(rows);
+      }
+    }
+  });
+
   it('never lets database text move the cursor', () => {
     const t = renderTable(view.columns, [{ id: 1, name: 'x\u001b[2Jy' }], { color: false });
     expect(t).not.toContain('\u001b');

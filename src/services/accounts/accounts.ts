@@ -72,7 +72,7 @@ export function statusText(row: AccountRow, now: Date): string {
     if (row.lock_reason === 'admin') return 'locked: admin';
     return 'locked';
   }
-  if (row.account_expires_at && row.account_expires_at.getTime() <= now.getTime()) return 'expired';
+  if (row.account_expires_at && Date.parse(row.account_expires_at) <= now.getTime()) return 'expired';
   return 'active';
 }
 
@@ -82,7 +82,12 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** Accounts matching a filter, a page at a time (output renders a whole page per step). */
+export interface AccountPages {
+  pages: AsyncGenerator<AccountRow[]>;
+}
+
 /** Stream accounts matching a filter. */
-export function listAccounts(store: AccountStore, options: ListOptions): AsyncGenerator<AccountRow> {
-  return store.page(options.filter, options.order ?? 'id', options.limit ?? Infinity);
+export function listAccounts(store: AccountStore, options: ListOptions): AccountPages {
+  return { pages: store.pages(options.filter, options.order ?? 'id', options.limit ?? Infinity) };
 }

@@ -41,7 +41,7 @@ export async function showAgreement(store: AccountStore, user: AccountRow, now: 
   const last = (await db('user_agreements').where('user_id', user.id).whereNotNull('completed_at').orderBy('completed_at', 'desc').first()) as FullAgreement | undefined;
   const contacts = (await store.contacts([user])).get(user.id);
   const sup = contacts?.supervisor;
-  const expired = user.account_expires_at !== null && user.account_expires_at.getTime() <= now.getTime();
+  const expired = user.account_expires_at !== null && Date.parse(user.account_expires_at) <= now.getTime();
   const status = pending ? 'pending' : last && !expired ? 'complete' : 'none';
   // A completed renewal needs nothing now; the next one starts with its first signature.
   const missing = status === 'complete' ? [] : missingFor(pending);
@@ -55,7 +55,7 @@ export async function showAgreement(store: AccountStore, user: AccountRow, now: 
     // "complete" means the last renewal is done and no new one has started and the account is not expired.
     status,
     expiresAt: iso(user.account_expires_at),
-    daysLeft: user.account_expires_at ? daysLeft(user.account_expires_at, now) : null,
+    daysLeft: user.account_expires_at ? daysLeft(new Date(user.account_expires_at), now) : null,
     termStartedAt: iso(shown?.term_started_at),
     signatures,
     missingSignatures: missing,
@@ -168,8 +168,9 @@ async function renew(trx: Knex.Transaction, ctx: AppContext, store: AccountStore
   const old = (await store.lockRow(trx, user.id)) ?? user;
   const today = utcDayStart(now);
   // Milliseconds, not calendar days: the term is a whole number of days, so no time zone's DST moves it.
-  const base = old.account_expires_at && old.account_expires_at.getTime() > today.getTime() ? old.account_expires_at : today;
-  const expiresAt = new Date(base.getTime() + ctx.config.agreementTermMs);
+  const oldExpiry = old.account_expires_at === null ? NaN : Date.parse(old.account_expires_at);
+  const base = oldExpiry > today.getTime() ? oldExpiry : today.getTime();
+  const expiresAt = new Date(base + ctx.config.agreementTermMs);
   const r = await store.renew(trx, user.id, expiresAt, now);
   const u = { account_expires_at: expiresAt, email: old.email, old_expires_at: old.account_expires_at, lifted: r.lifted, lock_reason: r.lockReason };
   await trx('user_agreements').where('id', row.id).update({ completed_at: now, renewed_until: u.account_expires_at });

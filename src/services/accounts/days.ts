@@ -20,7 +20,8 @@ export function utcDayStart(now: Date, days = 0): Date {
   return new Date(utcMidnight(now) + days * DAY_MS);
 }
 
-/** The calendar date (YYYY-MM-DD, UTC) of an instant, for messages. */
-export function ymd(d: Date | null | undefined): string {
-  return d ? d.toISOString().slice(0, 10) : '(none)';
+/** The calendar date (YYYY-MM-DD, UTC) of an instant (a Date or an account's ISO string), for messages. */
+export function ymd(d: Date | string | null | undefined): string {
+  if (!d) return '(none)';
+  return (typeof d === 'string' ? d : d.toISOString()).slice(0, 10);
 }

@@ -41,17 +41,19 @@ export async function pendingAgreements(db: Knex, userIds: number[]): Promise<Ma
   return new Map(rows.map((r) => [Number(r.user_id), r]));
 }
 
-/** Accounts by expiry, soonest first, with days left and the missing signatures. */
-export async function* expiringAccounts(store: AccountStore, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow> {
+/** Accounts by expiry, soonest first, with days left and the missing signatures: a page at a time (the store's pages, one agreements query each). */
+export async function* expiringPages(store: AccountStore, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow[]> {
   // An agreement expiring exactly now counts as expired (as `expire` sees it): the filter is inclusive, so start 1 ms later.
   const after = f.includeExpired ? undefined : new Date(f.now.getTime() + 1);
-  const rows = store.page({ expiresBefore: f.before, expiresAfter: after, agencyId: f.agencyId }, 'expiry', Infinity, pageSize);
-  for await (const page of inPages(rows, pageSize)) {
+  for await (const page of store.pages({ expiresBefore: f.before, expiresAfter: after, agencyId: f.agencyId }, 'expiry', Infinity, pageSize)) {
     const pending = await pendingAgreements(store.knex, page.map((r) => r.id));
-    for (const row of page) {
-      yield Object.assign(row, { daysLeft: daysLeft(row.account_expires_at!, f.now), missing: missingFor(pending.get(row.id)) });
-    }
+    yield page.map((row) => Object.assign(row, { daysLeft: daysLeft(new Date(row.account_expires_at!), f.now), missing: missingFor(pending.get(row.id)) }));
   }
+}
+
+/** The same accounts one at a time. */
+export async function* expiringAccounts(store: AccountStore, f: ExpiringFilter, pageSize = 500): AsyncGenerator<ExpiringRow> {
+  for await (const page of expiringPages(store, f, pageSize)) yield* page;
 }
 
 /** An arbitrary constant naming the `expire` job for pg_try_advisory_xact_lock ("HMISEXPR"). */
@@ -143,7 +145,7 @@ async function expirePage(ctx: AppContext, store: AccountStore, now: Date, after
         action: 'lock',
         userId: a.id,
         ticket,
-        details: { reason: 'agreement_expired', expiredAt: a.account_expires_at?.toISOString() ?? null, missingSignatures: missingFor(pending.get(a.id)) },
+        details: { reason: 'agreement_expired', expiredAt: a.account_expires_at, missingSignatures: missingFor(pending.get(a.id)) },
       })),
     );
     const notices = accounts.map((a) => expiryNotice(ctx, a, missingFor(pending.get(a.id)), contacts.get(a.id)?.supervisor?.email ?? null, ticket));

@@ -8,7 +8,7 @@ import { userArg } from '../../output/format.js';
 import type { AppContext } from '../../context.js';
 import { when } from '../../output/format.js';
 import type { Outcome } from '../../output/views.js';
-import type { AccountFilter, AccountRow, AccountStore, Changed, LockReason } from '../../store/types.js';
+import type { AccountFilter, AccountRow, AccountStore, Changed, Instant, LockReason } from '../../store/types.js';
 import { fullName } from './accounts.js';
 import { writeAudit, writeAudits } from './audit.js';
 import { ymd } from './days.js';
@@ -101,7 +101,7 @@ function unlockedOutcome(c: Changed, now: Date, notify: boolean | undefined, out
   // Only a count that changed is news: an admin lock with no failed logins says nothing about them.
   const parts = [`was locked: ${c.previousReason ?? 'unknown reason'}${c.previousAttempts ? `; failed logins reset from ${c.previousAttempts} to 0` : ''}`];
   if (notify) parts.push(outboxId === undefined ? 'no email address on file, so the user was not told' : deliveryNote('notice', delivered.get(outboxId)));
-  if (a.account_expires_at && a.account_expires_at.getTime() <= now.getTime()) {
+  if (a.account_expires_at && Date.parse(a.account_expires_at) <= now.getTime()) {
     parts.push(`note: the agreement expired on ${ymd(a.account_expires_at)}, so the next \`hmis-admin expire\` run locks it again`);
   }
   return { user: a.username, outcome: 'unlocked', message: parts.join('; ') };
@@ -198,7 +198,7 @@ export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { rea
   const done = await store.knex.transaction(async (trx) => {
     const c = await store.adminLock(trx, user.id, now);
     if (!c) return undefined;
-    const previousLockedAt = c.previousReason && before?.locked_at ? before.locked_at.toISOString() : null;
+    const previousLockedAt = c.previousReason && before?.locked_at ? before.locked_at : null;
     await writeAudit(trx, {
       actor: ctx.config.actor,
       action: 'lock',
@@ -215,7 +215,7 @@ export async function lockAccount(ctx: AppContext, user: AccountRow, opts: { rea
 }
 
 /** How the message names a lock the administrator's lock took over. */
-function replaced(lockedAt: Date | null, reason: string | null): string {
+function replaced(lockedAt: Instant | null, reason: string | null): string {
   if (!lockedAt) return '';
   return ` (replaces the ${reason ?? 'unknown-reason'} lock of ${when(lockedAt)}, so unlocking that reason no longer opens it)`;
 }

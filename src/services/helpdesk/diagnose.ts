@@ -113,7 +113,7 @@ function lockedCheck(user: AccountRow, u: string, env: DiagnoseEnv, missing: str
 }
 
 async function agreementCheck(db: Knex, user: AccountRow, u: string, now: Date): Promise<Check> {
-  const expires = user.account_expires_at;
+  const expires = user.account_expires_at === null ? null : new Date(user.account_expires_at);
   if (!expires) return { id: 'agreement', status: 'ok', message: 'no agreement expiry recorded', fix: null };
   const left = Math.ceil((expires.getTime() - now.getTime()) / DAY_MS);
   if (left > 30) return { id: 'agreement', status: 'ok', message: `agreement valid until ${shortDate(expires)} (${left} days)`, fix: null };

@@ -4,7 +4,7 @@ import type { AccountStore } from '../../store/types.js';
 import { cell, when } from '../../output/format.js';
 import { NOT_SUCCEEDED } from '../../output/result-lines.js';
 import type { Outcome } from '../../output/views.js';
-import { fullName, listAccounts, type AccountRow } from '../accounts/accounts.js';
+import { fullName, type AccountRow } from '../accounts/accounts.js';
 import { maskEmail, writeAudit } from '../accounts/audit.js';
 import type { Diagnosis } from './diagnose.js';
 import { loadAddressRules } from './diagnose-links.js';
@@ -16,7 +16,7 @@ export async function findPeople(store: AccountStore, term: string | undefined):
   const text = (term ?? '').trim();
   if (text.length < 2) return [];
   const out = [];
-  for await (const r of listAccounts(store, { filter: { search: text }, limit: 10 })) {
+  for await (const r of store.page({ search: text }, 'id', 10)) {
     const status = r.locked_at ? ` [locked: ${r.lock_reason ?? 'unknown'}]` : '';
     out.push({
       name: `${cell(r.username)} - ${cell(fullName(r))} - ${cell(r.email ?? '(no email)')}${status}`,

@@ -124,7 +124,7 @@ async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], cont
         action: 'reminder.sent',
         userId: d.row.id,
         ticket,
-        details: { stageDays: d.stage, expiresAt: d.row.account_expires_at?.toISOString(), to: maskEmail(notices[i]!.to), cc: notices[i]!.cc.map(maskEmail), missing: d.row.missing },
+        details: { stageDays: d.stage, expiresAt: d.row.account_expires_at ?? undefined, to: maskEmail(notices[i]!.to), cc: notices[i]!.cc.map(maskEmail), missing: d.row.missing },
       })),
     );
     return mine.map((d, i) => ({
@@ -137,7 +137,7 @@ async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], cont
   return [...out, ...queued];
 }
 
-const key = (d: Due) => `${d.row.id}|${d.row.account_expires_at?.toISOString()}|${d.stage}`;
+const key = (d: Due) => `${d.row.id}|${d.row.account_expires_at ?? undefined}|${d.stage}`;
 
 /** The due stages already on record (one query): a second run the same day sends nothing. */
 async function alreadyClaimed(store: AccountStore, due: Due[]): Promise<Set<string>> {
@@ -159,7 +159,7 @@ function reminderNotice(d: Due, to: string, cc: string[], c: AccountContacts | u
     greeting: `Hello ${fullName(row) || row.username},`,
     paragraphs: reminderText(row, c?.supervisor?.name, c?.director?.name ?? null),
     ticket,
-    params: { stageDays: stage, expiresAt: row.account_expires_at?.toISOString() },
+    params: { stageDays: stage, expiresAt: row.account_expires_at ?? undefined },
   };
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { UsageError } from '../../errors.js';
-import { normaliseAccount, ts } from '../sql/mapping.js';
+import { ts } from '../sql/mapping.js';
 import { SqlReader, type ChangedRow } from '../sql/reader.js';
 import type { AccountContacts, AccountRow, AccountStore, AddressChange, AddressOwner, Changed, HostReport, LockReason, ResetHost, Tx, VerifyHost } from '../types.js';
 import { ident, optionalFeatures, timeIO, type DeviseColumns, type DeviseSettings } from './host.js';
@@ -120,7 +120,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
     const supIds = [...new Set(accounts.map((r) => r.supervisor_id).filter((x): x is number => x !== null))];
     const agIds = [...new Set(accounts.map((r) => r.agency_id).filter((x): x is number => x !== null))];
     const sups = new Map<number, AccountContacts['supervisor']>();
-    const found = supIds.length ? ((await this.query({ ids: supIds }, db)) as Array<Record<string, unknown>>).map(normaliseAccount) : [];
+    const found = supIds.length ? await this.accounts(this.query({ ids: supIds }, db)) : [];
     for (const s of found) {
       sups.set(s.id, { id: s.id, username: s.username, name: `${s.first_name} ${s.last_name}`.trim(), email: s.email });
     }

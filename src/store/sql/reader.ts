@@ -4,7 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
-import { normaliseAccount, ts, type Field, type SqlMapping } from './mapping.js';
+import { isoSql, isTextTime, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
 
@@ -15,6 +15,24 @@ export interface ChangedRow {
   old_attempts: number | string;
 }
 
+/**
+ * Raw account rows, with any time isoSql left as the database's text (infinity, BC, year 10000 on: rare) read
+ * as pg's own parser reads it, into the ISO string, or kept as text where no Date holds it (iso() shows null).
+ * The parser is loaded only when such a time is there.
+ */
+export async function readTextTimes(rows: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+  const odd = (r: Record<string, unknown>) => isTextTime(r.locked_at) || isTextTime(r.account_expires_at) || isTextTime(r.last_login_at) || isTextTime(r.email_verified_at) || isTextTime(r.created_at) || isTextTime(r.last_failed_login_at);
+  if (!rows.some(odd)) return rows;
+  const { isoFromText } = await import('../../db/pg-time.js');
+  for (const r of rows) {
+    for (const k of TIME_FIELDS) {
+      const v = r[k];
+      if (isTextTime(v)) r[k] = isoFromText(v);
+    }
+  }
+  return rows;
+}
+
 export class SqlReader {
   constructor(
     readonly knex: Knex,
@@ -22,10 +40,13 @@ export class SqlReader {
     readonly clock: () => Date,
   ) {}
 
-  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. */
+  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come as ISO strings (isoSql). */
   query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock()): Knex.QueryBuilder {
     const f = this.map.fields(now);
-    const q = db.queryBuilder().from(db.raw(this.map.from)).select(Object.entries(f).map(([k, e]) => db.raw(`${e} as "${k}"`)));
+    const q = db
+      .queryBuilder()
+      .from(db.raw(this.map.from))
+      .select(Object.entries(f).map(([k, e]) => db.raw(`${TIME_FIELDS.has(k as Field) ? isoSql(e) : e} as "${k}"`)));
     for (const cond of this.map.exists) q.whereRaw(cond);
     this.apply(q, filter, f, now);
     return q;
@@ -53,11 +74,12 @@ export class SqlReader {
 
   /**
    * Accounts page by page, keyed on (order expression, id) so each page is an index range scan where the
-   * host has the index, and memory stays flat however many rows match. Pages grow from `pageSize` to
-   * eight times it (a few round trips for thousands of rows, one small query for `--limit 1`), and the
-   * next page is asked for as soon as a page arrives, so the database works while this one is shown.
+   * host has the index, and memory stays flat however many rows match. The first page is `pageSize` (one
+   * small query for `--limit 1`, the first screenful soon), every later one eight times it (each page is a
+   * round trip the client waits for: 8,000 locked accounts are two queries, not four), and the next page
+   * is asked for as soon as a page arrives, so the database works while this one is shown.
    */
-  async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
+  async *pages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow[]> {
     const now = this.clock();
     const f = this.map.fields(now);
     const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
@@ -78,7 +100,7 @@ export class SqlReader {
         if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
         q.orderByRaw(`${f.id} asc`);
       }
-      const rows = q.then((r) => r as Array<Record<string, unknown>>);
+      const rows = q.then((r) => readTextTimes(r as Array<Record<string, unknown>>));
       rows.catch(() => undefined); // read ahead and never awaited when the reader stops early: not an unhandled rejection
       return { want, rows };
     };
@@ -92,11 +114,16 @@ export class SqlReader {
       next = undefined;
       const last = rows[rows.length - 1];
       if (rows.length === want && yielded < limit) {
-        size = Math.min(size * 2, pageSize * 8, limit - yielded);
+        size = Math.min(pageSize * 8, limit - yielded);
         next = fetch(size, { key: last!.sort_key as string | undefined, id: Number(last!.id) });
       }
-      for (const row of rows) yield normaliseAccount(row);
+      if (rows.length) yield rows.map(normaliseAccount);
     }
+  }
+
+  /** The same accounts one at a time. */
+  async *page(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow> {
+    for await (const rows of this.pages(filter, order, limit, pageSize)) yield* rows;
   }
 
   async count(filter: AccountFilter): Promise<number> {
@@ -107,25 +134,27 @@ export class SqlReader {
     return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
   }
 
+  /** The accounts a query() selects, as AccountRows. */
+  protected async accounts(q: Knex.QueryBuilder): Promise<AccountRow[]> {
+    return (await readTextTimes((await q) as Array<Record<string, unknown>>)).map(normaliseAccount);
+  }
+
   async findById(id: number, db: Knex | Knex.Transaction = this.knex): Promise<AccountRow | undefined> {
     // Compared as bigint (an int4 primary key still uses its index): an id beyond an integer column's range
     // is simply not found, never an "out of range" error with SQL in it.
     if (!Number.isSafeInteger(id) || id < 1) return undefined;
-    const row = (await this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).first()) as Record<string, unknown> | undefined;
-    return row && normaliseAccount(row);
+    return (await this.accounts(this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).limit(1)))[0];
   }
 
   async findByLogin(login: string): Promise<AccountRow | undefined> {
     const f = this.map.fields(this.clock());
-    const row = (await this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).first()) as Record<string, unknown> | undefined;
-    return row && normaliseAccount(row);
+    return (await this.accounts(this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
   }
 
   async findByEmail(email: string, max = 10): Promise<AccountRow[]> {
     const f = this.map.fields(this.clock());
     // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
-    const rows = (await this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max)) as Array<Record<string, unknown>>;
-    return rows.map(normaliseAccount).sort((a, b) => a.id - b.id);
+    return (await this.accounts(this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
   }
 
   async usernames(ids: number[]): Promise<Map<number, string>> {
@@ -232,7 +261,7 @@ export class SqlReader {
   protected async changed(tx: Tx, rows: ChangedRow[]): Promise<Changed[]> {
     if (!rows.length) return [];
     const ids = rows.map((r) => Number(r.id));
-    const current = ((await this.query({ ids }, tx)) as Array<Record<string, unknown>>).map(normaliseAccount);
+    const current = await this.accounts(this.query({ ids }, tx));
     const byId = new Map(current.map((r) => [r.id, r]));
     return rows
       .filter((r) => byId.has(Number(r.id)))
