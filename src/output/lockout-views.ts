@@ -10,6 +10,7 @@ import { listTarget, renderList, writeOut, type ListRows, type ListView } from '
 import { briefTable, NOT_SUCCEEDED as BAD, OutcomeTally, resultLine } from './result-lines.js';
 import { paint, renderFields } from './table.js';
 import type { Outcome } from './views.js';
+import { toJson } from './json.js';
 
 /** What a bulk-capable mutating command hands to its presenter: results produced while they print. */
 export interface ResultStream {
@@ -39,7 +40,7 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
   for await (const r of data.results) {
     if (BAD.has(r.outcome)) bad.push(r);
     tally.add(r.outcome);
-    if (format === 'json') await writeOut(out, `${n === 0 ? '\n' : ',\n'}    ${JSON.stringify(r)}`);
+    if (format === 'json') await writeOut(out, `${n === 0 ? '\n' : ',\n'}    ${toJson(r)}`);
     else if (format === 'csv') await writeOut(out, csvLine([r.user, r.outcome, r.message]));
     else if (!brief || BAD.has(r.outcome)) await writeOut(out, resultLine(r, color));
     n++;
@@ -48,7 +49,7 @@ export async function streamResults(data: ResultStream, ctx: AppContext): Promis
   if (brief && bad.length) await writeOut(out, tally.line());
   if (format === 'json') {
     const extra = data.summary?.() ?? {};
-    const tail = Object.entries(extra).map(([k, v]) => `,\n  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join('');
+    const tail = Object.entries(extra).map(([k, v]) => `,\n  ${toJson(k)}: ${toJson(v)}`).join('');
     await writeOut(out, `${n ? '\n  ' : ''}]${tail}\n}\n`);
   }
   const note = data.after?.();

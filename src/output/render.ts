@@ -4,6 +4,7 @@ import type { OutputFormat } from '../config.js';
 import type { AppContext } from '../context.js';
 import { csvLine } from './csv.js';
 import { layoutTable, type Column, type Layout } from './table.js';
+import { toJson } from './json.js';
 
 /** How a list of records is shown: table columns, and the JSON/CSV record for each row. */
 export interface ListView<T> {
@@ -83,7 +84,7 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
     for await (const page of pagesOf(rows)) {
       for (const row of page) {
         // Each record goes straight into the ~64 KB chunk (awaited only when one is written): short-lived strings.
-        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${JSON.stringify(view.toJson(row))}`);
+        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${toJson(view.toJson(row))}`);
         if (full) await full;
       }
     }
@@ -152,7 +153,7 @@ export function listTarget(ctx: AppContext): RenderTarget {
 
 /** One JSON document. */
 export async function renderJson(data: unknown, stdout: Writable): Promise<void> {
-  await write(stdout, `${JSON.stringify(data, null, 2)}\n`);
+  await write(stdout, `${toJson(data, 2)}\n`);
 }
 
 export { write as writeOut };

@@ -11,6 +11,7 @@ import { listTarget, renderJson, renderList, writeOut, type ListView } from './r
 import { paint, renderTable, type Column } from './table.js';
 import type { Outcome } from './views.js';
 import { results } from './present.js';
+import { toJson } from './json.js';
 
 type SendResult = { results: Array<Outcome & { link?: string }> };
 
@@ -89,9 +90,9 @@ export async function emailCheckPresenter(data: EmailCheckResult, ctx: AppContex
   if (format === 'json') {
     let n = 0;
     await writeOut(out, '{"accounts": [');
-    for await (const row of data.rows) await writeOut(out, `${n++ ? ',' : ''}\n${JSON.stringify(problemsView.toJson(row))}`);
+    for await (const row of data.rows) await writeOut(out, `${n++ ? ',' : ''}\n${toJson(problemsView.toJson(row))}`);
     const tail = { agencies: agencies().map(countsJson), total: countsJson(data.summary.total) };
-    await writeOut(out, `${n ? '\n' : ''}],\n${JSON.stringify(tail, null, 2).slice(2)}\n`);
+    await writeOut(out, `${n ? '\n' : ''}],\n${toJson(tail, 2).slice(2)}\n`);
   } else if (format === 'csv') {
     await writeOut(out, csvLine(['id', 'user', 'agency', 'email', 'problems', 'detail']));
     for await (const r of data.rows) await writeOut(out, csvLine([r.id, r.username, r.agency, r.email, r.problems.join(' '), r.detail]));

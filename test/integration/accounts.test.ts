@@ -159,6 +159,22 @@ describe('users', () => {
     }
   });
 
+  it.runIf(native)('--json escapes bidi and C1 controls (\\u202e), as tables and CSV strip them; the value parses back unchanged', async () => {
+    const [{ id }] = await db.knex('users').insert({ username: 'bidi1', first_name: 'Ev\u202eil', last_name: 'Name\u0085', email: 'bidi1@agency.example.org' }).returning('id');
+    try {
+      const r = await cli(['users', 'show', 'bidi1', '--json'], { database: db, env: db.env });
+      const list = await cli(['users', 'list', '--search', 'bidi1', '--json'], { database: db, env: db.env });
+      for (const out of [r.stdout, list.stdout]) {
+        expect(out).not.toMatch(/[\u202e\u0085]/);
+        expect(out).toContain('Ev\\u202eil');
+      }
+      expect(r.json().account.name).toBe('Ev\u202eil Name\u0085');
+      expect(list.json()[0].name).toBe('Ev\u202eil Name\u0085');
+    } finally {
+      await db.knex('users').where('id', id).delete();
+    }
+  });
+
   it('csv has a header and one line per row', async () => {
     const r = await cli(['locked', '--format', 'csv'], { database: db, env: db.env });
     const lines = r.stdout.trim().split('\n');
