@@ -18,7 +18,7 @@ const outdir = `${root}dist/src/bundle`;
 const unusedDialects = /^\.\/(better-sqlite3|cockroachdb|mssql|mysql|mariadb|mysql2|oracle|oracledb|pgnative|redshift|sqlite3)$/;
 const external = ['@electric-sql/pglite', '@electric-sql/pglite/*', 'knex-pglite', 'pg-native', 'pg-query-stream', 'sqlite3', 'better-sqlite3', 'mysql', 'mysql2', 'oracledb', 'tedious', 'cloudflare:sockets'];
 /** The pieces besides `app`, and the libraries each holds. */
-const PIECES = { db: ['knex'], mail: ['nodemailer'], prompts: ['@inquirer/prompts'] };
+const PIECES = { db: ['knex', 'pg'], mail: ['nodemailer'], prompts: ['@inquirer/prompts'] };
 const pieceOf = new Map(Object.entries(PIECES).flatMap(([piece, libs]) => libs.map((lib) => [lib, piece])));
 // Dynamic import() of a module outside the bundle: the loader's own import(), since a vm.Script has none.
 // Each piece has exactly these (a new one must be looked at: a string that merely contains "import(" must not be rewritten).
