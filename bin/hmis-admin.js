@@ -7,11 +7,42 @@
 import { existsSync, fstatSync, writeSync } from 'node:fs';
 
 const main = new URL('../dist/src/bundle/main.js', import.meta.url);
-if (!existsSync(main)) {
-  const [{ execFileSync }, { fileURLToPath }] = await Promise.all([import('node:child_process'), import('node:url')]);
-  process.stderr.write('hmis-admin: first run in this checkout: building the tool (node scripts/bundle.mjs)…\n');
-  // esbuild is a devDependency: present in a checkout.
-  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: 'inherit' });
+// Held while a first run builds the bundle: a run started meanwhile waits for it instead of loading half a bundle.
+const buildLock = new URL('../dist/.build-lock', import.meta.url);
+if (!existsSync(main) || existsSync(buildLock)) await buildOnce();
+
+/** Build the bundle unless another run is building it (then wait for that one); one line if the build fails. */
+async function buildOnce() {
+  const [fs, { execFileSync }, { fileURLToPath }] = await Promise.all([import('node:fs'), import('node:child_process'), import('node:url')]);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  fs.mkdirSync(new URL('../dist/', import.meta.url), { recursive: true });
+  for (let waited = 0; ; ) {
+    try {
+      fs.mkdirSync(buildLock);
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      // A build killed half-way leaves its lock: after 5 minutes it is nobody's.
+      const age = Date.now() - (fs.statSync(buildLock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 300_000) fs.rmSync(buildLock, { recursive: true, force: true });
+      else if (waited === 0) process.stderr.write('hmis-admin: waiting for another run that is building the tool…\n');
+      await sleep(200);
+      waited += 200;
+      continue;
+    }
+    try {
+      if (existsSync(main)) return; // built by the run we waited for
+      process.stderr.write('hmis-admin: first run in this checkout: building the tool (node scripts/bundle.mjs)…\n');
+      // esbuild is a devDependency: present in a checkout.
+      execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: ['ignore', 'inherit', 'pipe'] });
+      return;
+    } catch (err) {
+      const why = String(err.stderr ?? err.message).trim().split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown error';
+      process.stderr.write(`hmis-admin: building the tool failed (${why}); run \`npm run build\` in the checkout to see why\n`);
+      process.exit(1);
+    } finally {
+      fs.rmSync(buildLock, { recursive: true, force: true });
+    }
+  }
 }
 // A help request prints the text the bundle would print, rendered at build time (scripts/help-texts.mjs),
 // only where commander renders it 80 columns wide and without colour: stdout a pipe, socket, file or a device
@@ -40,6 +71,10 @@ if (help !== undefined) {
   } catch (err) {
     // The reader went away (head, less): not an error, as in main.ts run(). A full non-blocking pipe: the rest through the stream.
     if (err.code === 'EPIPE') process.exit(0);
+    if (err.code !== 'EAGAIN') {
+      process.stderr.write(`hmis-admin: cannot write the output (${err.code ?? err.message})\n`);
+      process.exit(1);
+    }
     process.stdout.on('error', (e) => {
       if (e.code === 'EPIPE') process.exit(0);
     });

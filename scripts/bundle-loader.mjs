@@ -5,10 +5,10 @@
 // that is read-only in ${XDG_CACHE_HOME:-~/.cache}/hmis-admin. Its name carries the hash of the piece's text,
 // the command (or `all`) and the Node version and architecture, so a rebuilt bundle or another Node never
 // meets an old cache; a refused or unreadable one is only slower, never an error. Nothing here prints.
-import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
@@ -19,7 +19,8 @@ const loaded = new Map();
 /** Pieces whose code cache this run writes as it exits. */
 const unsaved = [];
 
-const cacheDirs = () => [here, join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hmis-admin')];
+// XDG: a relative XDG_CACHE_HOME is to be ignored.
+const cacheDirs = () => [here, join(isAbsolute(process.env.XDG_CACHE_HOME ?? '') ? process.env.XDG_CACHE_HOME : join(homedir(), '.cache'), 'hmis-admin')];
 /**
  * The command a run is for, its first word: each command has a cache of the tool's code of its own, holding
  * the functions its runs compile (locked's from one written by another command is ~2 ms slower). Words of the global options
@@ -75,7 +76,8 @@ function load(piece) {
 function readCache(path) {
   let fd;
   try {
-    fd = openSync(path, 'r');
+    // Non-blocking: a FIFO planted at the path must not hold the run (it is then not a file, and refused).
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     const st = fstatSync(fd);
     const uid = process.getuid?.();
     if (!st.isFile() || (uid !== undefined && st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return undefined;
@@ -84,6 +86,15 @@ function readCache(path) {
     return undefined; // none here
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** `dir` made if missing (its parent must exist). */
+function makeDir(dir) {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
   }
 }
 
@@ -99,8 +110,11 @@ function saveCaches() {
     for (const dir of cacheDirs()) {
       const tmp = join(dir, `${cacheName(piece)}.${process.pid}.tmp`);
       try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        writeFileSync(tmp, data, { mode: 0o644 });
+        // One level at a time, not { recursive: true }: Node 20's recursive mkdir spins forever under /proc.
+        makeDir(dirname(dir));
+        makeDir(dir);
+        // 'wx': created here, never through a link or file someone planted at the name.
+        writeFileSync(tmp, data, { mode: 0o644, flag: 'wx' });
         chmodSync(tmp, 0o644); // whatever the umask: readCache refuses a cache others may write
         renameSync(tmp, join(dir, cacheName(piece)));
       } catch {

@@ -112,7 +112,8 @@ export function helpAsOption(program: import('commander').Command, argv: string[
       const rest = argv.slice(i + 1);
       if (rest.some((r) => r.startsWith('-'))) return argv;
       let target = cmd;
-      for (const name of rest) {
+      // `help help`: the help of where it stands, as `help` alone.
+      for (const name of rest.filter((r) => r !== 'help')) {
         const sub = target.commands.find((c) => c.name() === name || c.aliases().includes(name));
         if (!sub) {
           const where = [...argv.slice(0, i).filter((a) => !a.startsWith('-')), ...rest.slice(0, rest.indexOf(name))].join(' ');
@@ -135,7 +136,10 @@ const quoteName = (s: string) => JSON.stringify(sanitizeForDisplay(s));
 function report(err: unknown, stderr: Writable, env: Record<string, string | undefined>, usageMessage: string): number {
   const debug = /\bhmis-admin\b/.test(env.DEBUG ?? '');
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    // No command (`hmis-admin`, `hmis-admin users`): the help went to stderr as for a usage error, and a cron
+    // line whose command was lost must not report success.
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2;
     // Commander puts "(Did you mean …?)" on a second line: keep it, on one line.
     const msg = (usageMessage || err.message).split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/\.$/, '');
     stderr.write(`hmis-admin: ${sanitizeForDisplay(msg)}; see \`hmis-admin --help\`\n`);
@@ -174,6 +178,9 @@ export function databaseMessage(err: unknown): string | null {
 export async function run(): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0); // the reader (head, less) went away: not an error
+    // A full disk or a closed descriptor: what was asked for did not reach its reader.
+    process.stderr.write(`hmis-admin: cannot write the output (${err.code ?? err.message})\n`);
+    process.exit(1);
   });
   // Nobody reads the messages any more (`2>&1 | head` after head is done): the work and stdout go on,
   // and stdout's own EPIPE ends the run as above. An unhandled 'error' here would be exit 1.
@@ -183,5 +190,9 @@ export async function run(): Promise<void> {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
   // Pools and timers of libraries must not hold the process open once the work is done.
-  process.stdout.write('', () => process.exit(code));
+  process.stdout.write('', (err) => {
+    if (!err || (err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(err ? 0 : code);
+    process.stderr.write(`hmis-admin: cannot write the output (${(err as NodeJS.ErrnoException).code ?? err.message})\n`);
+    process.exit(1);
+  });
 }

@@ -1,6 +1,6 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,6 +220,31 @@ describe('the main job', () => {
       child.on('close', () => resolve(out.trim()));
     });
     expect(code).toBe('0');
+  });
+
+  it('no command is a usage error: exit 2 with the help on stderr (a cron line that lost its command must not succeed)', async () => {
+    for (const args of [[], ['users'], ['-q']]) {
+      const r = await spawnCli(args, sdb.env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^Usage: hmis-admin/);
+    }
+  });
+
+  it('output that cannot be written (a full disk: /dev/full) is exit 1 with one line, for help and version too', async () => {
+    for (const args of [['--help'], ['users', 'list', '--help'], ['--version'], ['-q', 'users', 'list', '--limit', '2']]) {
+      const full = openSync('/dev/full', 'w');
+      const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...sdb.env }, stdio: ['ignore', full, 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.on('error', reject);
+        child.on('close', (c) => resolve({ code: c ?? -1, stderr: err }));
+      });
+      closeSync(full);
+      expect(code, args.join(' ')).toBe(1);
+      expect(stderr).toMatch(/hmis-admin: cannot write the output \(ENOSPC\)\n$/);
+    }
   });
 
   it('db status reports the schema as current', async () => {

@@ -31,6 +31,7 @@ describe('--help', () => {
       expect(viaHelp.stdout, `help ${name}`).toBe(want);
       if (path.length > 1) expect((await cli([path[0]!, 'help', ...path.slice(1)])).stdout, `${path[0]} help …`).toBe(want);
     }
+    expect((await cli(['help', 'help'])).stdout).toBe(await help([]));
     // outbox has an action of its own and a subcommand: commander gave it no help command ("too many arguments").
     expect((await cli(['outbox', 'help'])).stdout).toBe(await help(['outbox']));
     for (const args of [['help', 'nonsense'], ['help', 'users', 'nonsense']]) {
