@@ -238,7 +238,7 @@ describe('the main job', () => {
       const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
         const child = spawn(process.execPath, [binPath, ...args], { env: { ...process.env, ...sdb.env }, stdio: ['ignore', full, 'pipe'] });
         let err = '';
-        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
         child.on('error', reject);
         child.on('close', (c) => resolve({ code: c ?? -1, stderr: err }));
       });
