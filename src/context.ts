@@ -5,8 +5,7 @@ import type { Config } from './config.js';
 import type { Database, OpenOptions } from './db/connection.js';
 import type { AccountStore } from './store/types.js';
 import { CancelledError, UsageError } from './errors.js';
-import { sanitizeLines } from './output/sanitize.js';
-import { displaySafe } from './commands/prompt-gate.js';
+import { sanitizeForDisplay, sanitizeLines } from './output/sanitize.js';
 
 export interface Output {
   stdout: Writable;
@@ -105,7 +104,8 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     config,
     clock,
     out,
-    prompt: options.prompt ?? inquirerPrompts(),
+    // Every prompt's text, injected or real, reaches the terminal without control characters (names from the database).
+    prompt: displaySafe(options.prompt ?? inquirerPrompts()),
     db: (openOptions) => {
       if (!database) {
         // Said once per run, however often release() makes the database reopen.
@@ -200,6 +200,29 @@ function estimatedBar(stderr: Writable, label: string, expectedMs: number): Prog
   };
 }
 
+type Choice<T> = { name: string; value: T; description?: string };
+const safeChoices = <T>(choices: Array<Choice<T>>): Array<Choice<T>> =>
+  choices.map((c) => ({ ...c, name: sanitizeForDisplay(c.name), ...(c.description === undefined ? {} : { description: sanitizeLines(c.description) }) }));
+
+/**
+ * Prompts whose text reaches the terminal without control characters: questions, defaults, choices and
+ * validation messages carry names and addresses read from the database (on a Devise host, whatever the
+ * application stored), and an escape sequence there would redraw or retitle the agent's terminal.
+ */
+export function displaySafe(p: Prompts): Prompts {
+  return {
+    confirm: (message, def) => p.confirm(sanitizeLines(message), def),
+    input: (message, o) =>
+      p.input(sanitizeLines(message), {
+        ...o,
+        ...(o?.default === undefined ? {} : { default: sanitizeForDisplay(o.default) }),
+        ...(o?.validate ? { validate: async (v: string) => { const r = await o.validate!(v); return r === true ? r : sanitizeLines(r); } } : {}),
+      }),
+    select: (message, choices) => p.select(sanitizeLines(message), safeChoices(choices)),
+    search: (message, source) => p.search(sanitizeLines(message), async (term) => safeChoices(await source(term))),
+  };
+}
+
 /** The real prompts, imported only when a prompt is shown; Ctrl-C becomes exit 130. */
 export function inquirerPrompts(): Prompts {
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -210,7 +233,7 @@ export function inquirerPrompts(): Prompts {
       throw err;
     }
   };
-  return displaySafe({
+  return {
     // Prompts draw on stderr: stdout carries only the command's data (one JSON document under --json).
     confirm: (message, def = false) => wrap(async () => (await import('@inquirer/prompts')).confirm({ message, default: def }, { output: process.stderr })),
     input: (message, o = {}) =>
@@ -222,7 +245,7 @@ export function inquirerPrompts(): Prompts {
     select: (message, choices) => wrap(async () => (await import('@inquirer/prompts')).select({ message, choices }, { output: process.stderr })),
     search: (message, source) =>
       wrap(async () => (await import('@inquirer/prompts')).search({ message, source: (term) => source(term) }, { output: process.stderr })),
-  });
+  };
 }
 
 /**

@@ -5,7 +5,6 @@
  * checked by `validate`) opens it through `use` and frees it again once the typing pauses.
  */
 import type { AppContext, Prompts } from '../context.js';
-import { sanitizeForDisplay, sanitizeLines } from '../output/sanitize.js';
 
 export interface PromptGate {
   /** The command's prompts, each asked with the database freed. */
@@ -53,34 +52,11 @@ export function promptGate(ctx: AppContext, idleMs = 400): PromptGate {
         }
       }
     },
-    prompt: displaySafe({
+    prompt: {
       confirm: (message, def) => ask(() => ctx.prompt.confirm(message, def)),
       input: (message, options) => ask(() => ctx.prompt.input(message, options)),
       select: (message, choices) => ask(() => ctx.prompt.select(message, choices)),
       search: (message, source) => ask(() => ctx.prompt.search(message, source)),
-    }),
-  };
-}
-
-type Choice<T> = { name: string; value: T; description?: string };
-const safeChoices = <T>(choices: Array<Choice<T>>): Array<Choice<T>> =>
-  choices.map((c) => ({ ...c, name: sanitizeForDisplay(c.name), ...(c.description === undefined ? {} : { description: sanitizeLines(c.description) }) }));
-
-/**
- * Prompts whose text reaches the terminal without control characters: questions, defaults, choices and
- * validation messages carry names and addresses read from the database (on a Devise host, whatever the
- * application stored), and an escape sequence there would redraw or retitle the agent's terminal.
- */
-export function displaySafe(p: Prompts): Prompts {
-  return {
-    confirm: (message, def) => p.confirm(sanitizeLines(message), def),
-    input: (message, o) =>
-      p.input(sanitizeLines(message), {
-        ...o,
-        ...(o?.default === undefined ? {} : { default: sanitizeForDisplay(o.default) }),
-        ...(o?.validate ? { validate: async (v: string) => { const r = await o.validate!(v); return r === true ? r : sanitizeLines(r); } } : {}),
-      }),
-    select: (message, choices) => p.select(sanitizeLines(message), safeChoices(choices)),
-    search: (message, source) => p.search(sanitizeLines(message), async (term) => safeChoices(await source(term))),
+    },
   };
 }
