@@ -178,9 +178,7 @@ export function databaseMessage(err: unknown): string | null {
 export async function run(): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0); // the reader (head, less) went away: not an error
-    // A full disk or a closed descriptor: what was asked for did not reach its reader.
-    process.stderr.write(`hmis-admin: cannot write the output (${err.code ?? err.message})\n`);
-    process.exit(1);
+    cannotWrite(err);
   });
   // Nobody reads the messages any more (`2>&1 | head` after head is done): the work and stdout go on,
   // and stdout's own EPIPE ends the run as above. An unhandled 'error' here would be exit 1.
@@ -192,7 +190,12 @@ export async function run(): Promise<void> {
   // Pools and timers of libraries must not hold the process open once the work is done.
   process.stdout.write('', (err) => {
     if (!err || (err as NodeJS.ErrnoException).code === 'EPIPE') process.exit(err ? 0 : code);
-    process.stderr.write(`hmis-admin: cannot write the output (${(err as NodeJS.ErrnoException).code ?? err.message})\n`);
-    process.exit(1);
+    cannotWrite(err);
   });
+}
+
+/** A full disk or a closed descriptor: what was asked for did not reach its reader (exit 1, one line). */
+function cannotWrite(err: NodeJS.ErrnoException): never {
+  process.stderr.write(`hmis-admin: cannot write the output (${err.code ?? err.message})\n`);
+  process.exit(1);
 }

@@ -48,7 +48,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   if (config.databaseSource === 'embedded') return openEmbedded(config, knexFactory, where, options);
 
   // connect_timeout in the URL (or PGCONNECT_TIMEOUT) is honoured; pg itself reads neither.
-  const connectionTimeoutMillis = config.databaseUrl ? databaseTarget(config.databaseUrl, 5000).connectTimeoutMs : databaseTarget('postgres://', 5000).connectTimeoutMs;
+  const connectionTimeoutMillis = databaseTarget(config.databaseUrl ?? 'postgres://', 5000).connectTimeoutMs;
   // pg's type parsers with a fast timestamptz (pg-time.ts).
   const { fastTimeTypes } = await import('./pg-time.js');
   const common = { application_name: 'hmis-admin', connectionTimeoutMillis, types: fastTimeTypes };

@@ -7,6 +7,7 @@ import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts
 import { isoSql, isTextTime, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
+const TIME_LIST = [...TIME_FIELDS];
 
 /** A row an UPDATE … RETURNING gave back: the account's id and what it was before the change. */
 export interface ChangedRow {
@@ -21,11 +22,10 @@ export interface ChangedRow {
  * The parser is loaded only when such a time is there.
  */
 export async function readTextTimes(rows: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
-  const odd = (r: Record<string, unknown>) => isTextTime(r.locked_at) || isTextTime(r.account_expires_at) || isTextTime(r.last_login_at) || isTextTime(r.email_verified_at) || isTextTime(r.created_at) || isTextTime(r.last_failed_login_at);
-  if (!rows.some(odd)) return rows;
+  if (!rows.some((r) => TIME_LIST.some((k) => isTextTime(r[k])))) return rows;
   const { isoFromText } = await import('../../db/pg-time.js');
   for (const r of rows) {
-    for (const k of TIME_FIELDS) {
+    for (const k of TIME_LIST) {
       const v = r[k];
       if (isTextTime(v)) r[k] = isoFromText(v);
     }
