@@ -36,8 +36,11 @@ async function buildOnce() {
       execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/bundle.mjs', import.meta.url))], { stdio: ['ignore', 'inherit', 'pipe'] });
       return;
     } catch (err) {
-      const why = String(err.stderr ?? err.message).trim().split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown error';
+      // Node ends a crash with its version line: the error is the last line that names one.
+      const lines = String(err.stderr ?? err.message).split('\n').map((l) => l.trim()).filter(Boolean);
+      const why = lines.filter((l) => /error/i.test(l)).at(-1) ?? lines.at(-1) ?? 'unknown error';
       process.stderr.write(`hmis-admin: building the tool failed (${why}); run \`npm run build\` in the checkout to see why\n`);
+      fs.rmSync(buildLock, { recursive: true, force: true }); // process.exit runs no finally
       process.exit(1);
     } finally {
       fs.rmSync(buildLock, { recursive: true, force: true });
