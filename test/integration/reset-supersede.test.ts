@@ -31,8 +31,12 @@ describe('reset send while the relay defers the person', () => {
     const runs = await Promise.all(Array.from({ length: 8 }, () => run(['reset', 'send', 'alice', '--json'])));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     const outcomes = runs.map((r) => r.json().results[0].outcome as string);
-    expect(outcomes.filter((o) => o === 'queued'), outcomes.join(',')).toHaveLength(1);
-    expect(outcomes.filter((o) => o === 'superseded')).toHaveLength(7);
+    // Each run says what was true when it answered: one that finished before a later send started says
+    // `queued`, and that later send then cancels its row. So at least the newest says queued, every other
+    // says queued or superseded, and what holds after all of them is the outbox below: one pending, the newest.
+    // (Expecting exactly one `queued` failed on a loaded server when a send finished before another began.)
+    expect(outcomes.every((o) => o === 'queued' || o === 'superseded'), outcomes.join(',')).toBe(true);
+    expect(outcomes.filter((o) => o === 'queued').length, outcomes.join(',')).toBeGreaterThanOrEqual(1);
     const rows = await db.knex('mail_outbox').where('kind', 'reset').orderBy('id').select('id', 'status');
     const pending = rows.filter((r) => r.status === 'pending');
     expect(pending.map((r) => Number(r.id))).toEqual([Number(rows.at(-1)!.id)]);
