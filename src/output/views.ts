@@ -1,5 +1,5 @@
 /** How each kind of result looks: table columns and the JSON record of CONTRACT.md. */
-import type { AccountRow } from '../services/accounts/accounts.js';
+import type { ListedAccount } from '../services/accounts/accounts.js';
 import { accountJson, fullName } from '../services/accounts/accounts.js';
 import type { AuditRow } from '../services/accounts/audit.js';
 import { auditJson } from '../services/accounts/audit.js';
@@ -13,16 +13,16 @@ const statusColour = (text: string) => (text.startsWith('locked') || text === 'e
  * An account's state in the words the filters take: `locked (failed_logins)` is what `locked --reason`
  * and `unlock --all --reason` accept.
  */
-export function accountStatus(row: AccountRow, now: Date): string {
+export function accountStatus(row: ListedAccount, now: Date): string {
   if (row.locked_at) return `locked (${row.lock_reason ?? 'unknown reason'})`;
   if (row.account_expires_at && Date.parse(row.account_expires_at) <= now.getTime()) return 'expired';
   return 'active';
 }
 
 /** `users list`: ids, usernames and states are never cut; on a narrow terminal names and addresses give way. */
-export function accountsView(ctx: { clock: () => Date }): ListView<AccountRow> {
+export function accountsView(ctx: { clock: () => Date }): ListView<ListedAccount> {
   const now = ctx.clock();
-  const columns: Column<AccountRow>[] = [
+  const columns: Column<ListedAccount>[] = [
     { header: 'ID', value: (r) => r.id },
     { header: 'USERNAME', value: (r) => r.username },
     { header: 'NAME', value: (r) => fullName(r), shrink: 10 },
@@ -33,8 +33,8 @@ export function accountsView(ctx: { clock: () => Date }): ListView<AccountRow> {
 }
 
 /** `locked`: why and since when. */
-export function lockedView(): ListView<AccountRow> {
-  const columns: Column<AccountRow>[] = [
+export function lockedView(): ListView<ListedAccount> {
+  const columns: Column<ListedAccount>[] = [
     { header: 'ID', value: (r) => r.id },
     { header: 'USERNAME', value: (r) => r.username },
     // Six-digit ids and long usernames still leave a row within 80 columns (they are never cut).

@@ -1,14 +1,15 @@
 /**
- * Account times are formatted by the database (isoSql) and printed as they come, the rare ones it leaves as
- * text read as pg reads them (readTextTimes): exactly what the tool printed when it read them as Dates (iso()
- * of the driver's value: pg-types on a server, PGlite's own parser embedded). Both databases, in any session
- * time zone.
+ * Account times are selected as the database's text of their UTC wall time (utcTextSql) and made ISO strings
+ * by moving characters (normaliseRows), the rare ones read as pg reads them; under a DateStyle other than ISO
+ * they are selected again formatted by the database (isoSql, readTextTimes). Either way exactly what the tool
+ * printed when it read them as Dates (iso() of the driver's value: pg-types on a server, PGlite's own parser
+ * embedded). Both databases, in any session time zone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, onServer, type TestDb } from '../helpers/db.js';
 import { iso } from '../../src/output/format.js';
-import { isoSql, normaliseAccount } from '../../src/store/sql/mapping.js';
-import { readTextTimes } from '../../src/store/sql/reader.js';
+import { isoSql, normaliseAccount, utcTextSql } from '../../src/store/sql/mapping.js';
+import { normaliseRows, readTextTimes } from '../../src/store/sql/reader.js';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -53,6 +54,13 @@ async function compare(zone: string) {
       expect([v, zone, iso(got)]).toEqual([v, zone, iso(row.driver as Date)]);
       // What a listing prints is that string as it is, with no Date made for it.
       if (got !== null && got.endsWith('Z')) expect([v, got]).toEqual([v, iso(row.driver as Date)]);
+      // The way accounts are read: UTC text, made ISO by moving characters (or read as above when rare).
+      const fast = ((await trx.raw(`select ${utcTextSql(lit)} as locked_at`)) as { rows: Array<Record<string, unknown>> }).rows;
+      const exact = async () => ((await trx.raw(`select ${isoSql(lit)} as locked_at`)) as { rows: unknown[] }).rows;
+      const [read] = await normaliseRows(fast, normaliseAccount, exact);
+      expect([v, zone, iso(read!.locked_at)]).toEqual([v, zone, iso(row.driver as Date)]);
+      // The same string whenever a Date holds the time (past year 275760 each path keeps its own text, printed as null).
+      if (got !== null && got.endsWith('Z')) expect([v, read!.locked_at]).toEqual([v, got]);
     }
   });
 }
@@ -65,6 +73,25 @@ describe('account times', () => {
   it('in another session time zone too', async () => {
     await compare('America/St_Johns');
     await compare('Asia/Kathmandu');
+  });
+
+  it('under a DateStyle other than ISO, the rows are read again with the database formatting the times', async () => {
+    await db.knex.transaction(async (trx) => {
+      await trx.raw(`set local datestyle = 'SQL, DMY'`);
+      for (const v of TIMES.filter((t) => !t.includes('infinity') && !t.startsWith('0100'))) {
+        const lit = `'${v}'::timestamptz`;
+        const driver = ((await trx.raw(`select to_char(${lit} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as iso`)) as { rows: Array<{ iso: string }> }).rows[0]!.iso;
+        const fast = ((await trx.raw(`select ${utcTextSql(lit)} as locked_at`)) as { rows: Array<Record<string, unknown>> }).rows;
+        expect(String(fast[0]!.locked_at)).toMatch(/^\d\d\/\d\d\/\d{4} /); // not the ISO layout
+        let again = 0;
+        const exact = async () => {
+          again++;
+          return ((await trx.raw(`select ${isoSql(lit)} as locked_at`)) as { rows: unknown[] }).rows;
+        };
+        const [read] = await normaliseRows(fast, normaliseAccount, exact);
+        expect([v, read!.locked_at, again]).toEqual([v, driver, 1]);
+      }
+    });
   });
 
   it('an absent time stays null', async () => {

@@ -2,9 +2,9 @@
 import { NotFoundError, UsageError } from '../../errors.js';
 import { iso } from '../../output/format.js';
 import { describeUserRef, parseUserRef, quote } from '../../parse.js';
-import type { AccountFilter, AccountOrder, AccountRow, AccountStore } from '../../store/types.js';
+import type { AccountFilter, AccountOrder, AccountRow, AccountStore, ListedAccount } from '../../store/types.js';
 
-export type { AccountRow } from '../../store/types.js';
+export type { AccountRow, ListedAccount } from '../../store/types.js';
 
 /** Find the account a `<user>` argument names, or throw NotFoundError (exit 3). */
 export async function resolveUser(store: AccountStore, value: string): Promise<AccountRow> {
@@ -40,7 +40,7 @@ export async function resolveAgency(store: AccountStore, name: string): Promise<
 }
 
 /** The account JSON of CONTRACT.md. */
-export function accountJson(row: AccountRow): Record<string, unknown> {
+export function accountJson(row: ListedAccount): Record<string, unknown> {
   return {
     id: row.id,
     username: row.username,
@@ -65,7 +65,7 @@ export function fullName(row: Pick<AccountRow, 'first_name' | 'last_name'>): str
 }
 
 /** A short status word for tables: why it is locked, or whether it is expired. */
-export function statusText(row: AccountRow, now: Date): string {
+export function statusText(row: ListedAccount, now: Date): string {
   if (row.locked_at) {
     if (row.lock_reason === 'failed_logins') return `locked: ${row.failed_login_attempts} fails`;
     if (row.lock_reason === 'agreement_expired') return 'locked: agreement';
@@ -84,10 +84,10 @@ export interface ListOptions {
 
 /** Accounts matching a filter, a page at a time (output renders a whole page per step). */
 export interface AccountPages {
-  pages: AsyncGenerator<AccountRow[]>;
+  pages: AsyncGenerator<ListedAccount[]>;
 }
 
 /** Stream accounts matching a filter. */
 export function listAccounts(store: AccountStore, options: ListOptions): AccountPages {
-  return { pages: store.pages(options.filter, options.order ?? 'id', options.limit ?? Infinity) };
+  return { pages: store.listPages(options.filter, options.order ?? 'id', options.limit ?? Infinity) };
 }

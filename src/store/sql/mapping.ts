@@ -4,7 +4,7 @@
  * a custom table would be a third. Reading (filters, keyset paging, lookups, aggregates) is written once
  * against a mapping in reader.ts.
  */
-import type { AccountRow, Instant } from '../types.js';
+import type { AccountRow, Instant, ListedAccount } from '../types.js';
 
 export type Field = keyof AccountRow;
 
@@ -32,12 +32,20 @@ export function ts(now: Date): string {
 }
 
 /**
- * A timestamptz expression selected as the ISO string `Date#toISOString` writes (`2026-11-20T10:00:00.000Z`),
- * formatted by the database: a listing of 8,000 accounts then builds no Date and no string for its 40,000
- * times. to_char's MS truncates to the millisecond, as postgres-date (pg) and V8's Date (PGlite) did. Only
- * years 1-9999 are written so (kept short: the embedded database takes milliseconds to parse a longer
- * statement); any other time (infinity, BC, year 10000 on) comes as the database's text, which the reader
- * reads as pg did (readTextTimes in reader.ts).
+ * A timestamptz expression selected as the database's text of its UTC wall time (`2026-11-20 10:00:00.123456`):
+ * the cheapest form the server writes (formatting it with to_char cost a listing of 8,000 accounts half its
+ * server time) and one the reader turns into the ISO string `Date#toISOString` writes by moving characters
+ * (isoFromUtcText), so no Date is built for a time that is only printed.
+ */
+export function utcTextSql(expr: string): string {
+  return `((${expr})::timestamptz at time zone 'UTC')::text`;
+}
+
+/**
+ * The same time formatted by the database as the ISO string: the exact form, read when the session's DateStyle
+ * is not ISO (utcTextSql's text is then in another layout). to_char's MS truncates to the millisecond, as
+ * postgres-date (pg) and V8's Date (PGlite) did. Only years 1-9999 are written so; any other time (infinity,
+ * BC, year 10000 on) comes as the database's text, which the reader reads as pg did (readTextTimes in reader.ts).
  */
 export function isoSql(expr: string): string {
   const t = `(${expr})::timestamptz`;
@@ -49,10 +57,59 @@ export function isTextTime(v: unknown): v is string {
   return typeof v === 'string' && v.charCodeAt(v.length - 1) !== 90;
 }
 
-/** A time as the reader selects it (isoSql): the string as it came (a PGlite Date, should one come, as its ISO string). */
-function instant(v: unknown): Instant | null {
+/**
+ * utcTextSql's text (DateStyle ISO: `YYYY-MM-DD HH:MM:SS` and up to six fraction digits) as toISOString writes
+ * the same instant: the fraction cut to milliseconds (truncated, as postgres-date and to_char's MS), `Z` for
+ * UTC. 'slow' for the rare text of a time outside years 1–9999 (infinity, BC, year 10000 on: utcTextAsZoned
+ * gives it to pg's parser), undefined for text in no ISO layout (the session's DateStyle is another).
+ * Written with one String.fromCharCode: slices joined by a template make a rope V8 flattens again when the
+ * string is printed, which for 48,000 times doubled the time spent on them (garbage included).
+ */
+export function isoFromUtcText(s: string): Instant | 'slow' | undefined {
+  const n = s.length;
+  if (n === 19 || (n >= 21 && n <= 26 && s.charCodeAt(19) === 46)) {
+    const y1 = s.charCodeAt(0), y2 = s.charCodeAt(1), y3 = s.charCodeAt(2), y4 = s.charCodeAt(3);
+    const m1 = s.charCodeAt(5), m2 = s.charCodeAt(6), d1 = s.charCodeAt(8), d2 = s.charCodeAt(9);
+    const h1 = s.charCodeAt(11), h2 = s.charCodeAt(12), i1 = s.charCodeAt(14), i2 = s.charCodeAt(15);
+    const s1 = s.charCodeAt(17), s2 = s.charCodeAt(18);
+    // A missing fraction digit is 0.
+    const f1 = n > 20 ? s.charCodeAt(20) : 48, f2 = n > 21 ? s.charCodeAt(21) : 48, f3 = n > 22 ? s.charCodeAt(22) : 48;
+    let ok = s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58;
+    ok &&= digit(y1) && digit(y2) && digit(y3) && digit(y4) && digit(m1) && digit(m2) && digit(d1) && digit(d2);
+    ok &&= digit(h1) && digit(h2) && digit(i1) && digit(i2) && digit(s1) && digit(s2) && digit(f1) && digit(f2) && digit(f3);
+    for (let i = 23; ok && i < n; i++) ok = digit(s.charCodeAt(i));
+    // prettier-ignore
+    return ok ? String.fromCharCode(y1, y2, y3, y4, 45, m1, m2, 45, d1, d2, 84, h1, h2, 58, i1, i2, 58, s1, s2, 46, f1, f2, f3, 90) : undefined;
+  }
+  return s === 'infinity' || s === '-infinity' || / BC$/.test(s) || /^\d{5,}-/.test(s) ? 'slow' : undefined;
+}
+
+/** Whether a character code is an ASCII digit. */
+function digit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** A rare utcTextSql text (isoFromUtcText said 'slow') as PostgreSQL writes the timestamptz in UTC, for pg's parser. */
+export function utcTextAsZoned(s: string): string {
+  if (s === 'infinity' || s === '-infinity') return s;
+  return s.endsWith(' BC') ? `${s.slice(0, -3)}+00 BC` : `${s}+00`;
+}
+
+/** A time already read (an ISO string, or text no Date holds): the string as it came (a PGlite Date, should one come, as its ISO string). */
+function readInstant(v: unknown): Instant | null {
   if (v === null || v === undefined || typeof v === 'string') return v ?? null;
   return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : String(v);
+}
+
+/** Thrown by a normaliser reading utcTextSql's text when a time needs more than moving its characters (reader.ts normaliseRows). */
+export const RARE_TIME = Object.freeze({ rareTime: true });
+
+/** A time as utcTextSql selects it, as its ISO string; RARE_TIME when it is not in the plain layout. */
+function utcInstant(v: unknown): Instant | null {
+  if (typeof v !== 'string') return readInstant(v);
+  const iso = isoFromUtcText(v);
+  if (iso === undefined || iso === 'slow') throw RARE_TIME;
+  return iso;
 }
 
 /**
@@ -60,8 +117,9 @@ function instant(v: unknown): Instant | null {
  * every field in one order (no query-only columns such as a sort key), so the code that reads rows sees
  * one hidden class. Timestamps are ISO strings whichever database gave them.
  */
-export function normaliseAccount(row: Record<string, unknown>): AccountRow {
+export function normaliseAccount(row: Record<string, unknown>, utc = false): AccountRow {
   const r = row as unknown as Record<keyof AccountRow, unknown> & AccountRow;
+  const instant = utc ? utcInstant : readInstant;
   return {
     id: Number(r.id),
     username: r.username,
@@ -82,5 +140,26 @@ export function normaliseAccount(row: Record<string, unknown>): AccountRow {
     last_login_at: instant(r.last_login_at),
     created_at: instant(r.created_at),
     invitation_pending: r.invitation_pending,
+  };
+}
+
+/** A listing's row, the values of LISTED_FIELDS in their order (rowMode 'array'), in one shape, as normaliseAccount makes a whole one. */
+export function normaliseListed(r: unknown[], utc = false): ListedAccount {
+  const instant = utc ? utcInstant : readInstant;
+  return {
+    id: Number(r[0]),
+    username: r[1] as string,
+    first_name: (r[2] ?? '') as string,
+    last_name: (r[3] ?? '') as string,
+    email: r[4] as string | null,
+    email_verified_at: instant(r[5]),
+    pending_email: r[6] as string | null,
+    phone: r[7] as string | null,
+    agency: r[8] as string | null,
+    locked_at: instant(r[9]),
+    lock_reason: r[10] as ListedAccount['lock_reason'],
+    failed_login_attempts: Number(r[11] ?? 0),
+    account_expires_at: instant(r[12]),
+    last_login_at: instant(r[13]),
   };
 }

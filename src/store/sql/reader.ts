@@ -3,11 +3,14 @@
  * with flat memory), lookups and the aggregates of `email check` and `report compliance`.
  */
 import type { Knex } from 'knex';
-import type { AccountFilter, AccountOrder, AccountRow, Changed, ComplianceCounts, LockReason, Tx } from '../types.js';
-import { isoSql, isTextTime, normaliseAccount, TIME_FIELDS, ts, type Field, type SqlMapping } from './mapping.js';
+import { LISTED_FIELDS, type AccountFilter, type AccountOrder, type AccountRow, type Changed, type ComplianceCounts, type ListedAccount, type LockReason, type Tx } from '../types.js';
+import { isoFromUtcText, isoSql, isTextTime, normaliseAccount, normaliseListed, RARE_TIME, TIME_FIELDS, ts, utcTextAsZoned, utcTextSql, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
-const TIME_LIST = [...TIME_FIELDS];
+const TIME_LIST: ReadonlyArray<string | number> = [...TIME_FIELDS];
+
+/** A row as the driver gives it: an object by column name, or (a listing's, rowMode 'array') the values in select order. */
+type RawRow = Record<string | number, unknown>;
 
 /** A row an UPDATE … RETURNING gave back: the account's id and what it was before the change. */
 export interface ChangedRow {
@@ -21,16 +24,60 @@ export interface ChangedRow {
  * as pg's own parser reads it, into the ISO string, or kept as text where no Date holds it (iso() shows null).
  * The parser is loaded only when such a time is there.
  */
-export async function readTextTimes(rows: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
-  if (!rows.some((r) => TIME_LIST.some((k) => isTextTime(r[k])))) return rows;
+export async function readTextTimes(rows: RawRow[], times: ReadonlyArray<string | number> = TIME_LIST): Promise<RawRow[]> {
+  if (!rows.some((r) => times.some((k) => isTextTime(r[k])))) return rows;
   const { isoFromText } = await import('../../db/pg-time.js');
   for (const r of rows) {
-    for (const k of TIME_LIST) {
+    for (const k of times) {
       const v = r[k];
       if (isTextTime(v)) r[k] = isoFromText(v);
     }
   }
   return rows;
+}
+
+/**
+ * Raw account rows whose times came as utcTextSql's text, with every time made the ISO string (in place), the
+ * rare ones through pg's parser as readTextTimes reads them; false (rows untouched in part) when a time is in no
+ * ISO layout: the session's DateStyle is not ISO, and the rows must be read again with isoSql.
+ */
+export async function readUtcTimes(rows: RawRow[], times: ReadonlyArray<string | number> = TIME_LIST): Promise<boolean> {
+  let rare: Array<[RawRow, string | number]> | undefined;
+  for (const r of rows) {
+    for (const k of times) {
+      const v = r[k];
+      if (typeof v !== 'string') continue; // absent, null, or a Date should a driver give one (normaliseAccount reads it)
+      const iso = isoFromUtcText(v);
+      if (iso === undefined) return false;
+      if (iso === 'slow') (rare ??= []).push([r, k]);
+      else r[k] = iso;
+    }
+  }
+  if (rare) {
+    const { isoFromText } = await import('../../db/pg-time.js');
+    for (const [r, k] of rare) r[k] = isoFromText(utcTextAsZoned(r[k] as string));
+  }
+  return true;
+}
+
+/** Makes one shape of a raw row: `utc`, its times are utcTextSql's text (else already ISO strings or null). */
+// `any`: an object row or an array row, as the reader selected it (normaliseAccount, normaliseListed).
+export type Normalise<T> = (row: any, utc: boolean) => T;
+
+/**
+ * Raw rows of a query() (times as UTC text) as `normalise` makes them. Usually in one pass that moves each
+ * time's characters into its ISO string; when a time is not that plain (infinity, BC, year 10000 on) the
+ * times are read first (readUtcTimes), and when one is in no ISO layout at all (the session's DateStyle is not
+ * ISO) the rows are selected again by `exact` with the database formatting every time (isoSql).
+ */
+export async function normaliseRows<T>(raw: RawRow[], normalise: Normalise<T>, exact: () => PromiseLike<unknown>, times = TIME_LIST): Promise<T[]> {
+  try {
+    return raw.map((r) => normalise(r, true));
+  } catch (err) {
+    if (err !== RARE_TIME) throw err;
+  }
+  if (await readUtcTimes(raw, times)) return raw.map((r) => normalise(r, false));
+  return (await readTextTimes((await exact()) as RawRow[], times)).map((r) => normalise(r, false));
 }
 
 export class SqlReader {
@@ -40,13 +87,18 @@ export class SqlReader {
     readonly clock: () => Date,
   ) {}
 
-  /** SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come as ISO strings (isoSql). */
-  query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock()): Knex.QueryBuilder {
+  /**
+   * SELECT every field FROM the mapping, with the filter applied; `db` may be a transaction. Times come as the
+   * UTC text readUtcTimes reads, or, `exact`, as ISO strings formatted by the database (isoSql, readTextTimes).
+   * `fields`: only these (a listing's).
+   */
+  query(filter: AccountFilter = {}, db: Knex | Knex.Transaction = this.knex, now: Date = this.clock(), exact = false, fields?: readonly Field[]): Knex.QueryBuilder {
     const f = this.map.fields(now);
+    const time = exact ? isoSql : utcTextSql;
     const q = db
       .queryBuilder()
       .from(db.raw(this.map.from))
-      .select(Object.entries(f).map(([k, e]) => db.raw(`${TIME_FIELDS.has(k as Field) ? isoSql(e) : e} as "${k}"`)));
+      .select((fields ?? (Object.keys(f) as Field[])).map((k) => db.raw(`${TIME_FIELDS.has(k) ? time(f[k]) : f[k]} as "${k}"`)));
     for (const cond of this.map.exists) q.whereRaw(cond);
     this.apply(q, filter, f, now);
     return q;
@@ -79,14 +131,37 @@ export class SqlReader {
    * round trip the client waits for: 8,000 locked accounts are two queries, not four), and the next page
    * is asked for as soon as a page arrives, so the database works while this one is shown.
    */
-  async *pages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow[]> {
+  pages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity, pageSize = 1000): AsyncGenerator<AccountRow[]> {
+    return this.pagesOf(normaliseAccount, undefined, filter, order, limit, pageSize);
+  }
+
+  /**
+   * The same pages with only the fields a listing shows, each row as the driver's array of values (no object
+   * per row to build and collect): a quarter fewer values to parse and keep, and a listing of 8,000 ~5% faster.
+   */
+  listPages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity): AsyncGenerator<ListedAccount[]> {
+    return this.pagesOf(normaliseListed, LISTED_FIELDS, filter, order, limit, 1000);
+  }
+
+  private async *pagesOf<T>(
+    normalise: Normalise<T>,
+    /** Only these, as arrays in this order (then the sort key after them); undefined: every field, as objects. */
+    fields: readonly Field[] | undefined,
+    filter: AccountFilter,
+    order: AccountOrder,
+    limit: number,
+    pageSize: number,
+  ): AsyncGenerator<T[]> {
     const now = this.clock();
     const f = this.map.fields(now);
     const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
     const dir = order === 'locked' ? 'desc' : 'asc';
     const op = dir === 'asc' ? '>' : '<';
-    const fetch = (want: number, after?: { key: string | undefined; id: number }) => {
-      const q = this.query(filter, this.knex, now).limit(want);
+    const times = fields ? fields.flatMap((k, i) => (TIME_FIELDS.has(k) ? [i] : [])) : TIME_LIST;
+    const keyOf = (r: RawRow) => ({ key: r[fields ? fields.length : 'sort_key'] as string | undefined, id: Number(r[fields ? fields.indexOf('id') : 'id']) });
+    const build = (want: number, after: { key: string | undefined; id: number } | undefined, exact: boolean) => {
+      const q = this.query(filter, this.knex, now, exact, fields).limit(want);
+      if (fields) q.options({ rowMode: 'array' });
       if (key) {
         // The key travels as text: a JS Date would drop the microseconds and skip rows at a page edge.
         // Not when the filter already says so (locked accounts by lock time): the condition twice makes the planner
@@ -100,24 +175,28 @@ export class SqlReader {
         if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
         q.orderByRaw(`${f.id} asc`);
       }
-      const rows = q.then((r) => readTextTimes(r as Array<Record<string, unknown>>));
+      return q;
+    };
+    const fetch = (want: number, after?: { key: string | undefined; id: number }) => {
+      const rows = build(want, after, false).then((r) => r as RawRow[]);
       rows.catch(() => undefined); // read ahead and never awaited when the reader stops early: not an unhandled rejection
-      return { want, rows };
+      return { want, after, rows };
     };
     let size = Math.min(pageSize, limit);
     let next: ReturnType<typeof fetch> | undefined = fetch(size);
     let yielded = 0;
     while (next) {
-      const { want, rows: pending } = next;
+      const { want, after, rows: pending } = next;
       const rows = await pending;
       yielded += rows.length;
       next = undefined;
       const last = rows[rows.length - 1];
       if (rows.length === want && yielded < limit) {
         size = Math.min(pageSize * 8, limit - yielded);
-        next = fetch(size, { key: last!.sort_key as string | undefined, id: Number(last!.id) });
+        next = fetch(size, keyOf(last!));
       }
-      if (rows.length) yield rows.map(normaliseAccount);
+      // Made into rows after the next page is asked for: the database works on it meanwhile.
+      if (rows.length) yield await normaliseRows(rows, normalise, () => build(want, after, true), times);
     }
   }
 
@@ -134,27 +213,28 @@ export class SqlReader {
     return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
   }
 
-  /** The accounts a query() selects, as AccountRows. */
-  protected async accounts(q: Knex.QueryBuilder): Promise<AccountRow[]> {
-    return (await readTextTimes((await q) as Array<Record<string, unknown>>)).map(normaliseAccount);
+  /** The accounts a query() selects, as AccountRows: `build` makes the query from query(…, exact). */
+  protected async accounts(build: (exact: boolean) => Knex.QueryBuilder): Promise<AccountRow[]> {
+    return normaliseRows((await build(false)) as RawRow[], normaliseAccount, () => build(true));
   }
 
   async findById(id: number, db: Knex | Knex.Transaction = this.knex): Promise<AccountRow | undefined> {
     // Compared as bigint (an int4 primary key still uses its index): an id beyond an integer column's range
     // is simply not found, never an "out of range" error with SQL in it.
     if (!Number.isSafeInteger(id) || id < 1) return undefined;
-    return (await this.accounts(this.query({}, db).whereRaw(`${this.map.fields(this.clock()).id} = ?::bigint`, [id]).limit(1)))[0];
+    const now = this.clock();
+    return (await this.accounts((exact) => this.query({}, db, now, exact).whereRaw(`${this.map.fields(now).id} = ?::bigint`, [id]).limit(1)))[0];
   }
 
   async findByLogin(login: string): Promise<AccountRow | undefined> {
     const f = this.map.fields(this.clock());
-    return (await this.accounts(this.query().whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
+    return (await this.accounts((exact) => this.query({}, this.knex, undefined, exact).whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
   }
 
   async findByEmail(email: string, max = 10): Promise<AccountRow[]> {
     const f = this.map.fields(this.clock());
     // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
-    return (await this.accounts(this.query().whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
+    return (await this.accounts((exact) => this.query({}, this.knex, undefined, exact).whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
   }
 
   async usernames(ids: number[]): Promise<Map<number, string>> {
@@ -261,7 +341,7 @@ export class SqlReader {
   protected async changed(tx: Tx, rows: ChangedRow[]): Promise<Changed[]> {
     if (!rows.length) return [];
     const ids = rows.map((r) => Number(r.id));
-    const current = await this.accounts(this.query({ ids }, tx));
+    const current = await this.accounts((exact) => this.query({ ids }, tx, undefined, exact));
     const byId = new Map(current.map((r) => [r.id, r]));
     return rows
       .filter((r) => byId.has(Number(r.id)))
