@@ -43,6 +43,22 @@ const command = commandOf(process.argv.slice(2));
 // served locked as well as its own (db: 96.5 vs 96.3 ms CPU), so each library piece has one.
 const cacheName = (piece) => `${piece}-${PIECES[piece]}-${piece === 'app' ? command : 'all'}-${process.version}-${process.arch}.cache`;
 
+const requireBuiltin = createRequire(import.meta.url);
+
+/**
+ * A Node built-in required on first use (scripts/bundle.mjs LAZY_BUILTINS): reading a property of it or
+ * calling it loads the module.
+ */
+function lazyBuiltin(name) {
+  let mod;
+  const get = () => (mod ??= requireBuiltin(name));
+  return new Proxy(() => undefined, {
+    apply: (_, self, args) => Reflect.apply(get(), self, args),
+    get: (_, key) => get()[key],
+    has: (_, key) => key in get(),
+  });
+}
+
 /** A piece's exports: its code runs once, as a CommonJS module whose `require` resolves from the bundle's folder. */
 function load(piece) {
   if (loaded.has(piece)) return loaded.get(piece);
@@ -52,7 +68,7 @@ function load(piece) {
     cachedData = readCache(join(dir, cacheName(piece)));
     if (cachedData) break;
   }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __hmisUrl, __hmisPiece, __hmisImport) {${readFileSync(file, 'utf8')}\n})`, {
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __hmisUrl, __hmisPiece, __hmisImport, __hmisLazy) {${readFileSync(file, 'utf8')}\n})`, {
     filename: file,
     cachedData,
   });
@@ -64,7 +80,7 @@ function load(piece) {
   const module = { exports: {} };
   loaded.set(piece, module.exports);
   // ES modules outside the bundle (PGlite, knex-pglite) are imported from here: resolved from the bundle's folder.
-  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, here, pathToFileURL(file).href, load, (s) => import(s));
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, here, pathToFileURL(file).href, load, (s) => import(s), lazyBuiltin);
   loaded.set(piece, module.exports);
   return module.exports;
 }

@@ -60,7 +60,29 @@ const LIBRARY_EDITS = [
       ['    dns.lookup(this.host, function (err, address) {', "    require('dns').lookup(this.host, function (err, address) {"],
     ],
   },
+  {
+    // pg's SCRAM and MD5 helpers reach into Node's Web Crypto when the module loads (which loads all of crypto,
+    // ~10 ms a run); a server with trust or a socket's peer authentication never needs them. Reached on first use.
+    file: /[\\/]pg[\\/]lib[\\/]crypto[\\/]utils\.js$/,
+    why: 'Web Crypto on first use',
+    edits: [
+      ['const webCrypto = nodeCrypto.webcrypto || globalThis.crypto', 'const webCrypto = { getRandomValues: (a) => (nodeCrypto.webcrypto || globalThis.crypto).getRandomValues(a) }'],
+      [
+        'const subtleCrypto = webCrypto.subtle',
+        'const subtleCrypto = new Proxy({}, { get: (_, k) => { const s = (nodeCrypto.webcrypto || globalThis.crypto).subtle; return s[k].bind(s) } })',
+      ],
+    ],
+  },
 ];
+
+/**
+ * Node built-ins the bundle takes on first use, not when a piece loads: `require("node:crypto")` becomes
+ * `__hmisLazy("node:crypto")`, the loader's stand-in that requires the module when a property of it is read
+ * or it is called. Every use in the pieces is `x.name(...)` or `x(...)` (checked below: a build that destructures
+ * one of these, or wraps it in __toESM, fails). crypto and assert cost ~10 ms each; `locked` needs neither.
+ */
+const LAZY_BUILTINS = /require\("((?:node:)?(?:crypto|assert|fs\/promises))"\)/g;
+const LAZY_PIECES = ['app', 'db'];
 
 const common = {
   absWorkingDir: root,
@@ -160,6 +182,13 @@ for (const [piece, pending] of Object.entries(builds)) {
   const found = [...text.matchAll(/(?<![\w$.])import\(/g)].map((m) => text.slice(m.index, m.index + 60));
   if (found.length !== IMPORTS[piece].length || found.some((f, i) => !f.startsWith(IMPORTS[piece][i]))) throw new Error(`${piece}: dynamic imports ${JSON.stringify(found)}, expected ${JSON.stringify(IMPORTS[piece])}: review IMPORTS in scripts/bundle.mjs`);
   text = text.replace(/(?<![\w$.])import\(/g, '__hmisImport(');
+  if (LAZY_PIECES.includes(piece)) {
+    for (const m of text.matchAll(LAZY_BUILTINS)) {
+      // Only `<name>=require(...)` (esbuild's named imports, a library's `var x = require(...)`): a value read once and used later.
+      if (!/[\w$]=$/.test(text.slice(m.index - 2, m.index))) throw new Error(`${piece}: ${text.slice(m.index - 40, m.index + 40)}: a lazy built-in used otherwise; review LAZY_BUILTINS in scripts/bundle.mjs`);
+    }
+    text = text.replace(LAZY_BUILTINS, '__hmisLazy("$1")');
+  }
   writeFileSync(`${outdir}/${piece}.js`, text);
   hashes[piece] = createHash('sha256').update(text).digest('hex').slice(0, 16);
   meta[`${piece}.js`] = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('piece:')); // the stubs that ask the loader for a piece
