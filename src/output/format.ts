@@ -12,10 +12,12 @@ export function iso(value: Date | string | null | undefined): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** A short UTC date-time for tables: 2026-11-20 10:00. */
+/** A short UTC date-time for tables: 2026-11-20 10:00 (a year past 9999 or before 0: +012345-06-07 08:09). */
 export function shortTime(value: Date | string | null | undefined): string {
   const s = iso(value);
-  return s ? `${s.slice(0, 10)} ${s.slice(11, 16)}` : '';
+  if (!s) return '';
+  const t = s.indexOf('T');
+  return `${s.slice(0, t)} ${s.slice(t + 1, t + 6)}`;
 }
 
 /** A time for people, in messages and documents: `2026-11-28 16:24 UTC` (JSON and CSV keep ISO 8601). */
@@ -31,7 +33,8 @@ export function count(n: number, noun: string, plural = `${noun}s`): string {
 
 /** A UTC calendar date for tables: 2026-11-20. */
 export function shortDate(value: Date | string | null | undefined): string {
-  return iso(value)?.slice(0, 10) ?? '';
+  const s = iso(value);
+  return s ? s.slice(0, s.indexOf('T')) : '';
 }
 
 /** Any value as safe single-line display text. */

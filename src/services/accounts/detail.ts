@@ -60,7 +60,7 @@ export function agreementJson(row: AgreementRow | undefined, account: AccountRow
 export function tokenState(t: { used_at: Date | null; revoked_at: Date | null; expires_at: Date }, now: Date): string {
   if (t.used_at) return 'used';
   if (t.revoked_at) return 'revoked';
-  if (t.expires_at.getTime() <= now.getTime()) return 'expired';
+  if (Number(t.expires_at) <= now.getTime()) return 'expired';
   return 'valid';
 }
 

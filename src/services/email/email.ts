@@ -331,5 +331,5 @@ async function confirmOnce(db: Knex, hash: string, now: Date): Promise<ConfirmRe
   if (t.used_at) return { ok: false, reason: 'used' };
   if (t.revoked_at) return { ok: false, reason: 'revoked' };
   if (t.email !== t.current) return { ok: false, reason: 'email_changed' };
-  return { ok: false, reason: t.expires_at.getTime() <= now.getTime() ? 'expired' : 'used' };
+  return { ok: false, reason: Number(t.expires_at) <= now.getTime() ? 'expired' : 'used' };
 }

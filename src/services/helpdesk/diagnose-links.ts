@@ -117,7 +117,7 @@ export async function recentResetCheck(db: Knex, user: AccountRow, u: string, en
     const why = sanitizeForDisplay(token.revoked_reason ?? 'no reason recorded');
     return { id: 'recent_resets', status: 'warn', message: `${n}; ${delivered}, but its link was revoked (${why}); send a new one`, fix: `hmis-admin reset send ${u}` };
   }
-  if (token.expires_at.getTime() <= env.now.getTime()) {
+  if (Number(token.expires_at) <= env.now.getTime()) {
     return {
       id: 'recent_resets', status: 'warn', fix: `hmis-admin reset send ${u}`,
       message: `${n}; ${delivered} but expired unused at ${shortTime(token.expires_at)} UTC; if it never arrived, ${spam}`,

@@ -81,7 +81,8 @@ export async function listResetLinks(store: AccountStore, userId: number, now: D
 export function linkState(t: Pick<ResetLinkRow, 'used_at' | 'revoked_at' | 'expires_at'> & { gone?: boolean }, now: Date): 'valid' | 'used' | 'revoked' | 'expired' {
   if (t.used_at || t.gone) return 'used';
   if (t.revoked_at) return 'revoked';
-  if (t.expires_at.getTime() <= now.getTime()) return 'expired';
+  // pg reads an expiry of 'infinity' as the number Infinity, not a Date.
+  if (Number(t.expires_at) <= now.getTime()) return 'expired';
   return 'valid';
 }
 

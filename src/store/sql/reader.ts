@@ -163,13 +163,15 @@ export class SqlReader {
       const q = this.query(filter, this.knex, now, exact, fields).limit(want);
       if (fields) q.options({ rowMode: 'array' });
       if (key) {
-        // The key travels as text: a JS Date would drop the microseconds and skip rows at a page edge.
+        // The key travels as text: a JS Date would drop the microseconds and skip rows at a page edge. As the UTC wall
+        // time, read back as UTC: the session's own text of a timestamptz names its zone, and an abbreviation can read
+        // back as another zone (IST is India's when written, Israel's when read: pages repeated rows) or not at all (LMT BC).
         // Not when the filter already says so (locked accounts by lock time): the condition twice makes the planner
         // square its selectivity, expect 50 rows for 8,000 and re-read them all for every page.
         const implied = key === f.locked_at && (filter.locked || filter.lockReasons) && this.map.locked(now).trim() === `${key} is not null`;
         if (!implied) q.whereRaw(`${key} is not null`);
-        q.select(this.knex.raw(`(${key})::text as sort_key`));
-        if (after) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamptz, ?)`, [after.key!, after.id]);
+        q.select(this.knex.raw(`${utcTextSql(key)} as sort_key`));
+        if (after) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamp at time zone 'UTC', ?)`, [after.key!, after.id]);
         q.orderByRaw(`${key} ${dir}, ${f.id} ${dir}`);
       } else {
         if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
