@@ -76,20 +76,24 @@ describe('account times', () => {
   });
 
   it('under a DateStyle other than ISO, the rows are read again with the database formatting the times', async () => {
+    // The rare times (BC, year 10000 on) too, read as under ISO (the session's own text of them read as null, or day and month swapped).
+    const rare = onServer ? SERVER_ONLY.filter((t) => / BC$|^\d{5}/.test(t)) : [];
+    const values = [...TIMES.filter((t) => !t.includes('infinity') && !t.startsWith('0100')), ...rare];
+    const expected = new Map<string, string | null>();
+    for (const v of values) expected.set(v, iso(((await db.knex.raw(`select '${v}'::timestamptz as d`)) as { rows: Array<{ d: Date }> }).rows[0]!.d));
     await db.knex.transaction(async (trx) => {
       await trx.raw(`set local datestyle = 'SQL, DMY'`);
-      for (const v of TIMES.filter((t) => !t.includes('infinity') && !t.startsWith('0100'))) {
+      for (const v of values) {
         const lit = `'${v}'::timestamptz`;
-        const driver = ((await trx.raw(`select to_char(${lit} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as iso`)) as { rows: Array<{ iso: string }> }).rows[0]!.iso;
         const fast = ((await trx.raw(`select ${utcTextSql(lit)} as locked_at`)) as { rows: Array<Record<string, unknown>> }).rows;
-        expect(String(fast[0]!.locked_at)).toMatch(/^\d\d\/\d\d\/\d{4} /); // not the ISO layout
+        expect(String(fast[0]!.locked_at)).toMatch(/^\d\d\/\d\d\/\d{4,} /); // not the ISO layout
         let again = 0;
         const exact = async () => {
           again++;
           return ((await trx.raw(`select ${isoSql(lit)} as locked_at`)) as { rows: unknown[] }).rows;
         };
         const [read] = await normaliseRows(fast, normaliseAccount, exact);
-        expect([v, read!.locked_at, again]).toEqual([v, driver, 1]);
+        expect([v, iso(read!.locked_at), again]).toEqual([v, expected.get(v), 1]);
       }
     });
   });

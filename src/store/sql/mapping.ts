@@ -44,12 +44,15 @@ export function utcTextSql(expr: string): string {
 /**
  * The same time formatted by the database as the ISO string: the exact form, read when the session's DateStyle
  * is not ISO (utcTextSql's text is then in another layout). to_char's MS truncates to the millisecond, as
- * postgres-date (pg) and V8's Date (PGlite) did. Only years 1-9999 are written so; any other time (infinity,
- * BC, year 10000 on) comes as the database's text, which the reader reads as pg did (readTextTimes in reader.ts).
+ * postgres-date (pg) and V8's Date (PGlite) did. Only years 1-9999 are written so; any other time (BC, year
+ * 10000 on) comes as the text ISO DateStyle writes in UTC, whatever the session's (its own text would be in
+ * that DateStyle: BC read as null, day and month swapped), which the reader reads as pg does (readTextTimes
+ * in reader.ts); infinity as itself.
  */
 export function isoSql(expr: string): string {
   const t = `(${expr})::timestamptz`;
-  return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else ${t}::text end`;
+  const bc = `case when ${t} < '0001-01-01 00:00:00+00' then ' BC' else '' end`;
+  return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else coalesce(to_char(${t} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' || ${bc}, ${t}::text) end`;
 }
 
 /** Whether a selected time is the database's text rather than isoSql's ISO string (which ends in Z; PostgreSQL's text never does). */
@@ -81,8 +84,11 @@ export function isoFromUtcText(s: string): Instant | 'slow' | undefined {
     // prettier-ignore
     return ok ? String.fromCharCode(y1, y2, y3, y4, 45, m1, m2, 45, d1, d2, 84, h1, h2, 58, i1, i2, 58, s1, s2, 46, f1, f2, f3, 90) : undefined;
   }
-  return s === 'infinity' || s === '-infinity' || / BC$/.test(s) || /^\d{5,}-/.test(s) ? 'slow' : undefined;
+  return s === 'infinity' || s === '-infinity' || RARE_ISO.test(s) ? 'slow' : undefined;
 }
+
+/** The ISO DateStyle's text of a time before year 1 (BC) or after 9999; in another DateStyle none matches (reader.ts reads the page again). */
+const RARE_ISO = /^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})? BC|\d{5,}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?: BC)?)$/;
 
 /** Whether a character code is an ASCII digit. */
 function digit(c: number): boolean {
