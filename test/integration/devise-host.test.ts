@@ -29,6 +29,21 @@ afterAll(async () => {
   await db?.close();
 });
 
+describe('devise mode: an account the application switched off', () => {
+  it('is locked (admin) and listed even when the row has no updated_at to date it: the time shows as unknown', async () => {
+    await sql(db.knex, 'alter table public.users alter column updated_at drop not null');
+    await sql(db.knex, "update public.users set active = false, updated_at = null where user_name = 'ivan'");
+    try {
+      const listed = (await run('locked', '--json')).json<Array<{ username: string; locked: boolean; lockedAt: string | null; lockReason: string }>>();
+      expect(listed.find((a) => a.username === 'ivan')).toMatchObject({ locked: true, lockedAt: null, lockReason: 'admin' });
+      const shown = await run('users', 'show', 'ivan', '--json');
+      expect(shown.json().account).toMatchObject({ locked: true, lockReason: 'admin' });
+    } finally {
+      await sql(db.knex, "update public.users set active = true, updated_at = now() where user_name = 'ivan'");
+    }
+  });
+});
+
 describe('devise mode: addresses as Devise matches them', () => {
   it('email set --verified stores the address lowercased (case_insensitive_keys), and so does a change waiting for confirmation', async () => {
     const v = await run('email', 'set', 'mike', 'Mike.S@Agency.org', '--verified', '--json');

@@ -50,8 +50,9 @@ export function deviseSql(c: DeviseColumns, s: DeviseSettings): DeviseSql {
       agency_id: has('agency_id') ? 'u.agency_id' : 'null',
       agency: withAgency ? 'a.name' : 'null',
       supervisor_id: 'st.supervisor_id',
-      // Switched off by the application itself (no reason on record): since its last update, as an administrator's lock.
-      locked_at: `case when not ${active} then coalesce(st.locked_at, ${since}) when ${deviseLocked(now)} then ${t.read('locked_at')} end`,
+      // Switched off by the application itself (no reason on record): since its last update, as an administrator's lock;
+      // with no updated_at to say when, since an unknown time (-infinity, shown as null): still locked, still listed.
+      locked_at: `case when not ${active} then coalesce(st.locked_at, ${since}, '-infinity'::timestamptz) when ${deviseLocked(now)} then ${t.read('locked_at')} end`,
       lock_reason: `case when not ${active} then coalesce(st.lock_reason, 'admin') when ${deviseLocked(now)} then 'failed_logins' end`,
       failed_login_attempts: 'u.failed_attempts',
       last_failed_login_at: 'null::timestamptz',
