@@ -158,7 +158,13 @@ export class SqlReader {
     const dir = order === 'locked' ? 'desc' : 'asc';
     const op = dir === 'asc' ? '>' : '<';
     const times = fields ? fields.flatMap((k, i) => (TIME_FIELDS.has(k) ? [i] : [])) : TIME_LIST;
-    const keyOf = (r: RawRow) => ({ key: r[fields ? fields.length : 'sort_key'] as string | undefined, id: Number(r[fields ? fields.indexOf('id') : 'id']) });
+    // A listing selects the key itself, as the same UTC text (utcTextSql) the cursor needs: no sort_key column then.
+    const keyField = order === 'locked' ? 'locked_at' : order === 'expiry' ? 'account_expires_at' : null;
+    const keyAt = fields && keyField ? fields.indexOf(keyField) : -1;
+    const keyOf = (r: RawRow) => ({
+      key: r[keyAt >= 0 ? keyAt : fields ? fields.length : 'sort_key'] as string | undefined,
+      id: Number(r[fields ? fields.indexOf('id') : 'id']),
+    });
     const build = (want: number, after: { key: string | undefined; id: number } | undefined, exact: boolean) => {
       const q = this.query(filter, this.knex, now, exact, fields).limit(want);
       if (fields) q.options({ rowMode: 'array' });
@@ -170,7 +176,7 @@ export class SqlReader {
         // square its selectivity, expect 50 rows for 8,000 and re-read them all for every page.
         const implied = key === f.locked_at && (filter.locked || filter.lockReasons) && this.map.locked(now).trim() === `${key} is not null`;
         if (!implied) q.whereRaw(`${key} is not null`);
-        q.select(this.knex.raw(`${utcTextSql(key)} as sort_key`));
+        if (keyAt < 0) q.select(this.knex.raw(`${utcTextSql(key)} as sort_key`));
         if (after) q.whereRaw(`(${key}, ${f.id}) ${op} (?::timestamp at time zone 'UTC', ?)`, [after.key!, after.id]);
         q.orderByRaw(`${key} ${dir}, ${f.id} ${dir}`);
       } else {
