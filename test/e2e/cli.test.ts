@@ -4,8 +4,8 @@ import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdt
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli, type CliResult } from '../helpers/cli.js';
-import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { cli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { onServer, spawnTestDb, withOpen, type SpawnDb } from '../helpers/db.js';
 import { binPath, repoRoot, sandboxEnv, templateDir, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
@@ -19,9 +19,12 @@ beforeAll(async () => {
     lockWait = { db, release, run: spawnCli(['locked'], { ...db.env }) };
   }
   sdb = await spawnTestDb();
-  if (onServer) expect((await spawnCli(['db', 'migrate'], sdb.env)).code).toBe(0);
-  const r = await spawnCli(['demo', '--users', '120'], sdb.env);
-  expect(r.code, r.stderr).toBe(0);
+  // Set-up in-process on the file's database (no spawn); the tests spawn the binary for what they check.
+  await withOpen(sdb, async (database) => {
+    if (onServer) expect((await cli(['db', 'migrate'], { database, env: sdb.env })).code).toBe(0);
+    const r = await cli(['demo', '--users', '120'], { database, env: sdb.env });
+    expect(r.code, r.stderr).toBe(0);
+  });
 });
 afterAll(async () => {
   lockWait?.release();
