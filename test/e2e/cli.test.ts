@@ -4,14 +4,30 @@ import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdt
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli, type CliResult } from '../helpers/cli.js';
-import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { cli, spawnCli, type CliResult } from '../helpers/cli.js';
+import { onServer, spawnTestDb, withOpen, type SpawnDb } from '../helpers/db.js';
 import { binPath, repoRoot, sandboxEnv, templateDir, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
 /** The embedded-lock test: a child that waits its full 15 s for a lock this process holds, started first so the wait overlaps the rest of the file. */
 let lockWait: { db: SpawnDb; release: () => void; run: Promise<CliResult> } | undefined;
+/**
+ * The embedded database created from nothing by `db migrate`, filled by `demo`, then used by `locked` (the slowest
+ * runs of the file, on a folder of their own): started in beforeAll so they overlap the rest of the file; the test
+ * below awaits and checks them.
+ */
+let fresh: Promise<{ dir: string; runs: CliResult[] }> | undefined;
 beforeAll(async () => {
+  if (!onServer) {
+    const dir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
+    fresh = (async () => {
+      const runs = [await spawnCli(['db', 'migrate'], { HMIS_DATA_DIR: dir })];
+      if (runs[0]!.code === 0) runs.push(await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: dir }));
+      if (runs[1]?.code === 0) runs.push(await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: dir }));
+      return { dir, runs };
+    })();
+    fresh.catch(() => undefined); // awaited (and its failure reported) by the test
+  }
   if (!onServer) {
     const { acquireLock } = await import('../../src/db/connection.js');
     const db = await spawnTestDb();
@@ -19,11 +35,15 @@ beforeAll(async () => {
     lockWait = { db, release, run: spawnCli(['locked'], { ...db.env }) };
   }
   sdb = await spawnTestDb();
-  if (onServer) expect((await spawnCli(['db', 'migrate'], sdb.env)).code).toBe(0);
-  const r = await spawnCli(['demo', '--users', '120'], sdb.env);
-  expect(r.code, r.stderr).toBe(0);
+  // Set-up in-process on the file's database (no spawn); the tests spawn the binary for what they check.
+  await withOpen(sdb, async (database) => {
+    if (onServer) expect((await cli(['db', 'migrate'], { database, env: sdb.env })).code).toBe(0);
+    const r = await cli(['demo', '--users', '120'], { database, env: sdb.env });
+    expect(r.code, r.stderr).toBe(0);
+  });
 });
 afterAll(async () => {
+  await fresh?.catch(() => undefined);
   lockWait?.release();
   await lockWait?.run.catch(() => undefined);
   await lockWait?.db.drop();
@@ -276,16 +296,15 @@ describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
   // Nothing here touches a server, so the server run leaves them to the embedded run.
   it.skipIf(onServer)('db migrate creates the embedded database; demo fills it; then every command uses it', async () => {
     // One database created (about 4 s of CPU): demo creating it in-process is test/integration/first-run.test.ts.
-    const dir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
-    const r = await spawnCli(['db', 'migrate'], { HMIS_DATA_DIR: dir });
-    expect(r.code, r.stderr).toBe(0);
+    // Spawned in beforeAll (the three runs one after the other), overlapping the rest of the file.
+    const { dir, runs } = await fresh!;
+    const [r, demo, locked] = runs;
+    expect(r!.code, r!.stderr).toBe(0);
     expect(existsSync(join(dir, 'pgdata', 'PG_VERSION'))).toBe(true);
-    const demo = await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: dir });
-    expect(demo.code, demo.stderr).toBe(0);
-    expect(demo.stderr).toMatch(/^embedded database \S*pgdata( \(--db for a server\))?$/m);
-    expect(demo.stderr).not.toMatch(/creating the embedded database|demo users \[/); // no terminal, no bar
-    const locked = await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: dir });
-    expect(locked.code, locked.stderr).toBe(0);
+    expect(demo?.code, demo?.stderr).toBe(0);
+    expect(demo!.stderr).toMatch(/^embedded database \S*pgdata( \(--db for a server\))?$/m);
+    expect(demo!.stderr).not.toMatch(/creating the embedded database|demo users \[/); // no terminal, no bar
+    expect(locked?.code, locked?.stderr).toBe(0);
     expect(locked.json<unknown[]>().length).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli } from '../helpers/cli.js';
+import { cli, spawnCli } from '../helpers/cli.js';
 import { serverUrl } from '../helpers/db.js';
 import { createDeviseDatabase, type DeviseDatabase } from '../helpers/devise.js';
 import { deviseTemplateDir, testRoot } from '../helpers/paths.js';
@@ -63,8 +63,10 @@ describe('HMIS_SCHEMA forgotten on a Devise database', () => {
   it('db status, db migrate and every other command refuse with exit 2 naming HMIS_SCHEMA=devise; nothing is written', async () => {
     const before = await catalogue();
     // Each run opens the database anew (the embedded one takes seconds on a loaded machine): a few that cover it.
-    for (const args of [['db', 'status'], ['db', 'migrate'], ['locked'], ['unlock', '--all', '--yes']]) {
-      const r = await spawnCli(args, env);
+    // The two that would write (db migrate, unlock) through the binary; db status and locked in-process, where
+    // main() opens the database itself from the same settings, as the binary does (no handle is passed in).
+    for (const [args, how] of [[['db', 'status'], cli], [['db', 'migrate'], spawnCli], [['locked'], cli], [['unlock', '--all', '--yes'], spawnCli]] as const) {
+      const r = how === cli ? await cli([...args], { env }) : await spawnCli([...args], env);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/^hmis-admin: (the database at )?.* holds a Devise application's users table \(OpenPath HMIS\?\).*set HMIS_SCHEMA=devise and the HMIS_DEVISE_\* settings \(README section "Running against OpenPath HMIS or another Devise application"\); nothing was changed\n$/m);
       expect(r.stderr).not.toMatch(/relation|select |insert |create table/i);

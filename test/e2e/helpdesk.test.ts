@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCli } from '../helpers/cli.js';
-import { onServer, spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { cli, spawnCli } from '../helpers/cli.js';
+import { onServer, spawnTestDb, withOpen, type SpawnDb } from '../helpers/db.js';
 import { binPath, sandboxEnv, testRoot } from '../helpers/paths.js';
 
 let sdb: SpawnDb;
@@ -17,12 +17,15 @@ let demo: Array<Record<string, unknown>>;
 beforeAll(async () => {
   sdb = await spawnTestDb();
   env = { HMIS_DATA_DIR: mkdtempSync(join(testRoot, 'helpdesk-mail-')), ...sdb.env, HMIS_SITE_URL: SITE };
-  if (onServer) expect((await spawnCli(['db', 'migrate'], env)).code).toBe(0); // the embedded copy is migrated already
-  const r = await spawnCli(['demo', '--users', '200'], env);
-  expect(r.code, r.stderr).toBe(0);
-  const list = await spawnCli(['users', 'list', '--json'], env);
-  expect(list.code, list.stderr).toBe(0);
-  demo = list.json<Array<Record<string, unknown>>>();
+  // Set-up in-process on the file's database (no spawn): the binary is what the tests below check.
+  demo = await withOpen(sdb, async (database) => {
+    if (onServer) expect((await cli(['db', 'migrate'], { database, env })).code).toBe(0); // the embedded copy is migrated already
+    const r = await cli(['demo', '--users', '200'], { database, env });
+    expect(r.code, r.stderr).toBe(0);
+    const list = await cli(['users', 'list', '--json'], { database, env });
+    expect(list.code, list.stderr).toBe(0);
+    return list.json<Array<Record<string, unknown>>>();
+  });
 });
 /** The demo's accounts locked after failed logins (the tests below change no lock before the wizard runs). */
 const lockedOut = () => demo.filter((a) => a.locked && a.lockReason === 'failed_logins');
@@ -39,7 +42,8 @@ describe('diagnose (binary)', () => {
     expect(doc.checks.map((c: { id: string }) => c.id)).toEqual(['site', 'locked', 'agreement', 'email', 'recent_resets', 'phone']);
     expect(doc.checks[1]).toMatchObject({ id: 'locked', status: 'fail', fix: `hmis-admin unlock ${locked.username}` });
     const healthy = demo.find((a) => !a.locked && a.emailVerified && a.phone && Date.parse(a.accountExpiresAt as string) - Date.now() > 31 * 86_400_000)!;
-    const ok = await spawnCli(['diagnose', healthy.username as string, '--json'], env);
+    // The verdict for a healthy account (exit 0) is the tool's logic: in-process, on the file's database.
+    const ok = await withOpen(sdb, (database) => cli(['diagnose', healthy.username as string, '--json'], { database, env }));
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.json().canReset).toBe(true);
   });

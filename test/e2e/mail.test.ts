@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
 import { enqueueMail } from '../../src/mail/outbox.js';
-import { spawnCli } from '../helpers/cli.js';
-import { spawnTestDb, type SpawnDb } from '../helpers/db.js';
+import { cli, spawnCli } from '../helpers/cli.js';
+import { spawnTestDb, withOpen, type SpawnDb } from '../helpers/db.js';
 import { startDns, startRelay, type TestDns, type TestRelay } from '../helpers/smtp.js';
 
 let sdb: SpawnDb;
@@ -16,16 +16,17 @@ beforeAll(async () => {
   sdb = await spawnTestDb();
   relay = await startRelay();
   dns = await startDns({ 'e2e.example.org': ['v=spf1 -all'], '_dmarc.e2e.example.org': ['v=DMARC1; p=reject'] });
-  // Migrate (a server database starts empty), then queue three messages (the handle is closed before any spawn).
-  const migrated = await spawnCli(['db', 'migrate', '--json'], sdb.env);
-  expect(migrated.code, migrated.stderr).toBe(0);
-  const first = await spawnCli(['outbox', '--json'], sdb.env);
-  expect(first.code, first.stderr).toBe(0);
-  expect(first.json()).toEqual([]);
-  const db = await sdb.open();
-  const body = renderMail({ greeting: 'Hello,', paragraphs: ['e2e'], senderHint: FROM });
-  for (let i = 0; i < 3; i++) await enqueueMail(db.knex, { kind: 'notice', to: `e2e${i}@agency.org`, subject: 'e2e', ...body });
-  await db.close();
+  // Migrate (a server database starts empty), then queue three messages, in-process on the file's database
+  // (the handle is closed before any spawn; the tests below spawn the binary).
+  await withOpen(sdb, async (database) => {
+    const migrated = await cli(['db', 'migrate', '--json'], { database, env: sdb.env });
+    expect(migrated.code, migrated.stderr).toBe(0);
+    const first = await cli(['outbox', '--json'], { database, env: sdb.env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json()).toEqual([]);
+    const body = renderMail({ greeting: 'Hello,', paragraphs: ['e2e'], senderHint: FROM });
+    for (let i = 0; i < 3; i++) await enqueueMail(database.knex, { kind: 'notice', to: `e2e${i}@agency.org`, subject: 'e2e', ...body });
+  });
 });
 afterAll(async () => {
   await relay?.close();

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { onServer } from '../helpers/db.js';
 import { repoRoot, sandboxEnv, testRoot } from '../helpers/paths.js';
 
@@ -16,10 +16,18 @@ const npm = (args: string[], cwd = repoRoot) => run('npm', args, { cwd, env: { .
 
 // What npm packs does not depend on the database: the embedded run checks it, the server run does not repeat it.
 describe.skipIf(onServer)('the npm package', () => {
-  it('lists the command, dist/src (.js and .d.ts), README and LICENSE, and nothing else', async () => {
+  /** One `npm pack` for both tests: the tarball the second installs, and its file list (--json) the first reads. */
+  let dir: string;
+  let packed: Array<{ filename: string; files: Array<{ path: string }> }>;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(testRoot, 'pack-'));
     // `npm test` built dist already; --ignore-scripts skips the prepack build.
-    const { stdout } = await npm(['pack', '--dry-run', '--json', '--ignore-scripts']);
-    const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    const { stdout } = await npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--json']);
+    packed = JSON.parse(stdout);
+  });
+
+  it('lists the command, dist/src (.js and .d.ts), README and LICENSE, and nothing else', async () => {
+    const files = packed[0]!.files.map((f) => f.path);
     for (const want of ['LICENSE', 'README.md', 'package.json', 'bin/hmis-admin.js', 'dist/src/main.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/db/migrations/20261127000001_initial.js']) {
       expect(files).toContain(want);
     }
@@ -33,9 +41,7 @@ describe.skipIf(onServer)('the npm package', () => {
   });
 
   it('installs globally from the tarball without an install-script warning, and hmis-admin --help runs', async () => {
-    const dir = mkdtempSync(join(testRoot, 'pack-'));
-    const { stdout } = await npm(['pack', '--ignore-scripts', '--pack-destination', dir, '--json']);
-    const tarball = join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+    const tarball = join(dir, packed[0]!.filename);
     const prefix = join(dir, 'prefix');
     let installed: { stdout: string; stderr: string };
     try {

@@ -177,6 +177,19 @@ export async function spawnTestDb(): Promise<SpawnDb> {
 }
 
 /**
+ * Open a spawn database in the test process, run `fn` on it (in-process `cli()` calls, reads, seeding), close it.
+ * PGlite: no child may run meanwhile (the child would wait for the lock file).
+ */
+export async function withOpen<T>(sdb: SpawnDb, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await sdb.open();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
  * A fresh database on the test server (`<prefix>_<pid>_<random>`), empty or a copy of `template`; drop()
  * removes it, forcing out connections.
  */

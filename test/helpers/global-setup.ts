@@ -81,9 +81,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   rmSync(testRoot, { recursive: true, force: true });
   mkdirSync(testRoot, { recursive: true });
   const serverUrl = process.env.HMIS_TEST_DATABASE_URL;
-  // The PGlite templates serve the embedded suite; the server suite copies server templates instead.
+  // The PGlite templates serve the embedded suite; the server suite copies server templates instead. The server
+  // suite needs the native PGlite template too: the embedded-lock tests (integration/confirm-lock, the helpdesk lock
+  // test) run on an embedded folder whatever the database (without it a server run in a fresh checkout failed them).
   const dropServer = serverUrl ? await serverTemplates(serverUrl) : undefined;
-  if (!serverUrl) await pgliteTemplates();
+  await pgliteTemplates();
   return async () => {
     await dropServer?.();
     rmSync(testRoot, { recursive: true, force: true });
