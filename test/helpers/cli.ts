@@ -67,13 +67,11 @@ export async function cli(args: string[], o: InProcessOptions = {}): Promise<Cli
 }
 
 /**
- * V8's baseline WebAssembly compiler only, for the spawned binary on the embedded database: each run compiles PGlite's
- * WebAssembly anew, and the optimising compiler's work (most of a short run's CPU) never pays off in a run of a
- * second. It changes how the same code is compiled, not what runs: same launcher, bundle and PGlite build
- * (1.4 s -> 0.9 s a `locked --json`). Server runs load no WebAssembly: node's defaults there (a V8 flag also changes
- * which code caches V8 accepts, and every switch between flagged and unflagged runs rewrites them).
+ * V8's baseline WebAssembly compiler only, for the spawned binary: each run compiles PGlite's WebAssembly anew, and
+ * the optimising compiler's work (most of a short run's CPU) never pays off in a run of a second. It changes how the
+ * same code is compiled, not what runs: same launcher, bundle and PGlite build. (1.4 s -> 0.9 s a `locked --json`.)
  */
-const SPAWN_NODE_FLAGS = process.env.HMIS_TEST_DATABASE_URL ? [] : ['--liftoff-only'];
+const SPAWN_NODE_FLAGS = ['--liftoff-only'];
 
 /** Spawn the built binary with a clean environment (a temporary HOME and data folder) plus `env`. */
 export function spawnCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
