@@ -66,17 +66,10 @@ export async function cli(args: string[], o: InProcessOptions = {}): Promise<Cli
   return result(code, out(), err());
 }
 
-/**
- * V8's baseline WebAssembly compiler only, for the spawned binary: each run compiles PGlite's WebAssembly anew, and
- * the optimising compiler's work (most of a short run's CPU) never pays off in a run of a second. It changes how the
- * same code is compiled, not what runs: same launcher, bundle and PGlite build. (1.4 s -> 0.9 s a `locked --json`.)
- */
-const SPAWN_NODE_FLAGS = ['--liftoff-only'];
-
 /** Spawn the built binary with a clean environment (a temporary HOME and data folder) plus `env`. */
 export function spawnCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...SPAWN_NODE_FLAGS, binPath, ...args], {
+    const child = spawn(process.execPath, [binPath, ...args], {
       env: { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'e2e', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
