@@ -131,6 +131,8 @@ async function openEmbedded(
   chmodSync(dir, 0o700);
   const release = await acquireLock(lockPath, options.lockWaitMs ?? 15_000);
   try {
+    // The bundle's loader has V8 compile PGlite's WebAssembly with its baseline compiler only (scripts/bundle-loader.mjs).
+    (globalThis as { __hmisWasmBaseline?: () => void }).__hmisWasmBaseline?.();
     const { default: ClientPgLite } = await import('knex-pglite');
     const knex = knexFactory({
       ...searchPath(config),
