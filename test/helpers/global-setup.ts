@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { guardOperatorFiles } from './home-guard.js';
 import { repoRoot, serverTemplateName, templateCache, testRoot } from './paths.js';
 
@@ -17,6 +18,8 @@ const HOSTS = ['native', 'devise'] as const;
 async function pgliteTemplates(): Promise<void> {
   const cache = templateCache;
   if (existsSync(join(cache, 'done'))) return;
+  // As the tool itself does (scripts/bundle-loader.mjs): PGlite's WebAssembly on V8's baseline compiler only.
+  setFlagsFromString('--liftoff-only');
   const { default: knexFactory } = await import('knex');
   const { default: ClientPgLite } = await import('knex-pglite');
   const { hostKnexOptions, prepareHost } = await import('./hosts.js');
