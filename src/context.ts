@@ -105,7 +105,7 @@ export function createContext(config: Config, options: ContextOptions = {}): App
     clock,
     out,
     // Every prompt's text, injected or real, reaches the terminal without control characters (names from the database).
-    prompt: displaySafe(options.prompt ?? inquirerPrompts()),
+    prompt: displaySafe(options.prompt ?? inquirerPrompts(config.color)),
     db: (openOptions) => {
       if (!database) {
         // Said once per run, however often release() makes the database reopen.
@@ -223,9 +223,14 @@ export function displaySafe(p: Prompts): Prompts {
   };
 }
 
-/** The real prompts, imported only when a prompt is shown; Ctrl-C becomes exit 130. */
-export function inquirerPrompts(): Prompts {
+/**
+ * The real prompts, imported only when a prompt is shown; Ctrl-C becomes exit 130. Without colour (`--no-color`,
+ * NO_COLOR, FORCE_COLOR=0, TERM=dumb) they draw none either: the prompts colour through node:util's styleText,
+ * which leaves text plain under NO_COLOR, so it is set for this process before the first prompt loads.
+ */
+export function inquirerPrompts(color = true): Prompts {
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (!color) process.env.NO_COLOR = '1';
     try {
       return await fn();
     } catch (err) {

@@ -67,6 +67,37 @@ describe('report compliance (binary)', () => {
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
 describe('helpdesk under a pseudo-terminal (tmux)', () => {
+  const noColour = '--no-color reaches the prompts: the confirmation question draws no colour (it does without the flag)';
+  it.skipIf(!hasTmux)(hasTmux ? noColour : `${noColour} — SKIPPED: tmux is not installed on this machine`, async () => {
+    const users = lockedOut().slice(-2).map((p) => p.username as string);
+    const vars = { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'pty', TERM: 'xterm-256color', ...env };
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const socket = `hmis-e2e-nc-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+    /** The question's screen with its escape sequences, for `unlock` of two accounts with these flags; answered no. */
+    const question = async (flags: string[]) => {
+      const command = `env -i ${Object.entries(vars).map(([k, v]) => q(`${k}=${v}`)).join(' ')} ${q(process.execPath)} ${q(binPath)} ${flags.join(' ')} unlock ${users.map(q).join(' ')}; sleep 60`;
+      tmux('new-session', '-d', '-x', '120', '-y', '20', '-s', 'nc', command);
+      try {
+        for (let i = 0; i < 150; i++) {
+          const shown = tmux('capture-pane', '-p', '-e', '-t', 'nc');
+          if (shown.includes('Unlock 2 accounts')) {
+            tmux('send-keys', '-t', 'nc', '-l', 'n');
+            tmux('send-keys', '-t', 'nc', 'Enter');
+            return shown;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`no question; the screen shows:\n${tmux('capture-pane', '-p', '-t', 'nc')}`);
+      } finally {
+        spawnSync('tmux', ['-L', socket, 'kill-server']);
+      }
+    };
+    const SGR_COLOUR = /\x1b\[[0-9;]*(3[0-9]|9[0-7]|1)m/;
+    expect(await question([])).toMatch(SGR_COLOUR);
+    expect(await question(['--no-color'])).not.toMatch(SGR_COLOUR);
+  });
+
   const title = 'unlocks an account and sends its link, audited with the ticket';
   it.skipIf(!hasTmux)(hasTmux ? title : `${title} — SKIPPED: tmux is not installed on this machine`, async () => {
     const who = lockedOut().find((p) => p.emailVerified && p.phone && p.email)!;
