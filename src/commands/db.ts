@@ -18,7 +18,8 @@ export async function migrate(_opts: unknown, ctx: AppContext): Promise<MigrateR
   // devise: a table that is not a usable Devise users table is refused before anything is created.
   const host = await hostReport(ctx);
   const { migrateLatest, migrationStatus } = await import('../db/migrate.js');
-  const applied = await migrateLatest(db.knex, ctx.config.schema);
+  // What opening it applied (a new embedded database is migrated as it is created) and what is applied now.
+  const applied = [...(db.applied ?? []), ...(await migrateLatest(db.knex, ctx.config.schema))];
   const status = await migrationStatus(db.knex, ctx.config.schema);
   return { database: db.where, schema: ctx.config.schema, applied, pending: status.pending, ...(host ? { host } : {}) };
 }

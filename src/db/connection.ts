@@ -16,6 +16,8 @@ export interface Database {
   kind: DbKind;
   /** host:port or the embedded folder, for messages. */
   where: string;
+  /** Migrations opening it applied (the embedded database is brought up to date when it opens, created or not). */
+  applied?: string[];
   close(): Promise<void>;
 }
 
@@ -166,7 +168,7 @@ async function openEmbedded(
         await knex.destroy();
         throw new UsageError(`${where} ${DEVISE_HOST_IN_NATIVE_MODE}`);
       }
-      if (status.pending.length) await migrateLatest(knex, config.schema);
+      if (status.pending.length) db.applied = await migrateLatest(knex, config.schema);
     } finally {
       bar?.done();
     }

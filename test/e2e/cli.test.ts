@@ -21,7 +21,7 @@ beforeAll(async () => {
   if (!onServer) {
     const dir = join(mkdtempSync(join(testRoot, 'fresh-')), 'hmis-admin');
     fresh = (async () => {
-      const runs = [await spawnCli(['db', 'migrate'], { HMIS_DATA_DIR: dir })];
+      const runs = [await spawnCli(['db', 'migrate', '--json'], { HMIS_DATA_DIR: dir })];
       if (runs[0]!.code === 0) runs.push(await spawnCli(['demo', '--users', '20'], { HMIS_DATA_DIR: dir }));
       if (runs[1]?.code === 0) runs.push(await spawnCli(['locked', '--json'], { HMIS_DATA_DIR: dir }));
       return { dir, runs };
@@ -301,6 +301,8 @@ describe('no database configured (cron without HMIS_DATABASE_URL)', () => {
     const [r, demo, locked] = runs;
     expect(r!.code, r!.stderr).toBe(0);
     expect(existsSync(join(dir, 'pgdata', 'PG_VERSION'))).toBe(true);
+    // It says what it applied (it said nothing when the new database was migrated as it opened).
+    expect(r!.json()).toMatchObject({ pending: [], applied: expect.arrayContaining([expect.stringMatching(/_initial/)]) });
     expect(demo?.code, demo?.stderr).toBe(0);
     expect(demo!.stderr).toMatch(/^embedded database \S*pgdata( \(--db for a server\))?$/m);
     expect(demo!.stderr).not.toMatch(/creating the embedded database|demo users \[/); // no terminal, no bar
