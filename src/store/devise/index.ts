@@ -120,7 +120,7 @@ export class DeviseStore extends SqlReader implements AccountStore {
     const supIds = [...new Set(accounts.map((r) => r.supervisor_id).filter((x): x is number => x !== null))];
     const agIds = [...new Set(accounts.map((r) => r.agency_id).filter((x): x is number => x !== null))];
     const sups = new Map<number, AccountContacts['supervisor']>();
-    const found = supIds.length ? await this.accounts((exact) => this.query({ ids: supIds }, db, undefined, exact)) : [];
+    const found = supIds.length ? await this.accounts({ ids: supIds }, db) : [];
     for (const s of found) {
       sups.set(s.id, { id: s.id, username: s.username, name: `${s.first_name} ${s.last_name}`.trim(), email: s.email });
     }

@@ -145,7 +145,7 @@ export class SqlReader {
 
   private async *pagesOf<T>(
     normalise: Normalise<T>,
-    /** Only these, as arrays in this order (then the sort key after them); undefined: every field, as objects. */
+    /** Only these, as arrays in this order (then the sort key, if they hold no key); undefined: every field, as objects. */
     fields: readonly Field[] | undefined,
     filter: AccountFilter,
     order: AccountOrder,
@@ -154,12 +154,12 @@ export class SqlReader {
   ): AsyncGenerator<T[]> {
     const now = this.clock();
     const f = this.map.fields(now);
-    const key = order === 'locked' ? f.locked_at : order === 'expiry' ? f.account_expires_at : null;
+    const keyField = order === 'locked' ? 'locked_at' : order === 'expiry' ? 'account_expires_at' : null;
+    const key = keyField && f[keyField];
     const dir = order === 'locked' ? 'desc' : 'asc';
     const op = dir === 'asc' ? '>' : '<';
     const times = fields ? fields.flatMap((k, i) => (TIME_FIELDS.has(k) ? [i] : [])) : TIME_LIST;
     // A listing selects the key itself, as the same UTC text (utcTextSql) the cursor needs: no sort_key column then.
-    const keyField = order === 'locked' ? 'locked_at' : order === 'expiry' ? 'account_expires_at' : null;
     const keyAt = fields && keyField ? fields.indexOf(keyField) : -1;
     const keyOf = (r: RawRow) => ({
       key: r[keyAt >= 0 ? keyAt : fields ? fields.length : 'sort_key'] as string | undefined,
@@ -221,8 +221,11 @@ export class SqlReader {
     return Number(((await q) as Array<{ n: number | string }>)[0]!.n);
   }
 
-  /** The accounts a query() selects, as AccountRows: `build` makes the query from query(…, exact). */
-  protected async accounts(build: (exact: boolean) => Knex.QueryBuilder): Promise<AccountRow[]> {
+  /** The accounts query(filter, db) selects, narrowed by `refine` (a condition, a limit), as AccountRows. */
+  protected async accounts(filter: AccountFilter, db: Knex | Knex.Transaction = this.knex, refine: (q: Knex.QueryBuilder, f: Record<Field, string>) => Knex.QueryBuilder = (q) => q): Promise<AccountRow[]> {
+    const now = this.clock();
+    const f = this.map.fields(now);
+    const build = (exact: boolean) => refine(this.query(filter, db, now, exact), f);
     return normaliseRows((await build(false)) as RawRow[], normaliseAccount, () => build(true));
   }
 
@@ -230,19 +233,16 @@ export class SqlReader {
     // Compared as bigint (an int4 primary key still uses its index): an id beyond an integer column's range
     // is simply not found, never an "out of range" error with SQL in it.
     if (!Number.isSafeInteger(id) || id < 1) return undefined;
-    const now = this.clock();
-    return (await this.accounts((exact) => this.query({}, db, now, exact).whereRaw(`${this.map.fields(now).id} = ?::bigint`, [id]).limit(1)))[0];
+    return (await this.accounts({}, db, (q, f) => q.whereRaw(`${f.id} = ?::bigint`, [id]).limit(1)))[0];
   }
 
   async findByLogin(login: string): Promise<AccountRow | undefined> {
-    const f = this.map.fields(this.clock());
-    return (await this.accounts((exact) => this.query({}, this.knex, undefined, exact).whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
+    return (await this.accounts({}, this.knex, (q, f) => q.whereRaw(`lower(${f.username}) = lower(?)`, [login]).limit(1)))[0];
   }
 
   async findByEmail(email: string, max = 10): Promise<AccountRow[]> {
-    const f = this.map.fields(this.clock());
     // No ORDER BY in SQL: with fresh statistics missing, "order by id limit" tempts the planner into a scan by id.
-    return (await this.accounts((exact) => this.query({}, this.knex, undefined, exact).whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
+    return (await this.accounts({}, this.knex, (q, f) => q.whereRaw(`lower(${f.email}) = lower(?)`, [email]).limit(max))).sort((a, b) => a.id - b.id);
   }
 
   async usernames(ids: number[]): Promise<Map<number, string>> {
@@ -349,7 +349,7 @@ export class SqlReader {
   protected async changed(tx: Tx, rows: ChangedRow[]): Promise<Changed[]> {
     if (!rows.length) return [];
     const ids = rows.map((r) => Number(r.id));
-    const current = await this.accounts((exact) => this.query({ ids }, tx, undefined, exact));
+    const current = await this.accounts({ ids }, tx);
     const byId = new Map(current.map((r) => [r.id, r]));
     return rows
       .filter((r) => byId.has(Number(r.id)))
