@@ -19,6 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const loaded = new Map();
 /** Pieces whose code cache this run writes as it exits. */
 const unsaved = [];
+let savesAtExit = false;
 /** Part of a cache's name: which V8 flags compiled it ('' for Node's own; V8 refuses a cache made under other flags). */
 let flagsMark = '';
 
@@ -91,8 +92,10 @@ function load(piece) {
     cachedData,
   });
   if (!cachedData || script.cachedDataRejected) {
-    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for.
-    if (!unsaved.length) process.once('exit', (code) => code !== 2 && saveCaches());
+    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for. Hooked once: after
+    // the WebAssembly switch empties `unsaved`, a piece loaded later must not add a second save of the same list.
+    if (!savesAtExit) process.once('exit', (code) => code !== 2 && saveCaches());
+    savesAtExit = true;
     unsaved.push([piece, script]);
   }
   const module = { exports: {} };
