@@ -121,6 +121,13 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
       if (full) await full;
     }
   };
+  /** The header and the rows held for the widths. */
+  const start = async () => {
+    layout = layoutTable(view.columns, first, target);
+    await out.add(`${layout.header}\n`);
+    await lines(first);
+    first.length = 0;
+  };
   for await (const page of pagesOf(rows)) {
     count += page.length;
     if (layout) {
@@ -131,17 +138,10 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
     const take = Math.min(firstPage - first.length, page.length);
     for (let i = 0; i < take; i++) first.push(page[i]!);
     if (first.length < firstPage) continue;
-    layout = layoutTable(view.columns, first, target);
-    await out.add(`${layout.header}\n`);
-    await lines(first);
+    await start();
     await lines(page, take);
-    first.length = 0;
   }
-  if (!layout && count > 0) {
-    layout = layoutTable(view.columns, first, target);
-    await out.add(`${layout.header}\n`);
-    await lines(first);
-  }
+  if (!layout && count > 0) await start();
   await out.end();
   return count;
 }
