@@ -161,5 +161,5 @@ export async function auditDemoAdminLocks(db: Knex): Promise<void> {
     select locked_at, 'hr.admin', 'lock', id, 'HR-' || (1000 + id),
       jsonb_build_object('reason', 'admin', 'note', 'left the agency (demo)', 'previousReason', null, 'previousLockedAt', null)
     from users where lock_reason = 'admin'
-    order by locked_at, id`); // ids in time order: \`audit\` lists newest first by id, as real entries are written
+    order by locked_at, id`); // ids in time order: `audit` lists newest first by id, as real entries are written
 }

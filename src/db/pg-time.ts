@@ -7,8 +7,8 @@
  * three digits (checked for all of them in the tests). Anything else (infinity, BC, years before 100 or
  * after 9999, another DateStyle) goes to postgres-date itself.
  *
- * Account reads have the database format their times (store/sql/mapping.ts isoSql); isoFromText reads the
- * rare ones it leaves as PostgreSQL's text.
+ * Account reads take their times as UTC text and move its characters (store/sql/mapping.ts isoFromUtcText);
+ * isoFromText reads the rare ones that needs a parser for (infinity, BC, year 10000 on).
  */
 import pg from 'pg';
 
