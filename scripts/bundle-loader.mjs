@@ -6,7 +6,7 @@
 // the command (or `all`) and the Node version and architecture, so a rebuilt bundle or another Node never
 // meets an old cache; a refused or unreadable one is only slower, never an error. Nothing here prints.
 import { chmodSync, closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -60,7 +60,7 @@ function commandOf(argv) {
 const command = commandOf(process.argv.slice(2));
 // Only the tool's own code differs much between commands: a library piece's cache from another command
 // served locked as well as its own (db: 96.5 vs 96.3 ms CPU), so each library piece has one.
-const cacheName = (piece) => `${piece}-${PIECES[piece]}-${piece === 'app' ? command : 'all'}${flagsMark}-${process.version}-${process.arch}.cache`;
+const cacheName = (piece, hash = PIECES[piece]) => `${piece}-${hash}-${piece === 'app' ? command : 'all'}${flagsMark}-${process.version}-${process.arch}.cache`;
 
 const requireBuiltin = createRequire(import.meta.url);
 
@@ -82,22 +82,7 @@ function lazyBuiltin(name) {
 function load(piece) {
   if (loaded.has(piece)) return loaded.get(piece);
   const file = join(here, `${piece}.js`);
-  let cachedData;
-  for (const dir of cacheDirs()) {
-    cachedData = readCache(join(dir, cacheName(piece)));
-    if (cachedData) break;
-  }
-  const script = new Script(`(function (exports, require, module, __filename, __dirname, __hmisUrl, __hmisPiece, __hmisImport, __hmisLazy) {${readFileSync(file, 'utf8')}\n})`, {
-    filename: file,
-    cachedData,
-  });
-  if (!cachedData || script.cachedDataRejected) {
-    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for. Hooked once: after
-    // the WebAssembly switch empties `unsaved`, a piece loaded later must not add a second save of the same list.
-    if (!savesAtExit) process.once('exit', (code) => code !== 2 && saveCaches());
-    savesAtExit = true;
-    unsaved.push([piece, script]);
-  }
+  const script = compile(piece, PIECES[piece], file, readFileSync(file, 'utf8'), ', __hmisUrl, __hmisPiece, __hmisImport, __hmisLazy');
   const module = { exports: {} };
   loaded.set(piece, module.exports);
   // ES modules outside the bundle (PGlite, knex-pglite) are imported from here: resolved from the bundle's folder.
@@ -105,6 +90,60 @@ function load(piece) {
   loaded.set(piece, module.exports);
   return module.exports;
 }
+
+/** A CommonJS file's function, compiled with the cache of `name` and `hash` if there is a usable one (else saved at exit). */
+function compile(name, hash, file, text, params = '') {
+  let cachedData;
+  for (const dir of cacheDirs()) {
+    cachedData = readCache(join(dir, cacheName(name, hash)));
+    if (cachedData) break;
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname${params}) {${text}\n})`, { filename: file, cachedData });
+  if (!cachedData || script.cachedDataRejected) {
+    // Not after a usage error (exit 2): a mistyped command is no command to keep a cache for. Hooked once: after
+    // the WebAssembly switch empties `unsaved`, a file compiled later must not add a second save of the same list.
+    if (!savesAtExit) process.once('exit', (code) => code !== 2 && saveCaches());
+    savesAtExit = true;
+    unsaved.push([name, hash, script]);
+  }
+  return script;
+}
+
+/** `import("name")` of a built-in, as a CommonJS file writes it (not after `.`, nor part of a longer word). */
+const BUILTIN_IMPORT = /(?<![.\w$])import\((["'])((?:node:)?[a-z_/]+)\1\)/g;
+
+/**
+ * A library's CommonJS build that a piece's library requires, compiled through a code cache as the pieces are
+ * and put in require()'s cache first, so that require() finds it loaded: PGlite's (520 KB), which knex-pglite
+ * requires, took ~50 ms of every embedded command to compile. The cache is named for a hash of the file's
+ * text (V8 checks only its length), so a reinstalled or patched library never meets an old cache.
+ * Code compiled here has no import() of its own (Node 20 gives a vm.Script one only behind a flag or with an
+ * experimental warning): its imports of Node built-ins go through the loader's, and a file that imports
+ * anything else is left to require().
+ */
+globalThis.__hmisRequireCached = (fromUrl, specifier) => {
+  const require = createRequire(fromUrl);
+  const file = require.resolve(specifier);
+  if (require.cache[file]) return require.cache[file].exports;
+  const original = readFileSync(file, 'utf8');
+  const text = original.replace(BUILTIN_IMPORT, (_, q, name) => (requireBuiltin('node:module').isBuiltin(name) ? `__hmisImport(${q}${name}${q})` : _));
+  if (/(?<![.\w$])import\s*\(/.test(text)) return require(specifier);
+  const hash = requireBuiltin('node:crypto').createHash('sha256').update(original).digest('hex').slice(0, 16);
+  const name = specifier.replace(/^@/, '').replace(/[^a-z0-9]+/gi, '_');
+  const script = compile(name, hash, file, text, ', __hmisImport');
+  const module = new Module(file, null);
+  module.filename = file;
+  module.paths = Module._nodeModulePaths(dirname(file));
+  require.cache[file] = module;
+  try {
+    script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file), (s) => import(s));
+  } catch (err) {
+    delete require.cache[file];
+    throw err;
+  }
+  module.loaded = true;
+  return module.exports;
+};
 
 /**
  * A cache file this process may trust (V8 runs what it holds), or undefined: one written by this user or root,
@@ -137,7 +176,7 @@ function makeDir(dir) {
 
 /** At exit, so the cache holds the functions this run compiled too, not just the top level. */
 function saveCaches() {
-  for (const [piece, script] of unsaved) {
+  for (const [piece, hash, script] of unsaved) {
     let data;
     try {
       data = script.createCachedData();
@@ -145,7 +184,7 @@ function saveCaches() {
       continue;
     }
     for (const dir of cacheDirs()) {
-      const tmp = join(dir, `${cacheName(piece)}.${process.pid}.tmp`);
+      const tmp = join(dir, `${cacheName(piece, hash)}.${process.pid}.tmp`);
       try {
         // One level at a time, not { recursive: true }: Node 20's recursive mkdir spins forever under /proc.
         makeDir(dirname(dir));
@@ -153,7 +192,7 @@ function saveCaches() {
         // 'wx': created here, never through a link or file someone planted at the name.
         writeFileSync(tmp, data, { mode: 0o644, flag: 'wx' });
         chmodSync(tmp, 0o644); // whatever the umask: readCache refuses a cache others may write
-        renameSync(tmp, join(dir, cacheName(piece)));
+        renameSync(tmp, join(dir, cacheName(piece, hash)));
       } catch {
         try {
           unlinkSync(tmp);
@@ -164,7 +203,7 @@ function saveCaches() {
       }
       // Caches of this piece's earlier builds are of no more use.
       try {
-        for (const old of readdirSync(dir)) if (old.startsWith(`${piece}-`) && old.endsWith('.cache') && !old.startsWith(`${piece}-${PIECES[piece]}-`)) unlinkSync(join(dir, old));
+        for (const old of readdirSync(dir)) if (old.startsWith(`${piece}-`) && old.endsWith('.cache') && !old.startsWith(`${piece}-${hash}-`)) unlinkSync(join(dir, old));
       } catch {
         /* left for the next write */
       }

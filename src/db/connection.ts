@@ -135,14 +135,8 @@ async function openEmbedded(
   try {
     // The bundle's loader has V8 compile PGlite's WebAssembly with its baseline compiler only (scripts/bundle-loader.mjs).
     (globalThis as { __hmisWasmBaseline?: () => void }).__hmisWasmBaseline?.();
-    const { default: ClientPgLite } = await import('knex-pglite');
-    const knex = knexFactory({
-      ...searchPath(config),
-      client: ClientPgLite as unknown as typeof Knex.Client,
-      dialect: 'postgres',
-      connection: { filename: dir } as Knex.StaticConnectionConfig,
-      log: quietLog,
-    });
+    const { pgliteKnexOptions } = await import('./pglite.js');
+    const knex = knexFactory({ ...searchPath(config), ...(await pgliteKnexOptions(dir)), log: quietLog });
     let closed = false;
     const db: Database = {
       knex,

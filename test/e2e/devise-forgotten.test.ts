@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, spawnCli } from '../helpers/cli.js';
+import { pgliteKnexOptions } from '../../src/db/pglite.js';
 import { serverUrl } from '../helpers/db.js';
 import { createDeviseDatabase, type DeviseDatabase } from '../helpers/devise.js';
 import { deviseTemplateDir, testRoot } from '../helpers/paths.js';
@@ -46,8 +47,7 @@ beforeAll(async () => {
     // The embedded folder of a Devise host (OpenPath-shaped users, hmis_admin migrated) opened in native mode.
     const dataDir = mkdtempSync(join(testRoot, 'devise-native-'));
     cpSync(deviseTemplateDir, join(dataDir, 'pgdata'), { recursive: true });
-    const { default: ClientPgLite } = await import('knex-pglite');
-    knex = async () => knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never });
+    knex = async () => knexFactory(await pgliteKnexOptions(join(dataDir, 'pgdata')));
     const k = await knex();
     await k.raw("insert into users (last_name, email) values ('Smith', 'mike.s@agency.org')");
     await k.destroy();

@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Database } from '../../src/db/connection.js';
+import { pgliteKnexOptions } from '../../src/db/pglite.js';
 import { emptyTables, hostEnv, hostKnexOptions, prepareHost, registerHost, truncateHost, type HostName } from './hosts.js';
 import { deviseTemplateDir, serverTemplateName, templateDir, testRoot } from './paths.js';
 
@@ -99,10 +100,9 @@ async function leaseEmbedded(host: HostName): Promise<TestDb> {
   let db = at >= 0 ? idle.splice(at, 1)[0] : undefined;
   if (!db) {
     const { default: knexFactory } = await import('knex');
-    const { default: ClientPgLite } = await import('knex-pglite');
     const home = mkdtempSync(join(testRoot, 'db-'));
     cpSync(host === 'devise' ? deviseTemplateDir : templateDir, join(home, 'pgdata'), { recursive: true });
-    const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(home, 'pgdata') } as never, ...hostKnexOptions(host) });
+    const knex = knexFactory({ ...(await pgliteKnexOptions(join(home, 'pgdata'))), ...hostKnexOptions(host) });
     registerHost(knex, host);
     db = { knex, host, home, shape: await shapeOf(knex) };
   }
@@ -168,8 +168,7 @@ export async function spawnTestDb(): Promise<SpawnDb> {
   return {
     env: { HMIS_DATA_DIR: dataDir },
     open: async () => {
-      const { default: ClientPgLite } = await import('knex-pglite');
-      const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dataDir, 'pgdata') } as never });
+      const knex = knexFactory(await pgliteKnexOptions(join(dataDir, 'pgdata')));
       return { knex, kind: 'pglite', where: dataDir, close: () => knex.destroy() };
     },
     drop: async () => rmSync(dataDir, { recursive: true, force: true }),

@@ -21,7 +21,7 @@ async function pgliteTemplates(): Promise<void> {
   // As the tool itself does (scripts/bundle-loader.mjs): PGlite's WebAssembly on V8's baseline compiler only.
   setFlagsFromString('--liftoff-only');
   const { default: knexFactory } = await import('knex');
-  const { default: ClientPgLite } = await import('knex-pglite');
+  const { pgliteKnexOptions } = await import('../../src/db/pglite.js');
   const { hostKnexOptions, prepareHost } = await import('./hosts.js');
   // Made aside and renamed into place, so a run beside this one never copies half a template.
   const making = `${cache}.${process.pid}`;
@@ -30,7 +30,7 @@ async function pgliteTemplates(): Promise<void> {
   // One at a time: PGlite runs on this thread, so side by side would only interleave.
   for (const host of HOSTS) {
     const dir = join(making, host);
-    const knex = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: dir } as never, ...hostKnexOptions(host), acquireConnectionTimeout: 600_000 });
+    const knex = knexFactory({ ...(await pgliteKnexOptions(dir)), ...hostKnexOptions(host), acquireConnectionTimeout: 600_000 });
     await prepareHost(knex, host);
     await knex.destroy();
     if (!existsSync(join(dir, 'PG_VERSION'))) throw new Error(`PGlite template for ${host} was not created`);

@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Prompts } from '../../src/context.js';
+import { pgliteKnexOptions } from '../../src/db/pglite.js';
 import { cli, spawnCli } from '../helpers/cli.js';
 import { templateDir, testRoot } from '../helpers/paths.js';
 
@@ -15,8 +16,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(testRoot, 'confirm-lock-'));
   cpSync(templateDir, join(dir, 'pgdata'), { recursive: true });
   const { default: knexFactory } = await import('knex');
-  const { default: ClientPgLite } = await import('knex-pglite');
-  const k = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dir, 'pgdata') } as never });
+  const k = knexFactory(await pgliteKnexOptions(join(dir, 'pgdata')));
   const locked = { failed_login_attempts: 3, locked_at: new Date(Date.now() - DAY), lock_reason: 'failed_logins', account_expires_at: new Date(Date.now() + 200 * DAY) };
   await k('users').insert([
     { username: 'cl1', first_name: 'Ay', last_name: 'One', email: 'cl1@agency.example.org', ...locked },

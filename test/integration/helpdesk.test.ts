@@ -5,6 +5,7 @@ import type { Prompts } from '../../src/context.js';
 import { CancelledError } from '../../src/errors.js';
 import { cli, spawnCli } from '../helpers/cli.js';
 import type { TestDb } from '../helpers/db.js';
+import { pgliteKnexOptions } from '../../src/db/pglite.js';
 import { useHostDb } from '../helpers/host-suite.js';
 import { HOSTS, insertAccounts, linkShape, storeOf, userRow, type AccountSeed } from '../helpers/hosts.js';
 import { templateDir, testRoot } from '../helpers/paths.js';
@@ -452,8 +453,7 @@ describe('helpdesk and the embedded database lock', () => {
     const dir = mkdtempSync(join(testRoot, 'hd-lock-'));
     cpSync(templateDir, join(dir, 'pgdata'), { recursive: true });
     const { default: knexFactory } = await import('knex');
-    const { default: ClientPgLite } = await import('knex-pglite');
-    const k = knexFactory({ client: ClientPgLite as never, dialect: 'postgres', connection: { filename: join(dir, 'pgdata') } as never });
+    const k = knexFactory(await pgliteKnexOptions(join(dir, 'pgdata')));
     await k('users').insert({
       username: 'waiter', first_name: 'Wai', last_name: 'Ter', email: 'waiter@agency.example.org', email_verified_at: new Date(), phone: '555-010-0160',
       failed_login_attempts: 3, locked_at: new Date(Date.now() - DAY), lock_reason: 'failed_logins', account_expires_at: new Date(Date.now() + 200 * DAY),
