@@ -1,6 +1,6 @@
 /** The built binary, spawned: start-up, errors and exit codes, the embedded lock, both databases. */
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,8 +118,9 @@ describe('start-up', () => {
   }, 60_000);
 
   it("writes each piece's code cache on first use and silently replaces one V8 refuses or others may write", async () => {
-    // A copy of the launcher and the bundle without caches (node_modules is found up the tree, as from the repository).
+    // A copy of the launcher and the bundle without caches, beside a link to the repository's node_modules.
     const root = mkdtempSync(join(testRoot, 'install-'));
+    symlinkSync(join(repoRoot, 'node_modules'), join(root, 'node_modules'), 'dir');
     mkdirSync(join(root, 'bin'));
     copyFileSync(binPath, join(root, 'bin', 'hmis-admin.js'));
     copyFileSync(join(repoRoot, 'package.json'), join(root, 'package.json'));

@@ -2,16 +2,16 @@
  * Once per run: migrated template databases for every test file to copy (the CLI is built by `npm test`),
  * and the guard that fails the run if any test touched the operator's hmis-admin data folder.
  *
- * PGlite: one template folder per host, kept between runs under .hmis-test/templates-<hash> (the hash covers
+ * PGlite: one template folder per host, kept between runs under <scratch>/templates-<hash> (the hash covers
  * the migrations, the devise host schema and the PGlite version, so a change makes a new one); test files copy it.
  * Server (HMIS_TEST_DATABASE_URL): one migrated template database per host for this run, which openTestDb
  * copies with CREATE DATABASE … TEMPLATE instead of migrating again; dropped at the end.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { guardOperatorFiles } from './home-guard.js';
-import { repoRoot, serverTemplateName, templateCache, testRoot } from './paths.js';
+import { scratch, serverTemplateName, templateCache, testRoot } from './paths.js';
 
 const HOSTS = ['native', 'devise'] as const;
 
@@ -27,14 +27,21 @@ async function pgliteTemplates(): Promise<void> {
   const making = `${cache}.${process.pid}`;
   rmSync(making, { recursive: true, force: true });
   mkdirSync(making, { recursive: true });
-  // One at a time: PGlite runs on this thread, so side by side would only interleave.
+  // One empty cluster (PGlite's initdb, ~4 s of the ~5), copied for each host and prepared there: one at a
+  // time, since PGlite runs on this thread and side by side would only interleave.
+  const empty = join(making, 'empty');
+  const initdb = knexFactory({ ...(await pgliteKnexOptions(empty)), acquireConnectionTimeout: 600_000 });
+  await initdb.raw('select 1');
+  await initdb.destroy();
   for (const host of HOSTS) {
     const dir = join(making, host);
+    cpSync(empty, dir, { recursive: true });
     const knex = knexFactory({ ...(await pgliteKnexOptions(dir)), ...hostKnexOptions(host), acquireConnectionTimeout: 600_000 });
     await prepareHost(knex, host);
     await knex.destroy();
     if (!existsSync(join(dir, 'PG_VERSION'))) throw new Error(`PGlite template for ${host} was not created`);
   }
+  rmSync(empty, { recursive: true, force: true });
   mkdirSync(join(making, 'done'));
   try {
     renameSync(making, cache);
@@ -42,9 +49,8 @@ async function pgliteTemplates(): Promise<void> {
     rmSync(making, { recursive: true, force: true }); // another run finished first: use its copy
   }
   // Templates of earlier migrations are only disk space.
-  const root = join(repoRoot, '.hmis-test');
-  for (const name of readdirSync(root)) {
-    if (/^templates-[0-9a-f]{16}$/.test(name) && join(root, name) !== cache) rmSync(join(root, name), { recursive: true, force: true });
+  for (const name of readdirSync(scratch)) {
+    if (/^templates-[0-9a-f]{16}$/.test(name) && join(scratch, name) !== cache) rmSync(join(scratch, name), { recursive: true, force: true });
   }
 }
 
