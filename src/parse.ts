@@ -8,11 +8,13 @@ export { formatDuration, parseDate, parseDuration } from './validate/time.js';
 
 /** A whole number within bounds, for --limit, --users and friends. */
 export function parseCount(value: string, what: string, min = 1, max = 10_000_000): number {
-  if (!/^\d+$/.test(value.trim())) {
+  const text = value.trim();
+  // A negative number is a whole number, but not one this takes: said as out of range, as a too-large one is.
+  if (!/^-?\d+$/.test(text)) {
     throw new UsageError(`${what} ${quote(value)} is not a whole number; give a number from ${min} to ${max}`);
   }
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`${what} ${value} is out of range; give a number from ${min} to ${max}`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${what} ${text} is out of range; give a number from ${min} to ${max}`);
   return n;
 }
 

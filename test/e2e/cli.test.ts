@@ -173,7 +173,7 @@ describe('usage errors', () => {
     [['locked', '--bogus'], /unknown option '--bogus'/],
     [['lockd'], /unknown command 'lockd' \(Did you mean .*locked\?\)/],
     [['locked', '--reason', 'tired'], /argument 'tired' is invalid/],
-    [['users', 'list', '--limit', '-1'], /--limit "-1" is not a whole number/],
+    [['users', 'list', '--limit', '-1'], /--limit -1 is out of range; give a number from 1 to/],
     [['users', 'list', '--expiring', '30 days'], /--expiring "30 days" is not a duration/],
     [['audit', '--since', 'yesterday'], /--since "yesterday" is not a duration/],
     [['users', 'show', '#x'], /after # give the numeric account id/],
