@@ -85,7 +85,7 @@ function load(piece) {
   const script = compile(piece, PIECES[piece], file, readFileSync(file, 'utf8'), ', __hmisUrl, __hmisPiece, __hmisImport, __hmisLazy');
   const module = { exports: {} };
   loaded.set(piece, module.exports);
-  // ES modules outside the bundle (PGlite, knex-pglite) are imported from here: resolved from the bundle's folder.
+  // ES modules outside the bundle (knex's migration files) are imported from here: resolved from the bundle's folder.
   script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, here, pathToFileURL(file).href, load, (s) => import(s), lazyBuiltin);
   loaded.set(piece, module.exports);
   return module.exports;

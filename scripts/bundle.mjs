@@ -3,7 +3,7 @@
 // scripts/bundle-loader.mjs) compiles through V8 with a code cache: `app` (the tool's own code, commander and
 // the small libraries), and `db` (knex, pg, knex-pglite), `mail` (nodemailer) and `prompts` (@inquirer/prompts), each
 // loaded only when a command first imports its library. PGlite stays external (it loads its .wasm and .data
-// files beside its own module). The pieces are .js files for the package's `files` list; only the loader
+// files beside its own module; the loader compiles its CommonJS build through a code cache too). The pieces are .js files for the package's `files` list; only the loader
 // reads them. Writes dist/bundle-meta.json: which sources each file holds (the --help start-up test reads it).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
