@@ -7,8 +7,8 @@
  * Server (HMIS_TEST_DATABASE_URL): one migrated template database per host for this run, which openTestDb
  * copies with CREATE DATABASE … TEMPLATE instead of migrating again; dropped at the end.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { guardOperatorFiles } from './home-guard.js';
 import { scratch, serverTemplateName, templateCache, testRoot } from './paths.js';
@@ -48,9 +48,24 @@ async function pgliteTemplates(): Promise<void> {
   } catch {
     rmSync(making, { recursive: true, force: true }); // another run finished first: use its copy
   }
-  // Templates of earlier migrations are only disk space.
+  // Templates of earlier migrations are only disk space (or memory).
   for (const name of readdirSync(scratch)) {
     if (/^templates-[0-9a-f]{16}$/.test(name) && join(scratch, name) !== cache) rmSync(join(scratch, name), { recursive: true, force: true });
+  }
+}
+
+/** The tmpfs folders of checkouts that are gone (paths.ts scratchRoot): memory nobody will use again. */
+function pruneGoneCheckouts(): void {
+  for (const name of readdirSync(dirname(scratch))) {
+    if (!/^checkout-[0-9a-f]{12}$/.test(name)) continue;
+    const folder = join(dirname(scratch), name);
+    let checkout: string | undefined;
+    try {
+      checkout = readFileSync(join(folder, 'checkout'), 'utf8');
+    } catch {
+      continue; // being made
+    }
+    if (!existsSync(join(checkout, 'package.json'))) rmSync(folder, { recursive: true, force: true });
   }
 }
 
@@ -95,6 +110,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   // test) run on an embedded folder whatever the database (without it a server run in a fresh checkout failed them).
   const dropServer = serverUrl ? await serverTemplates(serverUrl) : undefined;
   await pgliteTemplates();
+  pruneGoneCheckouts();
   return async () => {
     await dropServer?.();
     rmSync(testRoot, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,7 +10,9 @@ export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * `.hmis-test/` in the repository; HMIS_TEST_SCRATCH names another folder. Each PGlite database is a copy of
  * a 1,000-file template: 1.2 s on this machine's ext4 disk, 0.1 s in tmpfs, and the copies, PGlite's writes and
  * their removal were a fifth of the PGlite suite. The tmpfs folder is this user's alone (made 0700, refused
- * if it is anybody else's or a link), since /dev/shm is shared by everyone on the machine.
+ * if it is anybody else's or a link), since /dev/shm is shared by everyone on the machine, and holds one
+ * folder per checkout (named for its path, which it records in `checkout`), so two checkouts at different
+ * migrations never remove each other's templates; global setup removes those of checkouts that are gone.
  */
 function scratchRoot(): string {
   if (process.env.HMIS_TEST_SCRATCH) return resolve(process.env.HMIS_TEST_SCRATCH);
@@ -24,7 +26,12 @@ function scratchRoot(): string {
     }
     try {
       const st = lstatSync(dir);
-      if (st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0) return dir;
+      if (st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0) {
+        const mine = join(dir, `checkout-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`);
+        mkdirSync(mine, { recursive: true });
+        writeFileSync(join(mine, 'checkout'), repoRoot);
+        return mine;
+      }
     } catch {
       /* no tmpfs here */
     }
