@@ -57,7 +57,7 @@ async function pgliteTemplates(): Promise<void> {
 /** The tmpfs folders of checkouts that are gone (paths.ts scratchRoot): memory nobody will use again. */
 function pruneGoneCheckouts(): void {
   for (const name of readdirSync(dirname(scratch))) {
-    if (!/^checkout-[0-9a-f]{12}$/.test(name)) continue;
+    if (!/^[0-9a-f]{8}$/.test(name)) continue;
     const folder = join(dirname(scratch), name);
     let checkout: string | undefined;
     try {

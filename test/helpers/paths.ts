@@ -27,7 +27,7 @@ function scratchRoot(): string {
     try {
       const st = lstatSync(dir);
       if (st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0) {
-        const mine = join(dir, `checkout-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`);
+        const mine = join(dir, createHash('sha256').update(repoRoot).digest('hex').slice(0, 8));
         mkdirSync(mine, { recursive: true });
         writeFileSync(join(mine, 'checkout'), repoRoot);
         return mine;

@@ -33,7 +33,22 @@ export interface RowBatches {
   close(): Promise<void>;
 }
 
-/** One connection of `knex` for a listing's queries. */
+/** A pooled connection and the first error it had itself (the server closed it, say). */
+interface Held {
+  conn: PgConnection;
+  closedBy?: Error;
+  onError: (err: Error) => void;
+}
+
+/** SQLSTATEs of a server that closed the session (admin_shutdown, crash_shutdown, idle_session_timeout...), and class 08. */
+const SESSION_GONE = /^(57P0[1-5]|08...)$/;
+
+/**
+ * One connection of `knex` for a listing's queries. A query the server never answered with a row because the
+ * connection was gone (closed while idle between two pages: an idle-session timeout, a pooler, a restart,
+ * pg_terminate_backend while the reader was slow) is sent once more on a new connection: a page is a
+ * read-only keyset query, the same rows wherever it runs (as before, when every page took a pooled connection).
+ */
 export async function rowBatches(knex: Knex): Promise<RowBatches> {
   const client = knex.client as Knex.Client & {
     acquireConnection(): Promise<PgConnection>;
@@ -42,45 +57,77 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
   // A server is knex's own 'pg' client; knex-pglite is a subclass of it (driverName 'pg' too) handed in as a class.
   if (!['pg', 'postgres', 'postgresql'].includes(client.config.client as string)) return wholeResults();
   const { default: pg } = await import('pg');
-  const conn = await client.acquireConnection();
+  const hold = async (): Promise<Held> => {
+    const conn = await client.acquireConnection();
+    const held: Held = { conn, onError: (err) => (held.closedBy ??= err) };
+    conn.on('error', held.onError);
+    return held;
+  };
+  const letGo = async (held: Held) => {
+    held.conn.off('error', held.onError);
+    await client.releaseConnection(held.conn); // knex's pool drops one that broke
+  };
+  let current: Promise<Held> = hold();
+  await current;
+  /** The connection to use after `broken` failed: a new one, asked for once however many queries saw it fail. */
+  const replace = (broken: Held): Promise<Held> => {
+    current = current.then(async (held) => {
+      if (held !== broken) return held;
+      await letGo(broken);
+      return hold();
+    });
+    return current;
+  };
   const running = new Set<Promise<void>>();
-  /** The first error the connection itself had (the server closed it between two queries, say). */
-  let closedBy: Error | undefined;
-  const onError = (err: Error) => (closedBy ??= err);
-  conn.on('error', onError);
   return {
     start(q, arrays) {
       const { sql, bindings } = q.toSQL().toNative();
-      const query = new (pg.Query as unknown as PgQueryClass)({ text: sql, values: bindings, ...(arrays ? { rowMode: 'array' as const } : {}) });
       let batch: RawRow[] = [];
       let failure: Error | undefined;
+      let ended = false;
       let wake: (() => void) | undefined;
       const signal = () => {
         const w = wake;
         wake = undefined;
         w?.();
       };
-      let ended = false;
-      const done = new Promise<void>((resolve) => {
-        query.on('end', () => resolve());
-        query.on('error', (err) => {
-          // Asked for on a connection the server had already closed (between two pages): pg says only "not
-          // queryable"; what closed it came to the connection (e.g. 57P01, terminating connection).
-          failure = (/not queryable/.test(err.message) && closedBy) || err;
-          resolve();
+      /** Send the query on `held`; the error it ended with, if any, and whether any row came. */
+      const send = (held: Held) =>
+        new Promise<{ err?: Error; rows: number }>((resolve) => {
+          const query = new (pg.Query as unknown as PgQueryClass)({ text: sql, values: bindings, ...(arrays ? { rowMode: 'array' as const } : {}) });
+          let rows = 0;
+          // A 'row' listener makes pg hand each row on instead of collecting the result.
+          query.on('row', (row) => {
+            rows++;
+            batch.push(row);
+            signal(); // the reader runs once this read's rows are parsed (a microtask after the socket's data event)
+          });
+          query.on('end', () => resolve({ rows }));
+          query.on('error', (err) => resolve({ err, rows }));
+          held.conn.query(query);
         });
-      }).then(() => {
-        ended = true;
-        running.delete(done);
-        signal();
-      });
+      const done: Promise<void> = (async () => {
+        let held = await current;
+        let { err, rows } = await send(held);
+        // pg says only "not queryable" of a connection the server had closed; what closed it came to the connection.
+        let cause = err && ((/not queryable/.test(err.message) && held.closedBy) || err);
+        const gone = (e: Error) => held.closedBy !== undefined || SESSION_GONE.test(String((e as { code?: unknown }).code ?? '')) || /not queryable|Connection terminated/.test(e.message);
+        if (cause && rows === 0 && gone(cause)) {
+          held = await replace(held);
+          ({ err, rows } = await send(held));
+          cause = err && ((/not queryable/.test(err.message) && held.closedBy) || err);
+        }
+        failure = cause;
+      })()
+        .catch((err: Error) => {
+          failure = err; // no new connection could be had
+        })
+        .finally(() => {
+          ended = true;
+          running.delete(done);
+          signal();
+        });
       running.add(done);
-      // A 'row' listener makes pg hand each row on instead of collecting the result.
-      query.on('row', (row) => {
-        batch.push(row);
-        signal(); // the reader runs once this read's rows are parsed (a microtask after the socket's data event)
-      });
-      conn.query(query);
       return (async function* () {
         try {
           for (;;) {
@@ -103,8 +150,8 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
     },
     async close() {
       while (running.size) await Promise.all(running);
-      conn.off('error', onError);
-      await client.releaseConnection(conn);
+      const held = await current.catch(() => undefined); // no new connection could be had: the query said so
+      if (held) await letGo(held);
     },
   };
 }
