@@ -1,7 +1,7 @@
 // Bundles the command (src/main.ts and everything it imports, libraries included) into dist/src/bundle/
 // (issue 11: start-up). The command is a few CommonJS pieces, each one file that bundle/main.js (built from
 // scripts/bundle-loader.mjs) compiles through V8 with a code cache: `app` (the tool's own code, commander and
-// the small libraries), and `db` (knex, pg, knex-pglite), `mail` (nodemailer) and `prompts` (@inquirer/prompts), each
+// the small libraries), and `db` (knex, pg, knex-pglite, and knex's debug for the listing queries' log), `mail` (nodemailer) and `prompts` (@inquirer/prompts), each
 // loaded only when a command first imports its library. PGlite stays external (it loads its .wasm and .data
 // files beside its own module; the loader compiles its CommonJS build through a code cache too). The pieces are .js files for the package's `files` list; only the loader
 // reads them. Writes dist/bundle-meta.json: which sources each file holds (the --help start-up test reads it).
@@ -18,7 +18,7 @@ const outdir = `${root}dist/src/bundle`;
 const unusedDialects = /^\.\/(better-sqlite3|cockroachdb|mssql|mysql|mariadb|mysql2|oracle|oracledb|pgnative|redshift|sqlite3)$/;
 const external = ['@electric-sql/pglite', '@electric-sql/pglite/*', 'pg-native', 'pg-query-stream', 'sqlite3', 'better-sqlite3', 'mysql', 'mysql2', 'oracledb', 'tedious', 'cloudflare:sockets'];
 /** The pieces besides `app`, and the libraries each holds. */
-const PIECES = { db: ['knex', 'pg', 'knex-pglite'], mail: ['nodemailer'], prompts: ['@inquirer/prompts'] };
+const PIECES = { db: ['knex', 'pg', 'knex-pglite', 'debug'], mail: ['nodemailer'], prompts: ['@inquirer/prompts'] };
 const pieceOf = new Map(Object.entries(PIECES).flatMap(([piece, libs]) => libs.map((lib) => [lib, piece])));
 // Dynamic import() of a module outside the bundle: the loader's own import(), since a vm.Script has none.
 // Each piece has exactly these (a new one must be looked at: a string that merely contains "import(" must not be rewritten).

@@ -57,6 +57,9 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
   // A server is knex's own 'pg' client; knex-pglite is a subclass of it (driverName 'pg' too) handed in as a class.
   if (!['pg', 'postgres', 'postgresql'].includes(client.config.client as string)) return wholeResults();
   const { default: pg } = await import('pg');
+  // Logged as knex logs the queries it runs (DEBUG=knex:query,knex:bindings): the same debug instance, in the db piece.
+  const { default: createDebug } = (await import('debug' as string)) as { default: (namespace: string) => (...args: unknown[]) => void };
+  const [debugQuery, debugBindings] = [createDebug('knex:query'), createDebug('knex:bindings')];
   const hold = async (): Promise<Held> => {
     const conn = await client.acquireConnection();
     const held: Held = { conn, onError: (err) => (held.closedBy ??= err) };
@@ -82,6 +85,8 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
   return {
     start(q, arrays) {
       const { sql, bindings } = q.toSQL().toNative();
+      debugQuery(sql, undefined);
+      debugBindings(bindings, undefined);
       let batch: RawRow[] = [];
       let failure: Error | undefined;
       let ended = false;
