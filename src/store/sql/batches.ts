@@ -48,6 +48,8 @@ const SESSION_GONE = /^(57P0[1-5]|08...)$/;
  * connection was gone (closed while idle between two pages: an idle-session timeout, a pooler, a restart,
  * pg_terminate_backend while the reader was slow) is sent once more on a new connection: a page is a
  * read-only keyset query, the same rows wherever it runs (as before, when every page took a pooled connection).
+ * It holds its connection until close(): what the reader's consumer queries meanwhile (the agreements of an
+ * `expiring` page, a bulk command's UPDATE) takes another from the pool, which must have room (the tool's has 8).
  */
 export async function rowBatches(knex: Knex): Promise<RowBatches> {
   const client = knex.client as Knex.Client & {
@@ -96,7 +98,7 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
         wake = undefined;
         w?.();
       };
-      /** Send the query on `held`; the error it ended with, if any, and whether any row came. */
+      /** Send the query on `held`; the error it ended with, if any, and how many rows came before it. */
       const send = (held: Held) =>
         new Promise<{ err?: Error; rows: number }>((resolve) => {
           const query = new (pg.Query as unknown as PgQueryClass)({ text: sql, values: bindings, ...(arrays ? { rowMode: 'array' as const } : {}) });
