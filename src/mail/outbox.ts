@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import type { UsageError } from '../errors.js';
+import { CliError, type UsageError } from '../errors.js';
 import {
   claimDue,
   countDue,
@@ -139,6 +139,30 @@ interface WindowOptions {
  * MAX_BATCH - 1 others, which is what STALE_SENDING_MS allows for. Results in claim order.
  */
 async function deliverWindow(ctx: AppContext, knex: Knex, transport: Awaited<ReturnType<typeof openTransport>>, o: WindowOptions): Promise<DeliveryResult[]> {
+  // A cron job's SIGTERM (or Ctrl-C) while mail goes out: nothing more is claimed, the messages already claimed
+  // are tried and settled (else they would sit in 'sending' until STALE_SENDING_MS), then the run ends as
+  // stopped (exit 143, or 130). A second signal ends it at once (the listeners are gone: Node's own handling).
+  const halt: Halt = {};
+  const onTerm = () => stopOn('SIGTERM');
+  const onInt = () => stopOn('SIGINT');
+  const stopOn = (signal: Halt['signal']) => {
+    halt.signal = signal;
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt);
+  };
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt);
+  try {
+    return await claimAndAttempt(ctx, knex, transport, o, halt);
+  } finally {
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt);
+  }
+}
+
+/** Set when the run is asked to stop. */
+interface Halt {
+  signal?: 'SIGTERM' | 'SIGINT';
+}
+
+async function claimAndAttempt(ctx: AppContext, knex: Knex, transport: Awaited<ReturnType<typeof openTransport>>, o: WindowOptions, halt: Halt): Promise<DeliveryResult[]> {
   const batches: DeliveryResult[][] = [];
   const running = new Set<Promise<void>>();
   let outstanding = 0;
@@ -170,7 +194,7 @@ async function deliverWindow(ctx: AppContext, knex: Knex, transport: Awaited<Ret
     running.add(tracked);
     return tracked;
   };
-  for (let first = true; !stop; first = false) {
+  for (let first = true; !stop && !halt.signal; first = false) {
     const wanted = o.limit - attempted - outstanding;
     if (wanted <= 0) break;
     const room = Math.min(batch, MAX_BATCH - outstanding, wanted);
@@ -187,6 +211,13 @@ async function deliverWindow(ctx: AppContext, knex: Knex, transport: Awaited<Ret
   }
   await Promise.all(running);
   const results = batches.flat();
+  if (halt.signal) {
+    const left = Math.max(0, o.total - results.length);
+    throw new CliError(
+      `stopped by ${halt.signal} after trying the ${results.length} message(s) it had claimed; ${left} more stay queued for the next \`hmis-admin outbox flush\``,
+      halt.signal === 'SIGTERM' ? 143 : 130,
+    );
+  }
   if (stop?.fatal) throw stop.fatal;
   if (stop?.unreachable) {
     const left = o.total - results.length;

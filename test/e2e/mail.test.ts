@@ -1,8 +1,10 @@
 /** The built binary: outbox, outbox flush, mail test and mail doctor print one parseable JSON document. */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMail } from '../../src/mail/compose.js';
 import { enqueueMail } from '../../src/mail/outbox.js';
 import { cli, spawnCli } from '../helpers/cli.js';
+import { binPath, sandboxEnv } from '../helpers/paths.js';
 import { spawnTestDb, withOpen, type SpawnDb } from '../helpers/db.js';
 import { startDns, startRelay, type TestDns, type TestRelay } from '../helpers/smtp.js';
 
@@ -60,5 +62,42 @@ describe('mail commands (built binary)', () => {
     const report = r.json<{ domain: string; checks: Array<{ id: string; status: string }> }>();
     expect(report.domain).toBe('e2e.example.org');
     expect(Object.fromEntries(report.checks.map((c) => [c.id, c.status]))).toMatchObject({ spf: 'ok', dmarc: 'ok', dkim: 'fail' });
+  });
+});
+
+describe('outbox flush stopped by a signal (cron\'s SIGTERM)', () => {
+  it('claims nothing more, tries and settles what it had claimed, leaves the rest pending, and exits 143', async () => {
+    const body = renderMail({ greeting: 'Hello,', paragraphs: ['signal'], senderHint: FROM });
+    await withOpen(sdb, async (database) => {
+      for (let i = 0; i < 40; i++) await enqueueMail(database.knex, { kind: 'notice', to: `sig${i}@agency.org`, subject: 'signal', ...body });
+    });
+    const before = relay.received.length;
+    const child = spawn(process.execPath, [binPath, 'outbox', 'flush', '--json'], { env: { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'e2e', ...env() } });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout.resume();
+    // A slow relay; the run is told to stop as the first message arrives.
+    relay.onMessage = async (seen) => {
+      if (seen === relay.received.length && relay.received.length === before) child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 150));
+      return 'accept' as const;
+    };
+    try {
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(143);
+      expect(stderr).toMatch(/stopped by SIGTERM after trying the \d+ message\(s\) it had claimed; \d+ more stay queued for the next `hmis-admin outbox flush`/);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      relay.onMessage = () => 'accept';
+    }
+    const rows = await withOpen(sdb, (database) => database.knex('mail_outbox').where({ subject: 'signal' }).select('status', 'attempts'));
+    const by = (status: string) => rows.filter((r: { status: string }) => r.status === status);
+    // Nothing left claimed: every claimed message was tried and settled; the others were never touched.
+    expect(by('sending')).toEqual([]);
+    expect(by('sent').length).toBe(relay.received.length - before);
+    expect(by('sent').length).toBeGreaterThan(0);
+    expect(by('pending').length).toBeGreaterThan(0);
+    expect(by('pending').every((r: { attempts: number | string }) => Number(r.attempts) === 0)).toBe(true);
+    expect(by('sent').length + by('pending').length).toBe(40);
   });
 });
