@@ -50,10 +50,10 @@ export class CheckFailedError extends CliError {
   }
 }
 
-/** The person answered no, or pressed Ctrl-C, at a prompt (exit 130). */
+/** The person answered no, or pressed Ctrl-C, at a prompt (exit 130); or a signal stopped the run (130 SIGINT, 143 SIGTERM). */
 export class CancelledError extends CliError {
-  constructor(message = 'cancelled; nothing was changed') {
-    super(message, 130);
+  constructor(message = 'cancelled; nothing was changed', exitCode = 130) {
+    super(message, exitCode);
   }
 }
 

@@ -130,7 +130,7 @@ export async function helpdesk(opts: HelpdeskOpts, ctx: AppContext): Promise<{ r
     // Ctrl-C after the diagnosis still leaves the sitting's trace: what was found and where it stopped.
     if (session && !opts.dryRun) await recordSession(ctx, { ...session, cancelled: step });
     const kept = done.length ? `already done (each fix is committed on its own): ${done.map((d) => d.outcome).join(', ')}` : 'nothing was changed';
-    throw new CancelledError(`cancelled while ${step}; ${kept}`);
+    throw new CancelledError(`cancelled while ${step}; ${kept}`, e.exitCode); // 143 when SIGTERM stopped its mail
   }
 }
 

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AppContext } from '../context.js';
-import { CliError, type UsageError } from '../errors.js';
+import { CancelledError, type UsageError } from '../errors.js';
 import {
   claimDue,
   countDue,
@@ -213,7 +213,8 @@ async function claimAndAttempt(ctx: AppContext, knex: Knex, transport: Awaited<R
   const results = batches.flat();
   if (halt.signal) {
     const left = Math.max(0, o.total - results.length);
-    throw new CliError(
+    // A cancellation, as Ctrl-C at a prompt is: the helpdesk wizard stops (and records where) instead of going on to the next fix.
+    throw new CancelledError(
       `stopped by ${halt.signal} after trying the ${results.length} message(s) it had claimed; ${left} more stay queued for the next \`hmis-admin outbox flush\``,
       halt.signal === 'SIGTERM' ? 143 : 130,
     );
