@@ -126,7 +126,7 @@ globalThis.__hmisRequireCached = (fromUrl, specifier) => {
   const file = require.resolve(specifier);
   if (require.cache[file]) return require.cache[file].exports;
   const original = readFileSync(file, 'utf8');
-  const text = original.replace(BUILTIN_IMPORT, (_, q, name) => (requireBuiltin('node:module').isBuiltin(name) ? `__hmisImport(${q}${name}${q})` : _));
+  const text = original.replace(BUILTIN_IMPORT, (_, q, name) => (Module.isBuiltin(name) ? `__hmisImport(${q}${name}${q})` : _));
   if (/(?<![.\w$])import\s*\(/.test(text)) return require(specifier);
   const hash = requireBuiltin('node:crypto').createHash('sha256').update(original).digest('hex').slice(0, 16);
   const name = specifier.replace(/^@/, '').replace(/[^a-z0-9]+/gi, '_');

@@ -114,17 +114,16 @@ export async function rowBatches(knex: Knex): Promise<RowBatches> {
           held.conn.query(query);
         });
       const done: Promise<void> = (async () => {
-        let held = await current;
-        let { err, rows } = await send(held);
-        // pg says only "not queryable" of a connection the server had closed; what closed it came to the connection.
-        let cause = err && ((/not queryable/.test(err.message) && held.closedBy) || err);
-        const gone = (e: Error) => held.closedBy !== undefined || SESSION_GONE.test(String((e as { code?: unknown }).code ?? '')) || /not queryable|Connection terminated/.test(e.message);
-        if (cause && rows === 0 && gone(cause)) {
-          held = await replace(held);
-          ({ err, rows } = await send(held));
-          cause = err && ((/not queryable/.test(err.message) && held.closedBy) || err);
+        for (let held = await current, retried = false; ; held = await replace(held), retried = true) {
+          const { err, rows } = await send(held);
+          // pg says only "not queryable" of a connection the server had closed; what closed it came to the connection.
+          const cause = err && ((/not queryable/.test(err.message) && held.closedBy) || err);
+          const gone = cause && (held.closedBy !== undefined || SESSION_GONE.test(String((cause as { code?: unknown }).code ?? '')) || /not queryable|Connection terminated/.test(cause.message));
+          if (!gone || rows > 0 || retried) {
+            failure = cause;
+            return;
+          }
         }
-        failure = cause;
       })()
         .catch((err: Error) => {
           failure = err; // no new connection could be had
