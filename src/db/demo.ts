@@ -15,10 +15,6 @@ export const DEMO_AGENCIES: Array<[string, string, string | null]> = [
 const FIRST = ['Maria', 'James', 'Aisha', 'Robert', 'Linda', 'Miguel', 'Grace', 'David', 'Fatima', 'Kevin', 'Rosa', 'Daniel', 'Mei', 'Anthony', 'Keisha', 'Joseph', 'Elena', 'Brian', 'Nadia', 'Carlos', 'Hannah', 'Andre', 'Sofia', 'Tyrone', 'Julia', 'Omar', 'Laura', 'Victor', 'Amara', 'Patrick', 'Ines', 'Derek'];
 const LAST = ['Garcia', 'Johnson', 'Okafor', 'Smith', 'Nguyen', 'Hernandez', 'Williams', 'Brown', 'Khan', 'Lee', 'Martinez', 'Davis', 'Chen', 'Lopez', 'Wilson', 'Anderson', 'Patel', 'Thomas', 'Moore', 'Jackson', 'Kim', 'Rivera', 'Clark', 'Lewis', 'Walker', 'Young', 'Hall', 'Allen', 'Scott', 'Adams', 'Baker', 'Turner'];
 
-function sqlArray(values: string[]): string {
-  return `array[${values.map((v) => `'${v.replace(/'/g, "''")}'`).join(',')}]`;
-}
-
 /** Who a demo account is made to be before it is inserted: the README's example names and its supervisor. */
 export interface DemoRoles {
   /** The i of msmith (see demoExampleIndex), or 0 when the demo is too small to have one. */
@@ -28,6 +24,8 @@ export interface DemoRoles {
    * first account of each agency) are inserted: then the new ids and agencies are returned; else nothing.
    */
   supervisors: number[];
+  /** Account i gets id idBase + i: ids in i order without sorting each batch (see reserveDemoIds). */
+  idBase: number;
 }
 
 /**
@@ -67,9 +65,9 @@ export async function insertDemoUsers(
     `
     with g as (
       select i, i % 100 as k, i % 1000 as lk, 1 + (i - 1) % ? as a,
-        (${sqlArray(FIRST)})[1 + (i * 7) % ${FIRST.length}] as first_name,
-        (${sqlArray(LAST)})[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name
+        (?::text[])[1 + (i * 7) % ${FIRST.length}] as first_name, (?::text[])[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name
       from generate_series(?::int, ?::int) as i
+      offset 0 -- a fence: each name is looked up once a row, not at every use below
     ), s as (
       select i, k, lk, first_name, last_name,
         (?::int[])[a] as agency_id, (?::text[])[a] as domain, (?::int[])[a] as supervisor_id,
@@ -79,10 +77,10 @@ export async function insertDemoUsers(
         case when i = 1 then 'Doe' when i = ? then 'Smith' else last_name end as shown_last
       from g
     )
-    insert into users (username, first_name, last_name, email, email_verified_at, phone, agency_id, supervisor_id,
+    insert into users (id, username, first_name, last_name, email, email_verified_at, phone, agency_id, supervisor_id,
       failed_login_attempts, last_failed_login_at, locked_at, lock_reason, account_expires_at, last_login_at, created_at, updated_at)
     select
-      username, shown_first, shown_last,
+      ?::int + i, username, shown_first, shown_last,
       case when example_email is not null then example_email
            when k between 15 and 17 then null
            when k = 29 then 'shared.desk@' || domain
@@ -98,7 +96,7 @@ export async function insertDemoUsers(
            when lk between 5 and 6 then now() - (1 + i % 40) * interval '1 day'
            when lk = 7 then now() - (i % 90) * interval '1 day' end,
       case when lk between 0 and 4 then 'failed_logins' when lk between 5 and 6 then 'agreement_expired' when lk = 7 then 'admin' end,
-      date_trunc('day', now()) + case
+      today + case
            when lk between 5 and 6 then -(1 + i % 40) * interval '1 day'
            when k between 8 and 11 then (1 + i % 30) * interval '1 day'
            when k between 12 and 14 then -(1 + i % 10) * interval '1 day'
@@ -106,13 +104,24 @@ export async function insertDemoUsers(
       case when k % 9 = 0 then null else now() - (i % 60) * interval '1 day' end,
       now() - (400 + i % 1000) * interval '1 day',
       now()
-    from s
-    order by i
+    from s cross join (select date_trunc('day', now()) as today) as t
     ${roles.supervisors.length ? '' : 'returning id, agency_id'}
     `,
-    [agencyIds.length, from, to, agencyIds, domains, roles.supervisors, roles.msmith, roles.msmith, roles.msmith, roles.msmith],
+    [agencyIds.length, FIRST, LAST, from, to, agencyIds, domains, roles.supervisors, roles.msmith, roles.msmith, roles.msmith, roles.msmith, roles.idBase],
   )) as { rows: Array<{ id: number; agency_id: number }> };
   return rows;
+}
+
+/**
+ * Reserve ids for `users` demo accounts from the users id sequence and return the base (account i gets
+ * base + i): the sequence moves past the whole block at once, so accounts added later get ids after it.
+ */
+export async function reserveDemoIds(db: Knex, users: number): Promise<number> {
+  const { rows } = (await db.raw(
+    `select setval(s, nextval(s) + ?::bigint - 1) - ?::bigint as base from pg_get_serial_sequence('users', 'id') as s`,
+    [users, users],
+  )) as { rows: Array<{ base: number | string }> };
+  return Number(rows[0]!.base);
 }
 
 /** Partly signed renewals for accounts that expire within 30 days or already did. */
@@ -125,15 +134,17 @@ export async function insertDemoAgreements(db: Knex): Promise<void> {
       case when id % 4 = 2 then now() - interval '2 days' end, case when id % 4 = 2 then 'demo' end,
       case when id % 4 = 3 then now() - interval '1 day' end, case when id % 4 = 3 then 'demo' end
     from users
-    where account_expires_at < now() + interval '30 days'`);
+    where account_expires_at < now() + interval '30 days'
+    order by id`); // agreement ids in account order, whatever order the rows lie in
 }
 
 /**
- * Run `load` with the users table's secondary indexes and foreign keys set aside, then build each index
- * once and check each key with one query: PostgreSQL's advice for populating a table ("Populating a
- * Database": remove indexes and foreign-key constraints, load, re-create), rather than maintaining seven
- * indexes and two key checks row by row. Inside the demo's transaction: on failure nothing changed.
- * The definitions come from the catalogue, so they stay exactly those the migrations made.
+ * Run `load` with the users table's primary key, secondary indexes and foreign keys (its own, and those of
+ * the tables that point at it) set aside, then build each index once and check each key with one query:
+ * PostgreSQL's advice for populating a table ("Populating a Database": remove indexes and foreign-key
+ * constraints, load, re-create), rather than maintaining eight indexes and two key checks row by row.
+ * Inside the demo's transaction: on failure nothing changed. The definitions come from the catalogue, so
+ * they stay exactly those the migrations made.
  */
 export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: () => Promise<T>): Promise<T> {
   const { rows: indexes } = (await trx.raw(`
@@ -141,14 +152,20 @@ export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: (
     where i.indrelid = 'users'::regclass and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
     rows: Array<{ def: string; name: string }>;
   };
+  // Keys: the primary key first (the foreign keys need it back before they are checked), then the keys of
+  // users and of every table that references it.
   const { rows: keys } = (await trx.raw(`
-    select quote_ident(conname) as name, pg_get_constraintdef(oid) as def from pg_constraint
-    where conrelid = 'users'::regclass and contype = 'f'`)) as { rows: Array<{ def: string; name: string }> };
-  for (const k of keys) await trx.raw(`alter table users drop constraint ${k.name}`);
+    select conrelid::regclass::text as "table", quote_ident(conname) as name, pg_get_constraintdef(oid) as def, contype = 'p' as primary
+    from pg_constraint
+    where (conrelid = 'users'::regclass and contype in ('p', 'f')) or (confrelid = 'users'::regclass and contype = 'f')
+    order by contype = 'p' desc, conrelid = 'users'::regclass desc, conname`)) as { rows: Array<{ table: string; def: string; name: string; primary: boolean }> };
+  for (const k of [...keys].reverse()) await trx.raw(`alter table ${k.table} drop constraint ${k.name}`);
   for (const i of indexes) await trx.raw(`drop index ${i.name}`);
   const result = await load();
+  const add = (k: (typeof keys)[number]) => trx.raw(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
+  for (const k of keys.filter((k) => k.primary)) await add(k);
   for (const i of indexes) await trx.raw(i.def);
-  for (const k of keys) await trx.raw(`alter table users add constraint ${k.name} ${k.def}`);
+  for (const k of keys.filter((k) => !k.primary)) await add(k);
   return result;
 }
 

@@ -50,6 +50,35 @@ describe.runIf(native)('demo', () => {
     expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
+  it('takes its ids from the users sequence, in account order, and puts back every key and index it set aside', async () => {
+    const { createDemo } = await import('../../src/services/accounts/demo.js');
+    const schema = `select c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' ' || c.convalidated as d
+      from pg_constraint c where c.conrelid = 'users'::regclass or c.confrelid = 'users'::regclass
+      union all select indexdef from pg_indexes where tablename in ('users', 'user_agreements') order by 1`;
+    const seen = (await db.knex.transaction(async (trx) => {
+      const before = (await trx.raw(schema)).rows;
+      await trx('users').delete();
+      await trx('agencies').delete(); // empty tables, and a users sequence not at its start
+      await trx.raw("select setval(pg_get_serial_sequence('users', 'id'), 1000)");
+      const result = await createDemo(trx, { users: 20, actor: 'test', batchSize: 7 });
+      const users = await trx('users').orderBy('id').select('id', 'username', 'supervisor_id');
+      const next = (await trx.raw("select nextval(pg_get_serial_sequence('users', 'id')) as n")).rows[0].n;
+      const after = (await trx.raw(schema)).rows;
+      await trx.rollback({ result, users, next, before, after });
+    }).catch((r: unknown) => r)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // A sequence is not rolled back: put it where the file's accounts left it.
+    await db.knex.raw("select setval(pg_get_serial_sequence('users', 'id'), (select max(id) from users))");
+    if (!seen.result) throw seen;
+    expect(seen.result.created).toBe(true);
+    expect(seen.users.map((u: { id: number }) => Number(u.id))).toEqual(Array.from({ length: 20 }, (_, i) => 1001 + i));
+    expect(seen.users[0].username).toBe('jdoe');
+    const heads = new Set(seen.users.slice(0, 8).map((u: { id: number }) => Number(u.id)));
+    for (const u of seen.users.slice(8)) expect(heads.has(Number(u.supervisor_id))).toBe(true);
+    expect(Number(seen.next)).toBe(1021); // accounts made after the demo come after its block
+    expect(seen.after).toEqual(seen.before);
+    expect(seen.before.length).toBeGreaterThan(12);
+  });
+
   it('is a no-op on demo data and refuses a database with real accounts', async () => {
     const again = await cli(['demo'], { database: db, env: db.env });
     expect(again.code).toBe(0);
