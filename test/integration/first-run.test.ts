@@ -36,4 +36,21 @@ describe.skipIf(!onServer)('on a server', () => {
       await server.drop();
     }
   });
+
+  it('two demos started together: one fills the database, the other waits for it and finds its accounts', async () => {
+    const server = await createServerDatabase('hmis_two_demos');
+    try {
+      const env = { HMIS_DATABASE_URL: server.url };
+      expect((await cli(['db', 'migrate'], { env })).code).toBe(0);
+      const runs = await Promise.all([cli(['demo', '--users', '3000'], { env }), cli(['demo', '--users', '3000'], { env })]);
+      expect(runs.map((r) => [r.code, r.stderr])).toEqual([[0, ''], [0, '']]);
+      expect(runs.map((r) => (/^created 8 agencies and 3000 users/.test(r.stdout) ? 'created' : r.stdout.split(' (')[0])).sort()).toEqual([
+        'created', 'demo data is already there',
+      ]);
+      const users = await cli(['users', 'list', '--json', '--limit', '5000'], { env });
+      expect(users.json<unknown[]>()).toHaveLength(3000);
+    } finally {
+      await server.drop();
+    }
+  });
 });

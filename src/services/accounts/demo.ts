@@ -19,20 +19,30 @@ export interface DemoOptions {
   onProgress?: (inserted: number) => void;
 }
 
+/** Demo data already there (a no-op result), accounts that are not demo data (refused), or none (undefined). */
+async function existingAccounts(db: Knex): Promise<DemoResult | undefined> {
+  const existing = Number((await db('users').count<{ n: number | string }[]>({ n: '*' }))[0]!.n);
+  if (existing === 0) return undefined;
+  const demo = await db('audit_log').where('action', 'demo.created').first('id');
+  if (demo) {
+    return { created: false, agencies: 0, users: existing, message: `demo data is already there (${count(existing, 'account')}); nothing to do` };
+  }
+  throw new UsageError(
+    `this database already holds ${count(existing, 'account')} that are not demo data; demo only fills an empty database (point --db at a scratch database)`,
+  );
+}
+
 /** Create demo data; a second run on demo data is a no-op, and a database with real accounts is refused. */
 export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoResult> {
-  const existing = Number((await db('users').count<{ n: number | string }[]>({ n: '*' }))[0]!.n);
-  if (existing > 0) {
-    const demo = await db('audit_log').where('action', 'demo.created').first('id');
-    if (demo) {
-      return { created: false, agencies: 0, users: existing, message: `demo data is already there (${count(existing, 'account')}); nothing to do` };
-    }
-    throw new UsageError(
-      `this database already holds ${count(existing, 'account')} that are not demo data; demo only fills an empty database (point --db at a scratch database)`,
-    );
-  }
+  // Asked first without a lock, so a database with accounts is answered without holding up its users table.
+  const already = await existingAccounts(db);
+  if (already) return already;
   const batch = options.batchSize ?? 50_000;
-  const result = await db.transaction(async (trx) => {
+  const result = await db.transaction(async (trx): Promise<DemoResult> => {
+    // Two demos at once: the second waits here until the first has committed, then finds its accounts.
+    await trx.raw('lock table users in share row exclusive mode');
+    const meanwhile = await existingAccounts(trx);
+    if (meanwhile) return meanwhile;
     const agencies = (await trx('agencies')
       .insert(DEMO_AGENCIES.map(([name, ed, email]) => ({ name, executive_director_name: ed, executive_director_email: email })))
       .returning(['id', 'name'])) as Array<{ id: number; name: string }>;
@@ -65,6 +75,6 @@ export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoRe
     };
   });
   // Fresh statistics, so the first queries after a million inserts get index plans, not guesses.
-  await db.raw('analyze agencies, users, user_agreements');
+  if (result.created) await db.raw('analyze agencies, users, user_agreements');
   return result;
 }
