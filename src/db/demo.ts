@@ -24,8 +24,6 @@ export interface DemoRoles {
    * first account of each agency) are inserted: then the new ids and agencies are returned; else nothing.
    */
   supervisors: number[];
-  /** Account i gets id idBase + i: ids in i order without sorting each batch (see reserveDemoIds). */
-  idBase: number;
 }
 
 /**
@@ -67,7 +65,9 @@ export async function insertDemoUsers(
       select i, i % 100 as k, i % 1000 as lk, 1 + (i - 1) % ? as a,
         (?::text[])[1 + (i * 7) % ${FIRST.length}] as first_name, (?::text[])[1 + (i * 13 + i / ${FIRST.length}) % ${LAST.length}] as last_name
       from generate_series(?::int, ?::int) as i
-      offset 0 -- a fence: each name is looked up once a row, not at every use below
+      -- The integers in order, so the ids the column's default gives follow i (the old ORDER BY over the finished
+      -- rows sorted 50,000 wide rows a batch, spilling to disk); and a fence: each name is looked up once a row.
+      order by i offset 0
     ), s as (
       select i, k, lk, first_name, last_name,
         (?::int[])[a] as agency_id, (?::text[])[a] as domain, (?::int[])[a] as supervisor_id,
@@ -77,10 +77,10 @@ export async function insertDemoUsers(
         case when i = 1 then 'Doe' when i = ? then 'Smith' else last_name end as shown_last
       from g
     )
-    insert into users (id, username, first_name, last_name, email, email_verified_at, phone, agency_id, supervisor_id,
+    insert into users (username, first_name, last_name, email, email_verified_at, phone, agency_id, supervisor_id,
       failed_login_attempts, last_failed_login_at, locked_at, lock_reason, account_expires_at, last_login_at, created_at, updated_at)
     select
-      ?::int + i, username, shown_first, shown_last,
+      username, shown_first, shown_last,
       case when example_email is not null then example_email
            when k between 15 and 17 then null
            when k = 29 then 'shared.desk@' || domain
@@ -107,21 +107,9 @@ export async function insertDemoUsers(
     from s cross join (select date_trunc('day', now()) as today) as t
     ${roles.supervisors.length ? '' : 'returning id, agency_id'}
     `,
-    [agencyIds.length, FIRST, LAST, from, to, agencyIds, domains, roles.supervisors, roles.msmith, roles.msmith, roles.msmith, roles.msmith, roles.idBase],
+    [agencyIds.length, FIRST, LAST, from, to, agencyIds, domains, roles.supervisors, roles.msmith, roles.msmith, roles.msmith, roles.msmith],
   )) as { rows: Array<{ id: number; agency_id: number }> };
   return rows;
-}
-
-/**
- * Reserve ids for `users` demo accounts from the users id sequence and return the base (account i gets
- * base + i): the sequence moves past the whole block at once, so accounts added later get ids after it.
- */
-export async function reserveDemoIds(db: Knex, users: number): Promise<number> {
-  const { rows } = (await db.raw(
-    `select setval(s, nextval(s) + ?::bigint - 1) - ?::bigint as base from pg_get_serial_sequence('users', 'id') as s`,
-    [users, users],
-  )) as { rows: Array<{ base: number | string }> };
-  return Number(rows[0]!.base);
 }
 
 /** Partly signed renewals for accounts that expire within 30 days or already did. */
@@ -138,34 +126,81 @@ export async function insertDemoAgreements(db: Knex): Promise<void> {
     order by id`); // agreement ids in account order, whatever order the rows lie in
 }
 
+/** A constraint or index to put back as it was: where, its name, the SQL that makes it, and its comment as an SQL literal. */
+interface SetAside {
+  table: string;
+  name: string;
+  def: string;
+  comment: string | null;
+}
+
+const constraintsWhere = (where: string) => `
+  select conrelid::regclass::text as "table", quote_ident(conname) as name, pg_get_constraintdef(oid) as def,
+    quote_literal(obj_description(oid, 'pg_constraint')) as comment
+  from pg_constraint where ${where} order by conrelid::regclass::text, conname`;
+
 /**
- * Run `load` with the users table's primary key, secondary indexes and foreign keys (its own, and those of
- * the tables that point at it) set aside, then build each index once and check each key with one query:
- * PostgreSQL's advice for populating a table ("Populating a Database": remove indexes and foreign-key
- * constraints, load, re-create), rather than maintaining eight indexes and two key checks row by row.
- * Inside the demo's transaction: on failure nothing changed. The definitions come from the catalogue, so
- * they stay exactly those the migrations made.
+ * The primary key of users and the foreign keys of other tables that reference users, when the key can be
+ * made again exactly as it is: nothing but those keys hangs on it (a view grouping by users.id does), and
+ * its index has no storage options, tablespace, CLUSTER or replica-identity mark and no comment, and this
+ * role owns every table whose key it would drop. Else none (the primary key stays and is kept up row by row).
+ */
+async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary: SetAside[]; references: SetAside[] }> {
+  const { rows: pk } = (await trx.raw(`
+    select c.oid from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
+    where c.conrelid = 'users'::regclass and c.contype = 'p'
+      and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0
+      and obj_description(c.oid, 'pg_constraint') is null and obj_description(i.indexrelid, 'pg_class') is null
+      and not exists (
+        select 1 from pg_depend d
+        where ((d.refclassid = 'pg_constraint'::regclass and d.refobjid = c.oid) or (d.refclassid = 'pg_class'::regclass and d.refobjid = i.indexrelid))
+          and not (d.classid = 'pg_class'::regclass and d.objid = i.indexrelid)
+          and not (d.classid = 'pg_constraint'::regclass and exists (
+            select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass)))
+      and not exists (
+        select 1 from pg_constraint f join pg_class t on t.oid = f.conrelid
+        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_has_role(t.relowner, 'USAGE'))`)) as { rows: unknown[] };
+  if (!pk.length) return { primary: [], references: [] };
+  const { rows: primary } = (await trx.raw(constraintsWhere("conrelid = 'users'::regclass and contype = 'p'"))) as { rows: SetAside[] };
+  const { rows: references } = (await trx.raw(
+    constraintsWhere("confrelid = 'users'::regclass and conrelid <> 'users'::regclass and contype = 'f'"),
+  )) as { rows: SetAside[] };
+  return { primary, references };
+}
+
+/**
+ * Run `load` with the users table's secondary indexes and foreign keys set aside — and its primary key with
+ * the keys of other tables that point at it, where that key can be made again exactly (primaryKeyAndReferences)
+ * — then build each index once and check each key with one query: PostgreSQL's advice for populating a
+ * table ("Populating a Database": remove indexes and foreign-key constraints, load, re-create), rather than
+ * maintaining eight indexes and two key checks row by row. Inside the demo's transaction: on failure nothing
+ * changed. The definitions (and comments) come from the catalogue, so they stay those the migrations made.
  */
 export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: () => Promise<T>): Promise<T> {
   const { rows: indexes } = (await trx.raw(`
-    select pg_get_indexdef(i.indexrelid) as def, i.indexrelid::regclass::text as name from pg_index i
+    select 'users' as "table", i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as def,
+      quote_literal(obj_description(i.indexrelid, 'pg_class')) as comment
+    from pg_index i
     where i.indrelid = 'users'::regclass and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
-    rows: Array<{ def: string; name: string }>;
+    rows: SetAside[];
   };
-  // Keys: the primary key first (the foreign keys need it back before they are checked), then the keys of
-  // users and of every table that references it.
-  const { rows: keys } = (await trx.raw(`
-    select conrelid::regclass::text as "table", quote_ident(conname) as name, pg_get_constraintdef(oid) as def, contype = 'p' as primary
-    from pg_constraint
-    where (conrelid = 'users'::regclass and contype in ('p', 'f')) or (confrelid = 'users'::regclass and contype = 'f')
-    order by contype = 'p' desc, conrelid = 'users'::regclass desc, conname`)) as { rows: Array<{ table: string; def: string; name: string; primary: boolean }> };
-  for (const k of [...keys].reverse()) await trx.raw(`alter table ${k.table} drop constraint ${k.name}`);
+  const { rows: own } = (await trx.raw(constraintsWhere("conrelid = 'users'::regclass and contype = 'f'"))) as { rows: SetAside[] };
+  const { primary, references } = await primaryKeyAndReferences(trx);
+  const drop = (k: SetAside) => trx.raw(`alter table ${k.table} drop constraint ${k.name}`);
+  const add = async (k: SetAside) => {
+    await trx.raw(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
+    if (k.comment) await trx.raw(`comment on constraint ${k.name} on ${k.table} is ${k.comment}`);
+  };
+  for (const k of [...references, ...own]) await drop(k);
   for (const i of indexes) await trx.raw(`drop index ${i.name}`);
+  for (const k of primary) await drop(k);
   const result = await load();
-  const add = (k: (typeof keys)[number]) => trx.raw(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
-  for (const k of keys.filter((k) => k.primary)) await add(k);
-  for (const i of indexes) await trx.raw(i.def);
-  for (const k of keys.filter((k) => !k.primary)) await add(k);
+  for (const k of primary) await add(k);
+  for (const i of indexes) {
+    await trx.raw(i.def);
+    if (i.comment) await trx.raw(`comment on index ${i.name} is ${i.comment}`);
+  }
+  for (const k of [...own, ...references]) await add(k);
   return result;
 }
 

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import type { TestDb } from '../helpers/db.js';
@@ -50,33 +51,67 @@ describe.runIf(native)('demo', () => {
     expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
-  it('takes its ids from the users sequence, in account order, and puts back every key and index it set aside', async () => {
+  /**
+   * createDemo on this file's database emptied inside a transaction that is rolled back after: `prepare` shapes the
+   * database first; what `look` reads after the demo, and the schema (keys, indexes, their options, flags and
+   * comments) before and after, come back.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const demoInside = async (prepare: (trx: Knex.Transaction) => Promise<unknown>, look: (trx: Knex.Transaction) => Promise<any>) => {
     const { createDemo } = await import('../../src/services/accounts/demo.js');
-    const schema = `select c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' ' || c.convalidated as d
+    const schema = `select c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid) || ' ' || c.convalidated
+        || ' ' || coalesce(obj_description(c.oid, 'pg_constraint'), '-') as d
       from pg_constraint c where c.conrelid = 'users'::regclass or c.confrelid = 'users'::regclass
-      union all select indexdef from pg_indexes where tablename in ('users', 'user_agreements') order by 1`;
+      union all select x.indexrelid::regclass::text || ' ' || pg_get_indexdef(x.indexrelid) || ' ' || x.indisreplident || ' ' || x.indisclustered
+        || ' ' || coalesce(obj_description(x.indexrelid, 'pg_class'), '-')
+      from pg_index x where x.indrelid in ('users'::regclass, 'user_agreements'::regclass) order by 1`;
     const seen = (await db.knex.transaction(async (trx) => {
-      const before = (await trx.raw(schema)).rows;
       await trx('users').delete();
-      await trx('agencies').delete(); // empty tables, and a users sequence not at its start
-      await trx.raw("select setval(pg_get_serial_sequence('users', 'id'), 1000)");
+      await trx('agencies').delete();
+      await prepare(trx);
+      const before = (await trx.raw(schema)).rows;
       const result = await createDemo(trx, { users: 20, actor: 'test', batchSize: 7 });
       const users = await trx('users').orderBy('id').select('id', 'username', 'supervisor_id');
-      const next = (await trx.raw("select nextval(pg_get_serial_sequence('users', 'id')) as n")).rows[0].n;
       const after = (await trx.raw(schema)).rows;
-      await trx.rollback({ result, users, next, before, after });
+      await trx.rollback({ result, users, before, after, looked: await look(trx) });
     }).catch((r: unknown) => r)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     // A sequence is not rolled back: put it where the file's accounts left it.
     await db.knex.raw("select setval(pg_get_serial_sequence('users', 'id'), (select max(id) from users))");
     if (!seen.result) throw seen;
     expect(seen.result.created).toBe(true);
-    expect(seen.users.map((u: { id: number }) => Number(u.id))).toEqual(Array.from({ length: 20 }, (_, i) => 1001 + i));
     expect(seen.users[0].username).toBe('jdoe');
     const heads = new Set(seen.users.slice(0, 8).map((u: { id: number }) => Number(u.id)));
     for (const u of seen.users.slice(8)) expect(heads.has(Number(u.supervisor_id))).toBe(true);
-    expect(Number(seen.next)).toBe(1021); // accounts made after the demo come after its block
     expect(seen.after).toEqual(seen.before);
     expect(seen.before.length).toBeGreaterThan(12);
+    return { ids: seen.users.map((u: { id: number }) => Number(u.id)) as number[], looked: seen.looked };
+  };
+
+  it('takes ids from the users sequence in account order and puts back every key and index it set aside, with their comments', async () => {
+    const { ids, looked } = await demoInside(async (trx) => {
+      await trx.raw("select setval(pg_get_serial_sequence('users', 'id'), 1000)"); // as after deleted accounts
+      await trx.raw("comment on constraint user_agreements_user_id_foreign on user_agreements is 'renewals of an account'");
+      await trx.raw("comment on constraint users_supervisor_id_foreign on users is 'who signs'");
+      await trx.raw("comment on index users_email_lower_idx is 'email lookups'");
+    }, async (trx) => (await trx.raw("select nextval(pg_get_serial_sequence('users', 'id')) as n")).rows[0].n);
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => 1001 + i));
+    expect(Number(looked)).toBe(1021); // accounts made after the demo come after its ids
+  });
+
+  it('keeps a primary key it cannot make again as it was (replica identity, fillfactor, a view on it) and a sequence of its own', async () => {
+    const { ids, looked } = await demoInside(async (trx) => {
+      await trx.raw('alter table users replica identity using index users_pkey');
+      await trx.raw('alter index users_pkey set (fillfactor = 60)');
+      await trx.raw('create view demo_supervised as select u.id, u.username, count(s.id) as n from users u left join users s on s.supervisor_id = u.id group by u.id');
+      await trx.raw('create sequence demo_ids increment by 2 start with 101');
+      await trx.raw("alter table users alter column id set default nextval('demo_ids')");
+    }, async (trx) => ({
+      view: Number((await trx.raw('select count(*) as n from demo_supervised')).rows[0].n),
+      seq: (await trx.raw("select last_value from demo_ids")).rows[0].last_value,
+    }));
+    expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => 101 + 2 * i));
+    expect(looked).toEqual({ view: 20, seq: expect.anything() });
+    expect(Number(looked.seq)).toBe(139);
   });
 
   it('is a no-op on demo data and refuses a database with real accounts', async () => {

@@ -1,6 +1,6 @@
 /** Fill an empty database with demo agencies and users in every state, in one transaction. */
 import type { Knex } from 'knex';
-import { auditDemoAdminLocks, DEMO_AGENCIES, demoExampleIndex, insertDemoAgreements, insertDemoUsers, reserveDemoIds, withUsersIndexesDeferred } from '../../db/demo.js';
+import { auditDemoAdminLocks, DEMO_AGENCIES, demoExampleIndex, insertDemoAgreements, insertDemoUsers, withUsersIndexesDeferred } from '../../db/demo.js';
 import { UsageError } from '../../errors.js';
 import { count } from '../../output/format.js';
 import { writeAudit } from './audit.js';
@@ -52,15 +52,14 @@ export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoRe
       // The first account of each agency supervises the rest: insert those first, then every other account
       // with its supervisor and final name already set (a million rows written once, not updated after).
       const msmith = demoExampleIndex(options.users);
-      const idBase = await reserveDemoIds(trx, options.users);
       const heads = Math.min(ids.length, options.users);
-      const first = await insertDemoUsers(trx, 1, heads, ids, domains, { msmith, supervisors: [], idBase });
+      const first = await insertDemoUsers(trx, 1, heads, ids, domains, { msmith, supervisors: [] });
       const supervisorOf = new Map(first.map((r) => [Number(r.agency_id), Number(r.id)]));
       const supervisors = ids.map((id) => supervisorOf.get(id) ?? null) as number[];
       options.onProgress?.(heads);
       for (let from = heads + 1; from <= options.users; from += batch) {
         const to = Math.min(options.users, from + batch - 1);
-        await insertDemoUsers(trx, from, to, ids, domains, { msmith, supervisors, idBase });
+        await insertDemoUsers(trx, from, to, ids, domains, { msmith, supervisors });
         options.onProgress?.(to - from + 1);
       }
     });
