@@ -1,5 +1,6 @@
 /** Every command and flag, registered in one place; each action lazy-imports its handler so --help stays fast. */
 import { Command, Option } from 'commander';
+import { UsageError } from './errors.js';
 import { registerMailCommands } from './program-mail.js';
 import { collectSigners, examples, mutating, rootOptions, type Present } from './program-parts.js';
 import { value } from './validate/values.js';
@@ -31,13 +32,16 @@ export function buildProgram(state: RunState, version: string): Command {
       const positional = args.slice(0, -2);
       const ctx = await state.makeContext(cmd.optsWithGlobals() as GlobalFlags);
       state.ctx = ctx;
+      const shown = await import('./output/present.js');
+      const presenter = await present(shown);
+      // Known before the command runs: a format it cannot print is refused before it changes anything.
+      if (ctx.config.format === 'csv' && presenter.noCsv) throw new UsageError(shown.NO_CSV);
       const mod = await load();
       const raw = await (mod[name] as Handler)(...positional, opts, ctx);
       // A handler may pick the exit code by returning { exitCode, ...data }; the rest is what is shown.
       let body = raw;
       let exitCode = 0;
       if (raw && typeof raw === 'object' && 'exitCode' in raw) ({ exitCode, ...body } = raw as { exitCode: number });
-      const presenter = await present(await import('./output/present.js'));
       await presenter(body, ctx);
       state.exitCode = exitCode;
     };

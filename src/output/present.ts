@@ -6,7 +6,13 @@ import { listTarget, renderJson, renderList, writeOut, type ListRows, type ListV
 import { briefTable, NOT_SUCCEEDED, OutcomeTally, resultLine } from './result-lines.js';
 import type { Outcome } from './views.js';
 
-export type Presenter<T> = (data: T, ctx: AppContext) => Promise<void>;
+export type Presenter<T> = ((data: T, ctx: AppContext) => Promise<void>) & {
+  /** Set when the command has no CSV form: `--format csv` is refused before the command runs (program.ts). */
+  noCsv?: true;
+};
+
+/** Said when --format csv is given to a command that has no CSV form. */
+export const NO_CSV = 'this command has no CSV form; use --format table or --json';
 
 /** A streamed list of records (one by one, or a page at a time). */
 export function list<T>(view: ListView<T> | ((ctx: AppContext) => ListView<T>)): Presenter<ListRows<T>> {
@@ -50,11 +56,11 @@ async function showResults(data: { results: Outcome[] }, ctx: AppContext, bulk: 
 
 /** One document: JSON as is, a text rendering for tables; CSV only where the document has rows. */
 export function doc<T>(text: (data: T, color: boolean, width?: number) => string, csv?: { header: string[]; rows: (data: T) => unknown[][] }): Presenter<T> {
-  return async (data, ctx) => {
+  const presenter: Presenter<T> = async (data, ctx) => {
     const { format } = ctx.config;
     if (format === 'json') return renderJson(data, ctx.out.stdout);
     if (format === 'csv') {
-      if (!csv) throw new UsageError('this command has no CSV form; use --format table or --json');
+      if (!csv) throw new UsageError(NO_CSV);
       await writeOut(ctx.out.stdout, csvLine(csv.header));
       for (const row of csv.rows(data)) await writeOut(ctx.out.stdout, csvLine(row));
       return;
@@ -62,4 +68,6 @@ export function doc<T>(text: (data: T, color: boolean, width?: number) => string
     const body = text(data, ctx.config.color, ctx.out.columns);
     if (body) await writeOut(ctx.out.stdout, body.endsWith('\n') ? body : `${body}\n`);
   };
+  if (!csv) presenter.noCsv = true;
+  return presenter;
 }

@@ -61,6 +61,18 @@ describe('1. ids beyond the id column', () => {
   });
 });
 
+describe('--format csv to a command with no CSV form', () => {
+  // Once `demo --format csv` filled the database and `mail test --format csv` sent its mail, then refused.
+  it.each([
+    [['--format', 'csv', 'demo']],
+    [['demo', '--users', '20', '--format', 'csv']],
+    [['--format', 'csv', 'db', 'migrate']],
+    [['--format', 'csv', 'mail', 'test', 'bob@agency.org']],
+  ])('%j: refused before it runs (exit 2)', async (args) => {
+    await refused(await run(args), 2, /this command has no CSV form; use --format table or --json/);
+  });
+});
+
 describe('2. durations and dates the database cannot hold', () => {
   it.each([
     [['audit', '--since', '999999w'], /--since "999999w" is longer than 100 years/],
