@@ -77,3 +77,19 @@ export function describeConnectionError(err: unknown, target: string): CliError 
   }
   return undefined;
 }
+
+/**
+ * A PostgreSQL error as one line without its SQL: knex puts the whole statement (with its values) before
+ * the server's message (`<sql> - <message>`); only the message and its SQLSTATE are shown. A query the
+ * server cancelled for its statement_timeout says so. Null for anything that is not a database error.
+ */
+export function databaseMessage(err: unknown): string | null {
+  const e = err as { message?: unknown; code?: unknown; severity?: unknown } | null;
+  if (!e || typeof e.message !== 'string' || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== 'string') return null;
+  const cut = e.message.lastIndexOf(' - ');
+  const text = (cut >= 0 ? e.message.slice(cut + 3) : e.message).replace(/\s+/g, ' ').trim();
+  if (e.code === '57014' && /statement timeout/i.test(text)) {
+    return `the database cancelled a query that ran longer than its statement_timeout (SQLSTATE 57014); raise statement_timeout for this database user, or drop options=-c statement_timeout from --db / HMIS_DATABASE_URL`;
+  }
+  return `the database said: ${text} (SQLSTATE ${e.code})`;
+}

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
-import { CliError, UsageError } from './errors.js';
+import { CliError, databaseMessage, UsageError } from './errors.js';
+
+export { databaseMessage };
 import { sanitizeForDisplay } from './output/sanitize.js';
 import { buildProgram, type RunState } from './program.js';
 import type { ContextOptions } from './context.js';
@@ -156,22 +158,6 @@ function report(err: unknown, stderr: Writable, env: Record<string, string | und
   stderr.write(`hmis-admin: unexpected error: ${first} (rerun with DEBUG=hmis-admin for details)\n`);
   if (debug && e?.stack) stderr.write(`${e.stack}\n`);
   return 1;
-}
-
-/**
- * A PostgreSQL error as one line without its SQL: knex puts the whole statement (with its values) before
- * the server's message (`<sql> - <message>`); only the message and its SQLSTATE are shown. A query the
- * server cancelled for its statement_timeout says so. Null for anything that is not a database error.
- */
-export function databaseMessage(err: unknown): string | null {
-  const e = err as { message?: unknown; code?: unknown; severity?: unknown } | null;
-  if (!e || typeof e.message !== 'string' || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== 'string') return null;
-  const cut = e.message.lastIndexOf(' - ');
-  const text = (cut >= 0 ? e.message.slice(cut + 3) : e.message).replace(/\s+/g, ' ').trim();
-  if (e.code === '57014' && /statement timeout/i.test(text)) {
-    return `the database cancelled a query that ran longer than its statement_timeout (SQLSTATE 57014); raise statement_timeout for this database user, or drop options=-c statement_timeout from --db / HMIS_DATABASE_URL`;
-  }
-  return `the database said: ${text} (SQLSTATE ${e.code})`;
 }
 
 /** Entry point for bin/: run, let stdout drain, exit with the code. */

@@ -19,7 +19,7 @@ export async function demo(opts: DemoOpts, ctx: AppContext): Promise<DemoResult 
   const db = await ctx.db({ create: true }); // demo is one of the two commands that may create the embedded database
   // Drawn at the first batch only: demo data that is already there draws no bar.
   let progress: Progress | undefined;
-  const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => (progress ??= ctx.out.progress(users, 'demo users')).tick(n) });
+  const result = await createDemo(db.knex, { users, actor: ctx.config.actor, onProgress: (n) => (progress ??= ctx.out.progress(users, 'demo users')).tick(n), warn: (m) => ctx.out.warn(m) });
   progress?.done();
   return { ...result, database: db.where };
 }

@@ -1,7 +1,7 @@
 /** Fill an empty database with demo agencies and users in every state, in one transaction. */
 import type { Knex } from 'knex';
 import { auditDemoAdminLocks, DEMO_AGENCIES, demoExampleIndex, insertDemoAgreements, insertDemoUsers, withUsersIndexesDeferred } from '../../db/demo.js';
-import { UsageError } from '../../errors.js';
+import { databaseMessage, UsageError } from '../../errors.js';
 import { count } from '../../output/format.js';
 import { writeAudit } from './audit.js';
 
@@ -17,6 +17,8 @@ export interface DemoOptions {
   actor: string;
   batchSize?: number;
   onProgress?: (inserted: number) => void;
+  /** Told when the data is in but something after the commit (the statistics) failed. */
+  warn?: (message: string) => void;
 }
 
 /** Demo data already there (a no-op result), accounts that are not demo data (refused), or none (undefined). */
@@ -74,6 +76,14 @@ export async function createDemo(db: Knex, options: DemoOptions): Promise<DemoRe
     };
   });
   // Fresh statistics, so the first queries after a million inserts get index plans, not guesses.
-  if (result.created) await db.raw('analyze agencies, users, user_agreements');
+  if (result.created) {
+    try {
+      await db.raw('analyze agencies, users, user_agreements');
+    } catch (err) {
+      // The accounts are committed: a lost connection here is not a failed demo.
+      const why = databaseMessage(err) ?? String((err as Error)?.message ?? err).split('\n')[0];
+      options.warn?.(`the demo data is in, but ANALYZE after it failed (${why}); run ANALYZE on the database, or let autovacuum do it, for good query plans`);
+    }
+  }
   return result;
 }
