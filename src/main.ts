@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { CommanderError } from 'commander';
 import { CliError, databaseMessage, UsageError } from './errors.js';
-
-export { databaseMessage };
 import { sanitizeForDisplay } from './output/sanitize.js';
 import { buildProgram, type RunState } from './program.js';
 import type { ContextOptions } from './context.js';
+
+export { databaseMessage }; // moved to errors.ts (services word database errors too); tests import it from here
 
 export interface MainIO extends ContextOptions {
   env?: Record<string, string | undefined>;
