@@ -146,8 +146,10 @@ const constraintsWhere = (where: string) => `
  * role owns every table whose key it would drop. Else none (the primary key stays and is kept up row by row).
  */
 async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary: SetAside[]; references: SetAside[] }> {
-  const { rows: pk } = (await trx.raw(`
-    select c.oid from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
+  // The key itself, if it qualifies (with no comment, by the conditions).
+  const { rows: primary } = (await trx.raw(`
+    select c.conrelid::regclass::text as "table", quote_ident(c.conname) as name, pg_get_constraintdef(c.oid) as def, null as comment
+    from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
     where c.conrelid = 'users'::regclass and c.contype = 'p'
       and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0
       and obj_description(c.oid, 'pg_constraint') is null and obj_description(i.indexrelid, 'pg_class') is null
@@ -159,9 +161,8 @@ async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary
             select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass)))
       and not exists (
         select 1 from pg_constraint f join pg_class t on t.oid = f.conrelid
-        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_has_role(t.relowner, 'USAGE'))`)) as { rows: unknown[] };
-  if (!pk.length) return { primary: [], references: [] };
-  const { rows: primary } = (await trx.raw(constraintsWhere("conrelid = 'users'::regclass and contype = 'p'"))) as { rows: SetAside[] };
+        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_has_role(t.relowner, 'USAGE'))`)) as { rows: SetAside[] };
+  if (!primary.length) return { primary: [], references: [] };
   const { rows: references } = (await trx.raw(
     constraintsWhere("confrelid = 'users'::regclass and conrelid <> 'users'::regclass and contype = 'f'"),
   )) as { rows: SetAside[] };
