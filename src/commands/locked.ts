@@ -21,5 +21,5 @@ export async function locked(opts: LockedOpts, ctx: AppContext): Promise<Account
   const store = await ctx.store();
   const agencyId = opts.agency === undefined ? undefined : await resolveAgency(store, opts.agency);
   const lockReasons = opts.reason === undefined ? undefined : [opts.reason as LockReason];
-  return listAccounts(store, { filter: { locked: true, lockReasons, agencyId }, order: 'locked', limit });
+  return listAccounts(store, { filter: { locked: true, lockReasons, agencyId }, order: 'locked', limit, json: ctx.config.format === 'json' });
 }

@@ -32,6 +32,7 @@ export async function list(opts: UsersListOpts, ctx: AppContext): Promise<Accoun
     },
     order: within !== undefined ? 'expiry' : 'id',
     limit,
+    json: ctx.config.format === 'json',
   });
 }
 

@@ -4,7 +4,8 @@ import type { OutputFormat } from '../config.js';
 import type { AppContext } from '../context.js';
 import { csvLine } from './csv.js';
 import { layoutTable, type Column, type Layout } from './table.js';
-import { toJson } from './json.js';
+import { AccountJson } from '../store/types.js';
+import { escapeJsonText, toJson } from './json.js';
 
 /** How a list of records is shown: table columns, and the JSON/CSV record for each row. */
 export interface ListView<T> {
@@ -84,7 +85,9 @@ export async function renderList<T>(rows: ListRows<T>, view: ListView<T>, target
     for await (const page of pagesOf(rows)) {
       for (const row of page) {
         // Each record goes straight into the ~64 KB chunk (awaited only when one is written): short-lived strings.
-        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${toJson(view.toJson(row))}`);
+        // An account the database wrote as JSON already (store/sql/mapping.ts accountJsonSql) is printed as it came.
+        const json = row instanceof AccountJson ? escapeJsonText(row.json) : toJson(view.toJson(row));
+        const full = out.add(`${count++ === 0 ? '\n' : ',\n'}${json}`);
         if (full) await full;
       }
     }

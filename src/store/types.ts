@@ -63,6 +63,11 @@ export const LISTED_FIELDS = [
 /** An account as a listing has it: only the fields it shows are read (a listing of 8,000 parses a quarter fewer values). */
 export type ListedAccount = Pick<AccountRow, (typeof LISTED_FIELDS)[number]>;
 
+/** A listed account already written as the account JSON of CONTRACT.md (by the database: store/sql/mapping.ts accountJsonSql). */
+export class AccountJson {
+  constructor(readonly json: string) {}
+}
+
 export interface AccountFilter {
   /** Only these accounts. */
   ids?: number[];
@@ -193,6 +198,8 @@ export interface AccountStore {
   pages(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow[]>;
   /** The same pages with only what a listing shows (LISTED_FIELDS). */
   listPages(filter: AccountFilter, order?: AccountOrder, limit?: number): AsyncGenerator<ListedAccount[]>;
+  /** The same listing for `--json`: accounts as their JSON text where the host can write it, else as listPages reads them. */
+  listJsonPages(filter: AccountFilter, order?: AccountOrder, limit?: number): AsyncGenerator<Array<ListedAccount | AccountJson>>;
   /** The same accounts one at a time. */
   page(filter: AccountFilter, order?: AccountOrder, limit?: number, pageSize?: number): AsyncGenerator<AccountRow>;
   count(filter: AccountFilter): Promise<number>;

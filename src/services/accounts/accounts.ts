@@ -2,7 +2,7 @@
 import { NotFoundError, UsageError } from '../../errors.js';
 import { iso } from '../../output/format.js';
 import { describeUserRef, parseUserRef, quote } from '../../parse.js';
-import type { AccountFilter, AccountOrder, AccountRow, AccountStore, ListedAccount } from '../../store/types.js';
+import type { AccountFilter, AccountJson, AccountOrder, AccountRow, AccountStore, ListedAccount } from '../../store/types.js';
 
 export type { AccountRow, ListedAccount } from '../../store/types.js';
 
@@ -80,14 +80,17 @@ export interface ListOptions {
   filter: AccountFilter;
   order?: AccountOrder;
   limit?: number;
+  /** The listing is printed as JSON: accounts may come as their JSON text already (AccountJson). */
+  json?: boolean;
 }
 
 /** Accounts matching a filter, a page at a time (output renders a whole page per step). */
 export interface AccountPages {
-  pages: AsyncGenerator<ListedAccount[]>;
+  pages: AsyncGenerator<Array<ListedAccount | AccountJson>>;
 }
 
 /** Stream accounts matching a filter. */
 export function listAccounts(store: AccountStore, options: ListOptions): AccountPages {
-  return { pages: store.listPages(options.filter, options.order ?? 'id', options.limit ?? Infinity) };
+  const { filter, order = 'id', limit = Infinity } = options;
+  return { pages: options.json ? store.listJsonPages(filter, order, limit) : store.listPages(filter, order, limit) };
 }

@@ -55,6 +55,41 @@ export function isoSql(expr: string): string {
   return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else coalesce(to_char(${t} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' || ${bc}, ${t}::text) end`;
 }
 
+/** The characters String#trim removes (ECMAScript WhiteSpace and LineTerminator), as an SQL literal for btrim: fullName's trim. */
+const JS_TRIM = "E' \\t\\n\\r\\u000b\\u000c\\u00a0\\ufeff\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u202f\\u205f\\u3000\\u2028\\u2029'";
+
+/** The times accountJson shows or tests: accountJsonSql writes a row only when each is null or in years 1–9999. */
+const JSON_TIMES = ['email_verified_at', 'locked_at', 'account_expires_at', 'last_login_at'] as const;
+
+/**
+ * The account JSON of CONTRACT.md as JSON.stringify(accountJson(row)) writes it (services/accounts/accounts.ts),
+ * character for character, made by the database for a listing's `--json`: the client then parses one value a row
+ * instead of fourteen and builds no objects (a listing of 8,000 locked accounts spent most of its time so).
+ * Strings go through to_json (the escapes JSON.stringify writes: \" \\ \b \f \n \r \t and \u00xx, lower case), the
+ * name is trimmed of exactly what String#trim trims, times are to_char's millisecond-truncated UTC ISO string.
+ * NULL — the reader reads that row as a listing does (reader.ts listJsonPages) — when a time it shows is infinite or
+ * outside years 1–9999 (toISOString writes those differently) or any piece is null. The literal needs a UTF8
+ * database (the reader asks first). Ids beyond 2^53 come exact (JavaScript numbers would round them).
+ */
+export function accountJsonSql(f: Record<Field, string>): string {
+  const str = (e: string) => `coalesce(to_json((${e})::text)::text, 'null')`;
+  const time = (e: string) => `coalesce('"' || to_char((${e})::timestamptz at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"', 'null')`;
+  const bool = (cond: string) => `case when ${cond} then 'true' else 'false' end`;
+  const plain = JSON_TIMES.map((k) => {
+    const t = `(${f[k]})::timestamptz`;
+    return `(${t} is null or (${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00'))`;
+  }).join(' and ');
+  const locked = `(${f.locked_at}) is not null`;
+  return `case when ${plain} then '{"id":' || (${f.id})::int8 || ',"username":' || ${str(f.username)}
+    || ',"name":' || to_json(btrim(coalesce((${f.first_name})::text, '') || ' ' || coalesce((${f.last_name})::text, ''), ${JS_TRIM}))::text
+    || ',"email":' || ${str(f.email)} || ',"emailVerified":' || ${bool(`(${f.email})::text <> '' and (${f.email_verified_at}) is not null`)}
+    || ',"phone":' || ${str(f.phone)} || ',"agency":' || ${str(f.agency)} || ',"locked":' || ${bool(locked)}
+    || ',"lockedAt":' || ${time(f.locked_at)} || ',"lockReason":' || ${str(`case when ${locked} then ${f.lock_reason} end`)}
+    || ',"failedLoginAttempts":' || coalesce((${f.failed_login_attempts})::int8, 0) || ',"accountExpiresAt":' || ${time(f.account_expires_at)}
+    || ',"lastLoginAt":' || ${time(f.last_login_at)}
+    || case when (${f.pending_email})::text <> '' then ',"pendingEmail":' || to_json((${f.pending_email})::text)::text else '' end || '}' end`;
+}
+
 /** Whether a selected time is the database's text rather than isoSql's ISO string (which ends in Z; PostgreSQL's text never does). */
 export function isTextTime(v: unknown): v is string {
   return typeof v === 'string' && v.charCodeAt(v.length - 1) !== 90;

@@ -3,9 +3,9 @@
  * with flat memory), lookups and the aggregates of `email check` and `report compliance`.
  */
 import type { Knex } from 'knex';
-import { LISTED_FIELDS, type AccountFilter, type AccountOrder, type AccountRow, type Changed, type ComplianceCounts, type ListedAccount, type LockReason, type Tx } from '../types.js';
+import { AccountJson, LISTED_FIELDS, type AccountFilter, type AccountOrder, type AccountRow, type Changed, type ComplianceCounts, type ListedAccount, type LockReason, type Tx } from '../types.js';
 import { rowBatches, type RawRow } from './batches.js';
-import { isoFromUtcText, isoSql, isTextTime, normaliseAccount, normaliseListed, RARE_TIME, TIME_FIELDS, ts, utcTextAsZoned, utcTextSql, type Field, type SqlMapping } from './mapping.js';
+import { accountJsonSql, isoFromUtcText, isoSql, isTextTime, normaliseAccount, normaliseListed, RARE_TIME, TIME_FIELDS, ts, utcTextAsZoned, utcTextSql, type Field, type SqlMapping } from './mapping.js';
 
 const DAY_MS = 86_400_000;
 const TIME_LIST: ReadonlyArray<string | number> = [...TIME_FIELDS];
@@ -153,6 +153,45 @@ export class SqlReader {
     return this.pagesOf(normaliseListed, LISTED_FIELDS, filter, order, limit, 1000);
   }
 
+  /**
+   * The same listing for `--json`: each account as its JSON text written by the database (accountJsonSql), so a
+   * row is one value to parse and nothing to build. A row the database leaves to us (a time outside years 1–9999
+   * or infinite) is read again by id as listPages reads it, in its place. A database not in UTF8 (accountJsonSql's
+   * trim set is Unicode) is read as listPages reads it.
+   */
+  async *listJsonPages(filter: AccountFilter, order: AccountOrder = 'id', limit = Infinity): AsyncGenerator<Array<ListedAccount | AccountJson>> {
+    if (!(await this.utf8())) {
+      yield* this.listPages(filter, order, limit);
+      return;
+    }
+    // ['id'] then the sort key (when the order has one) then the JSON: rows are [id, (key,) json].
+    const jsonOf = (r: unknown[]): AccountJson | number => {
+      const json = r[r.length - 1];
+      return typeof json === 'string' ? new AccountJson(json) : Number(r[0]);
+    };
+    for await (const rows of this.pagesOf<AccountJson | number>(jsonOf, ['id'], filter, order, limit, 1000, true)) {
+      const ids = rows.filter((r): r is number => typeof r === 'number');
+      if (!ids.length) {
+        yield rows as AccountJson[];
+        continue;
+      }
+      // Rare: read those accounts as a listing does (an account deleted meanwhile is left out).
+      const now = this.clock();
+      const build = (exact: boolean) => this.query({ ids }, this.knex, now, exact, LISTED_FIELDS).options({ rowMode: 'array' });
+      const listed = await normaliseRows((await build(false)) as RawRow[], normaliseListed, () => build(true), LISTED_FIELDS.flatMap((k, i) => (TIME_FIELDS.has(k) ? [i] : [])));
+      const byId = new Map(listed.map((a) => [a.id, a]));
+      const page = rows.flatMap((r): Array<ListedAccount | AccountJson> => (typeof r === 'number' ? (byId.has(r) ? [byId.get(r)!] : []) : [r]));
+      if (page.length) yield page;
+    }
+  }
+
+  /** Whether the database's encoding is UTF8 (asked once). */
+  private utf8(): Promise<boolean> {
+    return (this.isUtf8 ??= this.knex.raw('select getdatabaseencoding() as e').then((r: { rows?: Array<{ e: string }> } | Array<{ e: string }>) => (Array.isArray(r) ? r : r.rows ?? [])[0]?.e === 'UTF8'));
+  }
+
+  private isUtf8: Promise<boolean> | undefined;
+
   private async *pagesOf<T>(
     normalise: Normalise<T>,
     /** Only these, as arrays in this order (then the sort key, if they hold no key); undefined: every field, as objects. */
@@ -161,6 +200,8 @@ export class SqlReader {
     order: AccountOrder,
     limit: number,
     pageSize: number,
+    /** Also select accountJsonSql, last (listJsonPages). */
+    json = false,
   ): AsyncGenerator<T[]> {
     const now = this.clock();
     const f = this.map.fields(now);
@@ -193,6 +234,7 @@ export class SqlReader {
         if (after) q.whereRaw(`${f.id} > ?`, [after.id]);
         q.orderByRaw(`${f.id} asc`);
       }
+      if (json) q.select(this.knex.raw(`${accountJsonSql(f)} as json`));
       return q;
     };
     const batches = await rowBatches(this.knex);
