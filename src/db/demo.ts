@@ -71,7 +71,7 @@ export async function insertDemoUsers(
     ), s as (
       select i, k, lk, first_name, last_name,
         (?::int[])[a] as agency_id, (?::text[])[a] as domain, (?::int[])[a] as supervisor_id,
-        case when i = 1 then 'jdoe' when i = ? then 'msmith' else lower(substr(first_name, 1, 1) || last_name) || i end as username,
+        case when i = 1 then 'jdoe' when i = ? then 'msmith' else lower(substr(first_name, 1, 1) || last_name) || i::text end as username,
         case when i = 1 then 'jane.doe@agency.org' when i = ? then 'michael.smith@agency.org' end as example_email,
         case when i = 1 then 'Jane' when i = ? then 'Michael' else first_name end as shown_first,
         case when i = 1 then 'Doe' when i = ? then 'Smith' else last_name end as shown_last
@@ -85,24 +85,24 @@ export async function insertDemoUsers(
            when k between 15 and 17 then null
            when k = 29 then 'shared.desk@' || domain
            when k = 30 then 'not-an-address'
-           else lower(first_name || '.' || last_name) || i || '@' || domain end,
-      case when k between 18 and 22 then null else now() - (i % 300) * interval '1 day' end,
+           else lower(first_name || '.' || last_name) || i::text || '@' || domain end,
+      case when k between 18 and 22 then null else now() - (i % 300)::float8 * interval '1 day' end,
       case when k between 23 and 27 or k between 15 and 16 then null
            else '(555) ' || lpad((100 + i % 900)::text, 3, '0') || '-' || lpad((i % 10000)::text, 4, '0') end,
       agency_id, supervisor_id,
       case when lk between 0 and 4 then 3 when k = 31 then 2 when k = 32 then 1 else 0 end,
-      case when lk between 0 and 4 or k in (31, 32) then now() - (i % 20) * interval '1 day' - interval '5 minutes' end,
-      case when lk between 0 and 4 then now() - (i % 20) * interval '1 day'
-           when lk between 5 and 6 then now() - (1 + i % 40) * interval '1 day'
-           when lk = 7 then now() - (i % 90) * interval '1 day' end,
+      case when lk between 0 and 4 or k in (31, 32) then now() - (i % 20)::float8 * interval '1 day' - interval '5 minutes' end,
+      case when lk between 0 and 4 then now() - (i % 20)::float8 * interval '1 day'
+           when lk between 5 and 6 then now() - (1 + i % 40)::float8 * interval '1 day'
+           when lk = 7 then now() - (i % 90)::float8 * interval '1 day' end,
       case when lk between 0 and 4 then 'failed_logins' when lk between 5 and 6 then 'agreement_expired' when lk = 7 then 'admin' end,
       today + case
-           when lk between 5 and 6 then -(1 + i % 40) * interval '1 day'
-           when k between 8 and 11 then (1 + i % 30) * interval '1 day'
-           when k between 12 and 14 then -(1 + i % 10) * interval '1 day'
-           else (31 + i % 330) * interval '1 day' end,
-      case when k % 9 = 0 then null else now() - (i % 60) * interval '1 day' end,
-      now() - (400 + i % 1000) * interval '1 day',
+           when lk between 5 and 6 then -(1 + i % 40)::float8 * interval '1 day'
+           when k between 8 and 11 then (1 + i % 30)::float8 * interval '1 day'
+           when k between 12 and 14 then -(1 + i % 10)::float8 * interval '1 day'
+           else (31 + i % 330)::float8 * interval '1 day' end,
+      case when k % 9 = 0 then null else now() - (i % 60)::float8 * interval '1 day' end,
+      now() - (400 + i % 1000)::float8 * interval '1 day',
       now()
     from s cross join (select date_trunc('day', now()) as today) as t
     ${roles.supervisors.length ? '' : 'returning id, agency_id'}
@@ -211,8 +211,8 @@ export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: (
  */
 export async function auditDemoAdminLocks(db: Knex): Promise<void> {
   await db.raw(`insert into audit_log (at, actor, action, user_id, ticket, details)
-    select locked_at, 'hr.admin', 'lock', id, 'HR-' || (1000 + id),
-      jsonb_build_object('reason', 'admin', 'note', 'left the agency (demo)', 'previousReason', null, 'previousLockedAt', null)
+    select locked_at, 'hr.admin', 'lock', id, 'HR-' || (1000 + id)::text,
+      pg_catalog.jsonb_build_object('reason', 'admin', 'note', 'left the agency (demo)', 'previousReason', null, 'previousLockedAt', null)
     from users where lock_reason = 'admin'
     order by locked_at, id`); // ids in time order: `audit` lists newest first by id, as real entries are written
 }

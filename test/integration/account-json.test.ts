@@ -123,6 +123,34 @@ describe.each(['native', 'devise'] as const)('the account JSON the database writ
     }
   });
 
+  it('runs no function or operator another role put on the search path (they match closer than the built-in ones)', async () => {
+    // What a role allowed to create in public could plant: each would be picked over pg_catalog's polymorphic one.
+    const schema = 'public';
+    const planted = [
+      `create function ${schema}.to_json(text) returns json language sql as $$ select '"HIJACKED"'::json $$`,
+      `create function ${schema}.hijack_cat(text, bigint) returns text language sql as $$ select 'HIJACKED' $$`,
+      `create operator ${schema}.|| (leftarg = text, rightarg = bigint, function = ${schema}.hijack_cat)`,
+      `create function ${schema}.concat(text, text, text) returns text language sql as $$ select 'HIJACKED' $$`,
+      `create function ${schema}.hijack_mul(integer, interval) returns interval language sql as $$ select interval '1000 years' $$`,
+      `create operator ${schema}.* (leftarg = integer, rightarg = interval, function = ${schema}.hijack_mul)`,
+    ];
+    for (const q of planted) await db.knex.raw(q);
+    try {
+      const store = await storeOf(db.knex);
+      for (const [filter, order] of [[{}, 'id'], [{ locked: true }, 'locked']] as const) {
+        const { fromDb, fromRows } = await both(store, filter, order);
+        expect(fromDb.join('\n')).not.toContain('HIJACKED');
+        expect(fromDb).toEqual(fromRows);
+      }
+    } finally {
+      for (const q of [
+        `drop operator if exists ${schema}.* (integer, interval)`, `drop function if exists ${schema}.hijack_mul(integer, interval)`,
+        `drop operator if exists ${schema}.|| (text, bigint)`, `drop function if exists ${schema}.hijack_cat(text, bigint)`,
+        `drop function if exists ${schema}.to_json(text)`, `drop function if exists ${schema}.concat(text, text, text)`,
+      ]) await db.knex.raw(q);
+    }
+  });
+
   it('under another DateStyle and time zone', async () => {
     const settings = { datestyle: 'SQL, DMY', timezone: 'Asia/Kathmandu' };
     let knex = db.knex;

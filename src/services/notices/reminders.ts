@@ -112,7 +112,7 @@ async function remindPage(store: AccountStore, ctx: AppContext, due: Due[], cont
     const ids = await queueNotices(trx, ctx, notices.map((n) => n.notice));
     if (ids.length) {
       await trx.raw(
-        `update agreement_reminders r set outbox_id = v.outbox_id from (select unnest(?::bigint[]) as id, unnest(?::bigint[]) as outbox_id) v where r.id = v.id`,
+        `update agreement_reminders r set outbox_id = v.outbox_id from (select pg_catalog.unnest(?::bigint[]) as id, pg_catalog.unnest(?::bigint[]) as outbox_id) v where r.id = v.id`,
         [mine.map((d) => claimId.get(d.row.id)!), ids],
       );
     }

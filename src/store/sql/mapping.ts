@@ -68,26 +68,45 @@ const JSON_TIMES = ['email_verified_at', 'locked_at', 'account_expires_at', 'las
  * Strings go through to_json (the escapes JSON.stringify writes: \" \\ \b \f \n \r \t and \u00xx, lower case), the
  * name is trimmed of exactly what String#trim trims, times are to_char's millisecond-truncated UTC ISO string.
  * NULL — the reader reads that row as a listing does (reader.ts listJsonPages) — when a time it shows is infinite or
- * outside years 1–9999 (toISOString writes those differently) or any piece is null. The literal needs a UTF8
- * database (the reader asks first). Ids beyond 2^53 come exact (JavaScript numbers would round them).
+ * outside years 1–9999 (toISOString writes those differently). The literal needs a UTF8 database (the reader asks
+ * first). Ids beyond 2^53 come exact (JavaScript numbers would round them).
+ *
+ * Every function is named with its schema and every operator has operands of its exact types: a function another
+ * role created in a schema on the search path is never what runs with the administrator's rights (a public.to_json(text)
+ * matches text more closely than pg_catalog.to_json(anyelement), and `text || bigint` would take a public operator
+ * over pg_catalog's polymorphic one). So the pieces are joined by pg_catalog.concat, each one text and never null.
  */
 export function accountJsonSql(f: Record<Field, string>): string {
-  const str = (e: string) => `coalesce(to_json((${e})::text)::text, 'null')`;
-  const time = (e: string) => `coalesce('"' || to_char((${e})::timestamptz at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"', 'null')`;
+  const text = (e: string) => `(${e})::text`;
+  const str = (e: string) => `coalesce(pg_catalog.to_json(${text(e)})::text, 'null')`;
+  const utc = (e: string) => `pg_catalog.timezone('UTC'::text, (${e})::timestamptz)`;
+  const time = (e: string) =>
+    `case when (${e})::timestamptz is null then 'null' else pg_catalog.concat('"', pg_catalog.to_char(${utc(e)}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text), '"') end`;
   const bool = (cond: string) => `case when ${cond} then 'true' else 'false' end`;
   const plain = JSON_TIMES.map((k) => {
     const t = `(${f[k]})::timestamptz`;
-    return `(${t} is null or (${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00'))`;
+    return `(${t} is null or (${t} >= '0001-01-01 00:00:00+00'::timestamptz and ${t} < '10000-01-01 00:00:00+00'::timestamptz))`;
   }).join(' and ');
   const locked = `(${f.locked_at}) is not null`;
-  return `case when ${plain} then '{"id":' || (${f.id})::int8 || ',"username":' || ${str(f.username)}
-    || ',"name":' || to_json(btrim(coalesce((${f.first_name})::text, '') || ' ' || coalesce((${f.last_name})::text, ''), ${JS_TRIM}))::text
-    || ',"email":' || ${str(f.email)} || ',"emailVerified":' || ${bool(`(${f.email})::text <> '' and (${f.email_verified_at}) is not null`)}
-    || ',"phone":' || ${str(f.phone)} || ',"agency":' || ${str(f.agency)} || ',"locked":' || ${bool(locked)}
-    || ',"lockedAt":' || ${time(f.locked_at)} || ',"lockReason":' || ${str(`case when ${locked} then ${f.lock_reason} end`)}
-    || ',"failedLoginAttempts":' || coalesce((${f.failed_login_attempts})::int8, 0) || ',"accountExpiresAt":' || ${time(f.account_expires_at)}
-    || ',"lastLoginAt":' || ${time(f.last_login_at)}
-    || case when (${f.pending_email})::text <> '' then ',"pendingEmail":' || to_json((${f.pending_email})::text)::text else '' end || '}' end`;
+  const name = `pg_catalog.btrim(pg_catalog.concat(${text(f.first_name)}, ' ', ${text(f.last_name)}), ${JS_TRIM}::text)`;
+  const pieces = [
+    `'{"id":'`, `((${f.id})::int8)::text`,
+    `',"username":'`, str(f.username),
+    `',"name":'`, `pg_catalog.to_json(${name})::text`,
+    `',"email":'`, str(f.email),
+    `',"emailVerified":'`, bool(`${text(f.email)} <> ''::text and (${f.email_verified_at}) is not null`),
+    `',"phone":'`, str(f.phone),
+    `',"agency":'`, str(f.agency),
+    `',"locked":'`, bool(locked),
+    `',"lockedAt":'`, time(f.locked_at),
+    `',"lockReason":'`, str(`case when ${locked} then ${f.lock_reason} end`),
+    `',"failedLoginAttempts":'`, `coalesce((${f.failed_login_attempts})::int8, 0::int8)::text`,
+    `',"accountExpiresAt":'`, time(f.account_expires_at),
+    `',"lastLoginAt":'`, time(f.last_login_at),
+    `case when ${text(f.pending_email)} <> ''::text then pg_catalog.concat(',"pendingEmail":', pg_catalog.to_json(${text(f.pending_email)})::text) else '' end`,
+    `'}'`,
+  ];
+  return `case when ${plain} then pg_catalog.concat(${pieces.join(', ')}) end`;
 }
 
 /** Whether a selected time is the database's text rather than isoSql's ISO string (which ends in Z; PostgreSQL's text never does). */

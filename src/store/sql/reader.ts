@@ -187,7 +187,7 @@ export class SqlReader {
 
   /** Whether the database's encoding is UTF8 (asked once). */
   private utf8(): Promise<boolean> {
-    return (this.isUtf8 ??= this.knex.raw('select getdatabaseencoding() as e').then((r: { rows?: Array<{ e: string }> } | Array<{ e: string }>) => (Array.isArray(r) ? r : r.rows ?? [])[0]?.e === 'UTF8'));
+    return (this.isUtf8 ??= this.knex.raw('select pg_catalog.getdatabaseencoding() as e').then((r: { rows?: Array<{ e: string }> } | Array<{ e: string }>) => (Array.isArray(r) ? r : r.rows ?? [])[0]?.e === 'UTF8'));
   }
 
   private isUtf8: Promise<boolean> | undefined;
