@@ -84,11 +84,13 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
 }
 
 /**
- * devise mode: the tool's own tables are found (and made) in hmis_admin, the host's in public. Unqualified
- * names resolve there first; the host's tables are always named with their schema.
+ * devise mode: the tool's own tables are found (and made) in hmis_admin, and nothing else is on the search path
+ * (pg_catalog is searched first anyway): the host's tables are always named with their schema, and a function or
+ * operator the application's role created in its schema (public) could otherwise match a host column more closely
+ * than pg_catalog's — public.btrim(varchar) over btrim(text) — and run with the administrator's rights.
  */
 function searchPath(config: Config): { searchPath?: string[] } {
-  return config.schema === 'devise' ? { searchPath: [TOOL_SCHEMA, 'public'] } : {};
+  return config.schema === 'devise' ? { searchPath: [TOOL_SCHEMA] } : {};
 }
 
 async function prepareSchema(db: Database, config: Config, options: OpenOptions): Promise<void> {

@@ -134,9 +134,11 @@ interface SetAside {
   comment: string | null;
 }
 
+// Catalogue functions schema-qualified with arguments of their exact types: the definitions read here become DDL, and a
+// public.quote_ident(name) someone planted would match `name` more closely than pg_catalog.quote_ident(text).
 const constraintsWhere = (where: string) => `
-  select conrelid::regclass::text as "table", quote_ident(conname) as name, pg_get_constraintdef(oid) as def,
-    quote_literal(obj_description(oid, 'pg_constraint')) as comment
+  select conrelid::regclass::text as "table", pg_catalog.quote_ident(conname::text) as name, pg_catalog.pg_get_constraintdef(oid) as def,
+    pg_catalog.quote_literal(pg_catalog.obj_description(oid, 'pg_constraint'::name)) as comment
   from pg_constraint where ${where} order by conrelid::regclass::text, conname`;
 
 /**
@@ -148,11 +150,11 @@ const constraintsWhere = (where: string) => `
 async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary: SetAside[]; references: SetAside[] }> {
   // The key itself, if it qualifies (with no comment, by the conditions).
   const { rows: primary } = (await trx.raw(`
-    select c.conrelid::regclass::text as "table", quote_ident(c.conname) as name, pg_get_constraintdef(c.oid) as def, null as comment
+    select c.conrelid::regclass::text as "table", pg_catalog.quote_ident(c.conname::text) as name, pg_catalog.pg_get_constraintdef(c.oid) as def, null as comment
     from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
     where c.conrelid = 'users'::regclass and c.contype = 'p'
       and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0
-      and obj_description(c.oid, 'pg_constraint') is null and obj_description(i.indexrelid, 'pg_class') is null
+      and pg_catalog.obj_description(c.oid, 'pg_constraint'::name) is null and pg_catalog.obj_description(i.indexrelid, 'pg_class'::name) is null
       and not exists (
         select 1 from pg_depend d
         where ((d.refclassid = 'pg_constraint'::regclass and d.refobjid = c.oid) or (d.refclassid = 'pg_class'::regclass and d.refobjid = i.indexrelid))
@@ -161,7 +163,7 @@ async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary
             select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass)))
       and not exists (
         select 1 from pg_constraint f join pg_class t on t.oid = f.conrelid
-        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_has_role(t.relowner, 'USAGE'))`)) as { rows: SetAside[] };
+        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_catalog.pg_has_role(t.relowner, 'USAGE'::text))`)) as { rows: SetAside[] };
   if (!primary.length) return { primary: [], references: [] };
   const { rows: references } = (await trx.raw(
     constraintsWhere("confrelid = 'users'::regclass and conrelid <> 'users'::regclass and contype = 'f'"),
@@ -179,8 +181,8 @@ async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary
  */
 export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: () => Promise<T>): Promise<T> {
   const { rows: indexes } = (await trx.raw(`
-    select 'users' as "table", i.indexrelid::regclass::text as name, pg_get_indexdef(i.indexrelid) as def,
-      quote_literal(obj_description(i.indexrelid, 'pg_class')) as comment
+    select 'users' as "table", i.indexrelid::regclass::text as name, pg_catalog.pg_get_indexdef(i.indexrelid) as def,
+      pg_catalog.quote_literal(pg_catalog.obj_description(i.indexrelid, 'pg_class'::name)) as comment
     from pg_index i
     where i.indrelid = 'users'::regclass and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
     rows: SetAside[];

@@ -85,9 +85,11 @@ async function hasToolSchema(db: Knex): Promise<boolean> {
  */
 export async function deviseHostInNativeMode(db: Knex): Promise<boolean> {
   const { rows } = (await db.raw(
-    `select count(*) filter (where column_name in ('encrypted_password', 'reset_password_token')) as devise,
-            count(*) filter (where column_name in ('username', 'lock_reason', 'failed_login_attempts')) as native
-     from information_schema.columns where table_schema = current_schema() and table_name = 'users'`,
+    // Compared as text: information_schema's sql_identifier is a domain, and an operator on it planted in a schema on
+    // the search path would match it more closely than pg_catalog's.
+    `select count(*) filter (where column_name::text in ('encrypted_password', 'reset_password_token')) as devise,
+            count(*) filter (where column_name::text in ('username', 'lock_reason', 'failed_login_attempts')) as native
+     from information_schema.columns where table_schema::text = pg_catalog.current_schema()::text and table_name::text = 'users'`,
   )) as { rows: Array<{ devise: number | string; native: number | string }> };
   const r = rows[0];
   return Boolean(r && Number(r.devise) > 0 && Number(r.native) === 0);

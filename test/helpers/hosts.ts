@@ -115,14 +115,18 @@ export async function prepareHost(knex: Knex, host: HostName): Promise<void> {
   if (host === 'devise') {
     // One statement at a time (PGlite prepares each), without the comments (their `?` would read as bindings).
     const sql = DEVISE_HOST_SQL.replace(/--[^\n]*/g, '');
-    for (const statement of sql.split(';').map((x) => x.trim()).filter(Boolean)) await knex.raw(statement);
+    // The application's tables go in public (the tool's connections have only hmis_admin on their search path).
+    await knex.transaction(async (trx) => {
+      await trx.raw('set local search_path to public');
+      for (const statement of sql.split(';').map((x) => x.trim()).filter(Boolean)) await trx.raw(statement);
+    });
   }
   await migrateLatest(knex, host);
 }
 
 /** knex options a test connection to this host needs: devise finds the tool's tables in hmis_admin first. */
 export function hostKnexOptions(host: HostName): { searchPath?: string[] } {
-  return host === 'devise' ? { searchPath: ['hmis_admin', 'public'] } : {};
+  return host === 'devise' ? { searchPath: ['hmis_admin'] } : {}; // as the tool's own connection (src/db/connection.ts searchPath)
 }
 
 /** How many accounts are locked now, for any reason or for this one (any host). */

@@ -363,7 +363,7 @@ describe('helpdesk wizard', () => {
     const r = await cli(['helpdesk', '--ticket', 'HD-DRY', '--dry-run', '--json'], { database: db, env, prompt, interactive: true });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['would_unlock', 'would_send']);
-    expect((await db.knex('users').where('id', id).first()).locked_at).not.toBeNull();
+    expect((await (await storeOf(db.knex)).findById(id))!.locked_at).not.toBeNull();
     expect(await audit(id)).toEqual([]);
   });
 

@@ -21,7 +21,7 @@ async function isNative(db: Knex): Promise<boolean> {
   let known = native.get(db);
   if (!known) {
     known = db
-      .raw("select 1 from information_schema.columns where table_name = 'users' and column_name = 'failed_login_attempts' and table_schema = current_schema()")
+      .raw("select 1 from information_schema.columns where table_name::text = 'users' and column_name::text = 'failed_login_attempts' and table_schema::text = pg_catalog.current_schema()::text")
       .then((r: { rows: unknown[] }) => r.rows.length > 0);
     native.set(db, known);
   }

@@ -64,7 +64,8 @@ export async function setEmail(
   const confirmation = waits ? await verificationMail(ctx, user, email, ticket) : null;
   const { noticeId, confirmId, revoked } = await store.knex.transaction(async (trx) => {
     // Two admins giving two accounts one address at once: serialise on the address, then re-check.
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`hmis-email:${email.toLowerCase()}`]);
+    // Schema-qualified, operands of exact types: nothing another role planted on the search path runs here (the key is the same).
+    await trx.raw('select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(?::text)::int8)', [`hmis-email:${email.toLowerCase()}`]);
     await refuseDuplicate(store, user, email, trx);
     if (changed) {
       // Compare-and-set on the address we read: a concurrent change is not silently overwritten.

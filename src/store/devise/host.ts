@@ -37,9 +37,10 @@ export interface DeviseColumns {
 
 /** Read the host's columns from the catalogue (one query) and say which required ones are missing. */
 export async function inspectHost(knex: Knex, s: DeviseSettings): Promise<DeviseColumns> {
+  // Compared as text (sql_identifier is a domain: see migrate.ts deviseHostInNativeMode).
   const rows = (await knex('information_schema.columns')
-    .where('table_schema', s.schema)
-    .whereIn('table_name', ['users', 'agencies'])
+    .whereRaw('table_schema::text = ?', [s.schema])
+    .whereRaw("table_name::text in ('users', 'agencies')")
     .select('table_name', 'column_name', 'data_type')) as Array<{ table_name: string; column_name: string; data_type: string }>;
   const users = new Map<string, { naive: boolean }>();
   const agencyCols = new Set<string>();

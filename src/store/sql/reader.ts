@@ -348,7 +348,7 @@ export class SqlReader {
     // An address waiting for confirmation (Devise reconfirmable) is held too: Devise refuses the confirmation while another account has it.
     const held = [f.email, ...(f.pending_email === 'null' ? [] : [f.pending_email])].map((e) => `select ${f.id} as id, lower(btrim(${e})) as e from ${this.map.from} ${where}`);
     const { rows } = (await this.knex.raw(
-      `select e, count(distinct id) as n from (${held.join(' union all ')}) x where coalesce(e, '') <> '' group by e having count(distinct id) > 1`,
+      `select e, pg_catalog.count(distinct id) as n from (${held.join(' union all ')}) x where coalesce(e, '') <> '' group by e having pg_catalog.count(distinct id) > 1`,
     )) as { rows: Array<{ e: string; n: number | string }> };
     return new Map(rows.map((r) => [r.e, Number(r.n)]));
   }

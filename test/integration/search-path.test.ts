@@ -1,0 +1,87 @@
+/**
+ * A role that may create objects in a schema on the search path (public on PostgreSQL 14 and older; the Rails
+ * application's own role in devise mode) can plant a function or operator that matches a call more closely than
+ * pg_catalog's — public.btrim(varchar) over btrim(text), public.to_json(text) over to_json(anyelement) — and it would
+ * run with the administrator's rights (CVE-2018-1058). Planted here, each records that it ran; the commands that
+ * read and change accounts run none of them. (Not covered: knex's own hasTable, which `db migrate` and `db status`
+ * send in native mode: a native database's schema must not be writable by others.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, spawnCli } from '../helpers/cli.js';
+import { onServer, type TestDb } from '../helpers/db.js';
+import { useHostDb } from '../helpers/host-suite.js';
+import { insertAccounts } from '../helpers/hosts.js';
+
+const HIT = 'insert into public.planted_hits values (1)';
+const PLANTED = [
+  'create table public.planted_hits (n int)',
+  `create function public.btrim(varchar) returns text language sql as $$ ${HIT}; select pg_catalog.btrim($1::text) $$`,
+  `create function public.lower(varchar) returns text language sql as $$ ${HIT}; select pg_catalog.lower($1::text) $$`,
+  `create function public.planted_eq(varchar, varchar) returns boolean language sql as $$ ${HIT}; select $1::text = $2::text $$`,
+  'create operator public.= (leftarg = varchar, rightarg = varchar, function = public.planted_eq)',
+  `create function public.planted_ilike(varchar, varchar) returns boolean language sql as $$ ${HIT}; select $1::text ~~* $2::text $$`,
+  'create operator public.~~* (leftarg = varchar, rightarg = varchar, function = public.planted_ilike)',
+  `create function public.planted_cat(varchar, varchar) returns text language sql as $$ ${HIT}; select $1::text || $2::text $$`,
+  'create operator public.|| (leftarg = varchar, rightarg = varchar, function = public.planted_cat)',
+  `create function public.planted_ideq(information_schema.sql_identifier, information_schema.sql_identifier) returns boolean language sql as $$ ${HIT}; select $1::text = $2::text $$`,
+  'create operator public.= (leftarg = information_schema.sql_identifier, rightarg = information_schema.sql_identifier, function = public.planted_ideq)',
+  `create function public.planted_idname(information_schema.sql_identifier, name) returns boolean language sql as $$ ${HIT}; select $1::text = $2::text $$`,
+  'create operator public.= (leftarg = information_schema.sql_identifier, rightarg = name, function = public.planted_idname)',
+  `create function public.pg_advisory_xact_lock(integer) returns void language sql as $$ ${HIT}; select pg_catalog.pg_advisory_xact_lock($1::int8) $$`,
+  `create function public.to_json(text) returns json language sql as $$ ${HIT}; select pg_catalog.to_json($1) $$`,
+  `create function public.obj_description(oid, text) returns text language sql as $$ ${HIT}; select pg_catalog.obj_description($1, $2::name) $$`,
+  `create function public.quote_ident(name) returns text language sql as $$ ${HIT}; select pg_catalog.quote_ident($1::text) $$`,
+  `create function public.planted_count(state bigint, v anyelement) returns bigint language sql as $$ ${HIT}; select $1 + 1 $$`,
+  "create aggregate public.count(integer) (sfunc = public.planted_count, stype = bigint, initcond = '0')",
+  "create aggregate public.count(bigint) (sfunc = public.planted_count, stype = bigint, initcond = '0')",
+];
+const REMOVED = [
+  'drop aggregate if exists public.count(integer)', 'drop aggregate if exists public.count(bigint)', 'drop function if exists public.planted_count(bigint, anyelement)',
+  'drop operator if exists public.= (varchar, varchar)', 'drop operator if exists public.~~* (varchar, varchar)', 'drop operator if exists public.|| (varchar, varchar)',
+  'drop operator if exists public.= (information_schema.sql_identifier, information_schema.sql_identifier)', 'drop operator if exists public.= (information_schema.sql_identifier, name)',
+  'drop function if exists public.planted_eq(varchar, varchar)', 'drop function if exists public.planted_ilike(varchar, varchar)', 'drop function if exists public.planted_cat(varchar, varchar)',
+  'drop function if exists public.planted_ideq(information_schema.sql_identifier, information_schema.sql_identifier)', 'drop function if exists public.planted_idname(information_schema.sql_identifier, name)',
+  'drop function if exists public.btrim(varchar)', 'drop function if exists public.lower(varchar)', 'drop function if exists public.pg_advisory_xact_lock(integer)',
+  'drop function if exists public.to_json(text)', 'drop function if exists public.obj_description(oid, text)', 'drop function if exists public.quote_ident(name)',
+  'drop table if exists public.planted_hits',
+];
+
+describe.each(['native', 'devise'] as const)('functions and operators planted on the search path (%s host)', (host) => {
+  let db: TestDb;
+  useHostDb(host, (opened) => void (db = opened), { reset: false });
+  beforeAll(async () => {
+    for (const q of PLANTED) await db.knex.raw(q);
+  });
+  afterAll(async () => {
+    for (const q of REMOVED) await db.knex.raw(q);
+  });
+
+  const hits = async () => Number(((await db.knex.raw('select count(*) as n from public.planted_hits')) as { rows: Array<{ n: string | number }> }).rows[0]!.n);
+  // On a server the built command runs as cron would (its own connection and search path); embedded, in-process on the test's database.
+  const run = (...args: string[]) => (onServer ? spawnCli(args, db.env) : cli(args, { database: db, env: db.env }));
+
+  it('are never what the commands run', async () => {
+    if (host === 'native') {
+      const demo = await run('demo', '--users', '60');
+      expect(demo.code, demo.stderr).toBe(0);
+    } else {
+      await insertAccounts(db.knex, Array.from({ length: 30 }, (_, i) => ({ username: `user${i}`, first_name: 'Ana', last_name: `Li ${i}`, email: `user${i}@harbor.example.org`, locked_at: i % 3 ? null : new Date(), lock_reason: i % 3 ? null : 'failed_logins' })));
+    }
+    const login = host === 'native' ? 'jdoe' : 'user3';
+    for (const args of [
+      ['locked', '--json'],
+      ['users', 'list', '--search', 'li', '--json'],
+      ['users', 'show', login, '--json'],
+      ['email', 'check', '--json'],
+      ['email', 'set', login, `${login}.new@harbor.example.org`, '--verified', '--json'],
+      ['diagnose', login, '--json'],
+      ['reset', 'list', login, '--json'],
+      ['unlock', login, '--json'],
+    ]) {
+      const r = await run(...args);
+      // 0, or 5: diagnose found problems (the demo's jdoe is locked).
+      expect([args.join(' '), r.code === 0 || r.code === 5 ? 'ran' : `${r.code} ${r.stderr}`]).toEqual([args.join(' '), 'ran']);
+      expect([args.join(' '), await hits()]).toEqual([args.join(' '), 0]);
+    }
+  });
+});
