@@ -7,7 +7,7 @@ import { describeDatabase, type Config } from '../config.js';
 import { CliError, describeConnectionError, OperationalError, UsageError } from '../errors.js';
 import { databaseTarget, pgConnection } from '../validate/database-url.js';
 import { acquireLock } from './lockfile.js';
-import { DEVISE_HOST_IN_NATIVE_MODE, deviseHostInNativeMode, migrateLatest, pendingMigrations, TOOL_SCHEMA } from './migrate.js';
+import { DEVISE_HOST_IN_NATIVE_MODE, deviseHostInNativeMode, migrateLatest, pendingMigrations, refuseForeignToolSchema, TOOL_SCHEMA } from './migrate.js';
 
 export type DbKind = 'postgres' | 'pglite';
 
@@ -94,6 +94,11 @@ function searchPath(config: Config): { searchPath?: string[] } {
 }
 
 async function prepareSchema(db: Database, config: Config, options: OpenOptions): Promise<void> {
+  // devise mode: the tool's schema is the whole search path; someone else's is refused before anything reads from it.
+  if (config.schema === 'devise') await refuseForeignToolSchema(db.knex).catch(async (err: unknown) => {
+    await db.close();
+    throw err;
+  });
   // native mode, nothing of ours yet: refuse a Devise application's database before anything is written.
   const status = await pendingMigrations(db.knex, config.schema);
   if (config.schema === 'native' && status.applied === 0) await refuseDeviseHost(db);

@@ -1,5 +1,6 @@
 /** Schema migrations as a static list, so the same code runs from src (tsx, knex CLI) and dist. */
 import type { Knex } from 'knex';
+import { UsageError } from '../errors.js';
 import * as initial from './migrations/20261127000001_initial.js';
 import * as outboxRecipients from './migrations/20261128000001_outbox_recipients.js';
 import * as auditDbUser from './migrations/20261128000002_audit_db_user.js';
@@ -41,7 +42,11 @@ export interface MigrationStatus {
 /** Apply every pending migration; returns the names applied now. */
 export async function migrateLatest(db: Knex, host: HostSchema = 'native'): Promise<string[]> {
   // The one piece of DDL outside a migration, and only in devise mode: the tool's own schema.
-  if (host === 'devise') await db.raw(`create schema if not exists ${TOOL_SCHEMA}`);
+  if (host === 'devise') {
+    await db.raw(`create schema if not exists ${TOOL_SCHEMA}`);
+    // "if not exists" takes a schema someone else made first: look at whose it is before the migrator runs in it.
+    await refuseForeignToolSchema(db);
+  }
   const [, applied] = (await db.migrate.latest(migrationConfig(host))) as [number, string[]];
   return applied;
 }
@@ -99,3 +104,34 @@ export async function deviseHostInNativeMode(db: Knex): Promise<boolean> {
 export const DEVISE_HOST_IN_NATIVE_MODE =
   "holds a Devise application's users table (OpenPath HMIS?), and HMIS_SCHEMA is native (the default); " +
   'set HMIS_SCHEMA=devise and the HMIS_DEVISE_* settings (README section "Running against OpenPath HMIS or another Devise application"); nothing was changed';
+
+/**
+ * devise mode: the tool's schema must be this role's (or a role it is a member of, superusers included only by real
+ * membership) and let no one else create in it. It is the only schema on the connection's search path, so a
+ * function or operator another role put there — or a schema another role made before the first `db migrate` — would
+ * run with the administrator's rights, and its owner could change the audit trail. Refused (exit 2) before the
+ * migrator or any command reads from it; nothing when the schema does not exist yet.
+ */
+export async function refuseForeignToolSchema(db: Knex): Promise<void> {
+  const { rows } = (await db.raw(
+    `with recursive mine(oid) as (
+       select oid from pg_catalog.pg_roles where rolname = current_user
+       union select m.roleid from pg_catalog.pg_auth_members m join mine on m.member = mine.oid)
+     select pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from mine) as owned,
+       (select pg_catalog.string_agg(case when a.grantee = 0 then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee) end, ', ')
+        from pg_catalog.aclexplode(n.nspacl) a
+        where a.privilege_type = 'CREATE' and a.grantee not in (select oid from mine)) as others
+     from pg_catalog.pg_namespace n where n.nspname = ?`,
+    [TOOL_SCHEMA],
+  )) as { rows: Array<{ owner: string; owned: boolean; others: string | null }> };
+  const r = rows[0];
+  if (!r) return;
+  if (!r.owned) {
+    throw new UsageError(
+      `the schema ${TOOL_SCHEMA} belongs to ${r.owner}, not to the role this run connects as (or a role it is a member of): functions there would run with your rights; if it is not yours, drop it and run \`hmis-admin db migrate\` again, else \`alter schema ${TOOL_SCHEMA} owner to <your role>\``,
+    );
+  }
+  if (r.others) {
+    throw new UsageError(`the schema ${TOOL_SCHEMA} lets ${r.others} create objects in it: functions put there would run with your rights; \`revoke create on schema ${TOOL_SCHEMA} from ${r.others}\``);
+  }
+}

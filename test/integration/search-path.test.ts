@@ -85,3 +85,38 @@ describe.each(['native', 'devise'] as const)('functions and operators planted on
     }
   });
 });
+
+// The tool's schema is the whole search path in devise mode: one made or owned by another role is refused (exit 2)
+// before anything runs in it. Spawned: the check is part of opening the database, which a handed-in database skips.
+describe.runIf(onServer)("devise mode: the tool's schema is someone else's", () => {
+  let db: TestDb;
+  useHostDb('devise', (opened) => void (db = opened), { reset: false });
+  const run = (...args: string[]) => spawnCli(args, db.env);
+
+  it('owned by another role, or open to others for CREATE: refused before anything runs, with the fix', async () => {
+    await db.knex.raw('drop role if exists planted_owner');
+    await db.knex.raw('create role planted_owner');
+    try {
+      await db.knex.raw('alter schema hmis_admin owner to planted_owner');
+      for (const args of [['locked'], ['db', 'migrate'], ['db', 'status']]) {
+        const r = await run(...args);
+        expect([args.join(' '), r.code]).toEqual([args.join(' '), 2]);
+        expect(r.stderr).toContain('the schema hmis_admin belongs to planted_owner');
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+      await db.knex.raw('alter schema hmis_admin owner to current_user');
+      await db.knex.raw('grant create on schema hmis_admin to public');
+      const open = await run('locked');
+      expect(open.code).toBe(2);
+      expect(open.stderr).toContain('lets PUBLIC create objects in it');
+      expect(open.stderr).toContain('revoke create on schema hmis_admin from PUBLIC');
+      await db.knex.raw('revoke create on schema hmis_admin from public');
+      const fine = await run('locked');
+      expect(fine.code, fine.stderr).toBe(0);
+    } finally {
+      await db.knex.raw('alter schema hmis_admin owner to current_user');
+      await db.knex.raw('revoke create on schema hmis_admin from public');
+      await db.knex.raw('drop role planted_owner');
+    }
+  });
+});

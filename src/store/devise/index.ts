@@ -103,7 +103,8 @@ export class DeviseStore extends SqlReader implements AccountStore {
       const { rows } = (await tx.raw(
         `update ${this.sql.users} u set confirmation_token = ?, confirmation_sent_at = ${this.t.write('confirmation_sent_at')}
          where u.id = ? ${this.existsSql()}
-           and (lower(btrim(u.unconfirmed_email)) = lower(?) or (coalesce(btrim(u.unconfirmed_email), '') = '' and lower(btrim(u.email)) = lower(?) and u.confirmed_at is null))
+           and (pg_catalog.lower(pg_catalog.btrim((u.unconfirmed_email)::text)) = pg_catalog.lower(?::text)
+             or (coalesce(pg_catalog.btrim((u.unconfirmed_email)::text), '') = '' and pg_catalog.lower(pg_catalog.btrim((u.email)::text)) = pg_catalog.lower(?::text) and u.confirmed_at is null))
          returning u.id`,
         [raw, now.toISOString(), userId, address, address],
       )) as { rows: unknown[] };
@@ -141,11 +142,11 @@ export class DeviseStore extends SqlReader implements AccountStore {
    * OpenPath's index is built, btrim(lower(email)), so it can be used.
    */
   override async addressOwners(email: string, exceptId: number | undefined, db: Knex | Tx = this.knex): Promise<AddressOwner[]> {
-    const pending = this.reconfirms ? 'btrim(lower(u.unconfirmed_email)) = btrim(lower(?))' : 'false';
+    const pending = this.reconfirms ? 'pg_catalog.btrim(pg_catalog.lower((u.unconfirmed_email)::text)) = pg_catalog.btrim(pg_catalog.lower(?::text))' : 'false';
     const deleted = this.sql.has('deleted_at') ? 'u.deleted_at is not null' : 'false';
     const { rows } = (await db.raw(
       `select u.id, u.${ident(this.settings.login)} as username, ${pending} as pending, ${deleted} as deleted from ${this.sql.users} u
-       where (btrim(lower(u.email)) = btrim(lower(?)) or ${pending}) and u.id <> ? order by u.id limit 10`,
+       where (pg_catalog.btrim(pg_catalog.lower((u.email)::text)) = pg_catalog.btrim(pg_catalog.lower(?::text)) or ${pending}) and u.id <> ? order by u.id limit 10`,
       [...(this.reconfirms ? [email] : []), email, ...(this.reconfirms ? [email] : []), exceptId ?? 0],
     )) as { rows: Array<{ id: number | string; username: string | null; pending: boolean; deleted: boolean }> };
     return rows.map((r) => ({ id: Number(r.id), username: r.username ?? `#${r.id}`, pending: r.pending, deleted: r.deleted }));

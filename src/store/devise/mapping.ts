@@ -42,10 +42,11 @@ export function deviseSql(c: DeviseColumns, s: DeviseSettings): DeviseSql {
       username: `u.${ident(s.login)}`,
       first_name: nameOf('first_name'),
       last_name: nameOf('last_name'),
-      email: "nullif(btrim(u.email), '')",
+      // Host columns are varchar: cast to text for pg_catalog's own functions (connection.ts searchPath says why).
+      email: "nullif(pg_catalog.btrim((u.email)::text), '')",
       // A host that never confirms addresses has nothing unconfirmed: its addresses count as confirmed.
       email_verified_at: confirmable ? t.read('confirmed_at') : has('created_at') ? t.read('created_at') : 'null::timestamptz',
-      pending_email: confirmable ? "nullif(btrim(u.unconfirmed_email), '')" : 'null',
+      pending_email: confirmable ? "nullif(pg_catalog.btrim((u.unconfirmed_email)::text), '')" : 'null',
       phone: has('phone') ? 'u.phone' : 'null',
       agency_id: has('agency_id') ? 'u.agency_id' : 'null',
       agency: withAgency ? 'a.name' : 'null',

@@ -396,7 +396,7 @@ export class SqlReader {
   async agencyByName(name: string): Promise<{ id: number; name: string } | undefined> {
     const a = this.map.agency;
     if (!a) return undefined;
-    const row = (await this.knex(a.table).whereRaw(`lower(${a.name}) = lower(?)`, [name]).first(this.knex.raw(`id, ${a.name} as name`))) as { id: number | string; name: string } | undefined;
+    const row = (await this.knex(a.table).whereRaw(`pg_catalog.lower((${a.name})::text) = pg_catalog.lower(?::text)`, [name]).first(this.knex.raw(`id, ${a.name} as name`))) as { id: number | string; name: string } | undefined;
     return row && { id: Number(row.id), name: row.name };
   }
 
