@@ -21,7 +21,16 @@ export async function migrate(_opts: unknown, ctx: AppContext): Promise<MigrateR
   // What opening it applied (a new embedded database is migrated as it is created) and what is applied now.
   const applied = [...(db.applied ?? []), ...(await migrateLatest(db.knex, ctx.config.schema))];
   const status = await migrationStatus(db.knex, ctx.config.schema);
+  await warnOpenSchema(ctx, db);
   return { database: db.where, schema: ctx.config.schema, applied, pending: status.pending, ...(host ? { host } : {}) };
+}
+
+/** native mode on a server: say so when others may create objects where the tool's tables are (migrate.ts nativeSchemaWarning). */
+async function warnOpenSchema(ctx: AppContext, db: { knex: import('knex').Knex; kind: string }): Promise<void> {
+  if (ctx.config.schema !== 'native' || db.kind !== 'postgres') return;
+  const { nativeSchemaWarning } = await import('../db/migrate.js');
+  const warning = await nativeSchemaWarning(db.knex);
+  if (warning) ctx.out.warn(warning);
 }
 
 export async function status(_opts: unknown, ctx: AppContext): Promise<MigrateResult> {
@@ -29,6 +38,7 @@ export async function status(_opts: unknown, ctx: AppContext): Promise<MigrateRe
   const host = await hostReport(ctx);
   const { migrationStatus } = await import('../db/migrate.js');
   const s = await migrationStatus(db.knex, ctx.config.schema);
+  await warnOpenSchema(ctx, db);
   return { database: db.where, schema: ctx.config.schema, applied: s.applied, pending: s.pending, ...(host ? { host } : {}) };
 }
 

@@ -113,18 +113,7 @@ export const DEVISE_HOST_IN_NATIVE_MODE =
  * migrator or any command reads from it; nothing when the schema does not exist yet.
  */
 export async function refuseForeignToolSchema(db: Knex): Promise<void> {
-  const { rows } = (await db.raw(
-    `with recursive mine(oid) as (
-       select oid from pg_catalog.pg_roles where rolname = current_user
-       union select m.roleid from pg_catalog.pg_auth_members m join mine on m.member = mine.oid)
-     select pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from mine) as owned,
-       (select pg_catalog.string_agg(case when a.grantee = 0 then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee) end, ', ')
-        from pg_catalog.aclexplode(n.nspacl) a
-        where a.privilege_type = 'CREATE' and a.grantee not in (select oid from mine)) as others
-     from pg_catalog.pg_namespace n where n.nspname = ?`,
-    [TOOL_SCHEMA],
-  )) as { rows: Array<{ owner: string; owned: boolean; others: string | null }> };
-  const r = rows[0];
+  const r = await schemaTrust(db, '?', [TOOL_SCHEMA]);
   if (!r) return;
   if (!r.owned) {
     throw new UsageError(
@@ -134,4 +123,36 @@ export async function refuseForeignToolSchema(db: Knex): Promise<void> {
   if (r.others) {
     throw new UsageError(`the schema ${TOOL_SCHEMA} lets ${r.others} create objects in it: functions put there would run with your rights; \`revoke create on schema ${TOOL_SCHEMA} from ${r.others}\``);
   }
+}
+
+/**
+ * native mode (`db migrate`, `db status`): a warning when the schema the tool's tables are in lets roles other than
+ * this one create objects in it (PUBLIC on PostgreSQL 14 and older): knex's migration bookkeeping compares catalogue
+ * names with whatever `=` operator is visible there. Undefined when nobody else may.
+ */
+export async function nativeSchemaWarning(db: Knex): Promise<string | undefined> {
+  const r = await schemaTrust(db, 'pg_catalog.current_schema()', []);
+  if (!r?.others) return undefined;
+  return `the schema ${r.name} lets ${r.others} create objects in it; a function or operator put there can run with your rights when hmis-admin migrates: \`revoke create on schema ${r.name} from ${r.others}\``;
+}
+
+/** Who owns a schema (whether it is this role's, by real membership: superusers are not members of every role here) and who else may create in it. */
+async function schemaTrust(db: Knex, nameSql: string, bindings: string[]): Promise<{ name: string; owner: string; owned: boolean; others: string | null } | undefined> {
+  const { rows } = (await db.raw(
+    // pg_database_owner (PostgreSQL 14 on; public's owner from 15) has the database's owner as its member implicitly.
+    `with recursive member(oid) as (
+       select oid from pg_catalog.pg_roles where rolname = current_user
+       union select m.roleid from pg_catalog.pg_auth_members m join member on m.member = member.oid),
+     mine(oid) as (
+       select oid from member
+       union select r.oid from pg_catalog.pg_roles r, pg_catalog.pg_database d
+         where r.rolname = 'pg_database_owner' and d.datname = pg_catalog.current_database() and d.datdba in (select oid from member))
+     select n.nspname::text as name, pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from mine) as owned,
+       (select pg_catalog.string_agg(case when a.grantee = 0 then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee)::text end, ', ')
+        from pg_catalog.aclexplode(n.nspacl) a
+        where a.privilege_type = 'CREATE' and a.grantee not in (select oid from mine)) as others
+     from pg_catalog.pg_namespace n where n.nspname = ${nameSql}`,
+    bindings,
+  )) as { rows: Array<{ name: string; owner: string; owned: boolean; others: string | null }> };
+  return rows[0];
 }

@@ -120,3 +120,27 @@ describe.runIf(onServer)("devise mode: the tool's schema is someone else's", () 
     }
   });
 });
+
+// native mode keeps its tables in the connection's schema; `db migrate` and `db status` (knex's bookkeeping compares
+// catalogue names with whatever `=` is visible there) warn when others may create objects in it.
+describe.runIf(onServer)('native mode: a schema others may create in', () => {
+  let db: TestDb;
+  useHostDb('native', (opened) => void (db = opened), { reset: false });
+
+  it('db status and db migrate warn, naming the revoke; nothing when only the owner may', async () => {
+    const quiet = await cli(['db', 'status'], { database: db, env: db.env });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('create objects');
+    await db.knex.raw('grant create on schema public to public');
+    try {
+      for (const args of [['db', 'status'], ['db', 'migrate']]) {
+        const r = await cli(args, { database: db, env: db.env });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stderr).toContain('the schema public lets PUBLIC create objects in it');
+        expect(r.stderr).toContain('`revoke create on schema public from PUBLIC`');
+      }
+    } finally {
+      await db.knex.raw('revoke create on schema public from public');
+    }
+  });
+});
