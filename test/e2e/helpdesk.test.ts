@@ -72,10 +72,14 @@ describe('helpdesk under a pseudo-terminal (tmux)', () => {
     const users = lockedOut().slice(-2).map((p) => p.username as string);
     const vars = { PATH: process.env.PATH ?? '', ...sandboxEnv(), HMIS_ACTOR: 'pty', TERM: 'xterm-256color', ...env };
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const socket = `hmis-e2e-nc-${process.pid}`;
+    // A server of its own for each question: the first one's kill-server returns while it is still exiting, and a
+    // new session on that socket then failed now and then ("server exited unexpectedly").
+    let socket = '';
+    let servers = 0;
     const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
     /** The question's screen with its escape sequences, for `unlock` of two accounts with these flags; answered no. */
     const question = async (flags: string[]) => {
+      socket = `hmis-e2e-nc-${process.pid}-${++servers}`;
       const command = `env -i ${Object.entries(vars).map(([k, v]) => q(`${k}=${v}`)).join(' ')} ${q(process.execPath)} ${q(binPath)} ${flags.join(' ')} unlock ${users.map(q).join(' ')}; sleep 60`;
       tmux('new-session', '-d', '-x', '120', '-y', '20', '-s', 'nc', command);
       try {
