@@ -310,3 +310,8 @@ export function describeDatabase(config: Config): string {
   }
   return `the embedded database in ${join(config.dataDir, 'pgdata')}`;
 }
+
+/** Whether describeDatabase named the embedded database (not a server). */
+export function isEmbeddedDescription(where: string): boolean {
+  return where.startsWith('the embedded database in ');
+}

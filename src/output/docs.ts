@@ -2,6 +2,7 @@
 import type { DigestResult, MigrateResult } from '../commands/db.js';
 import type { DemoResult } from '../services/accounts/demo.js';
 import type { AccountDetail } from '../services/accounts/detail.js';
+import { isEmbeddedDescription } from '../config.js';
 import { cell, when } from './format.js';
 import { renderFields } from './table.js';
 
@@ -46,7 +47,9 @@ export function digestText(r: DigestResult): string {
 }
 
 export function demoText(r: DemoResult & { database: string }): string {
-  return `${r.message} in ${r.database}${r.created ? '\nnext: `hmis-admin locked` lists the locked demo accounts' : ''}`;
+  // On a server the next command needs the same database: without it, it would read the embedded demo instead.
+  const same = isEmbeddedDescription(r.database) ? '' : ' (with the same --db, or HMIS_DATABASE_URL set)';
+  return `${r.message} in ${r.database}${r.created ? `\nnext: \`hmis-admin locked\`${same} lists the locked demo accounts` : ''}`;
 }
 
 export function detailText(d: AccountDetail, color: boolean): string {

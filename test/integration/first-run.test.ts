@@ -29,6 +29,8 @@ describe.skipIf(!onServer)('on a server', () => {
       expect(migrate.code, migrate.stderr).toBe(0);
       const demo = await cli(['demo', '--users', '20'], { env });
       expect(demo.stdout).toMatch(new RegExp(`in ${url.hostname}:${url.port || 5432}/${name}\\n`));
+      // The next command needs the same database: typed bare, it would read the embedded demo (a fresh-clone tester did).
+      expect(demo.stdout).toContain('next: `hmis-admin locked` (with the same --db, or HMIS_DATABASE_URL set) lists the locked demo accounts');
       const status = await cli(['db', 'status'], { env });
       expect(status.stdout).toMatch(new RegExp(`^database: ${url.hostname}:${url.port || 5432}/${name}$`, 'm'));
       expect(demo.stdout + demo.stderr + status.stdout + status.stderr).not.toMatch(/not-printed/);
