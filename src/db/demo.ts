@@ -152,21 +152,21 @@ async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary
   const { rows: primary } = (await trx.raw(`
     select c.conrelid::regclass::text as "table", pg_catalog.quote_ident(c.conname::text) as name, pg_catalog.pg_get_constraintdef(c.oid) as def, null as comment
     from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
-    where c.conrelid = 'users'::regclass and c.contype = 'p'
-      and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0
+    where c.conrelid = 'users'::regclass::oid and c.contype = 'p'
+      and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0::oid
       and pg_catalog.obj_description(c.oid, 'pg_constraint'::name) is null and pg_catalog.obj_description(i.indexrelid, 'pg_class'::name) is null
       and not exists (
         select 1 from pg_depend d
-        where ((d.refclassid = 'pg_constraint'::regclass and d.refobjid = c.oid) or (d.refclassid = 'pg_class'::regclass and d.refobjid = i.indexrelid))
-          and not (d.classid = 'pg_class'::regclass and d.objid = i.indexrelid)
-          and not (d.classid = 'pg_constraint'::regclass and exists (
-            select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass)))
+        where ((d.refclassid = 'pg_constraint'::regclass::oid and d.refobjid = c.oid) or (d.refclassid = 'pg_class'::regclass::oid and d.refobjid = i.indexrelid))
+          and not (d.classid = 'pg_class'::regclass::oid and d.objid = i.indexrelid)
+          and not (d.classid = 'pg_constraint'::regclass::oid and exists (
+            select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass::oid)))
       and not exists (
         select 1 from pg_constraint f join pg_class t on t.oid = f.conrelid
-        where f.confrelid = 'users'::regclass and f.contype = 'f' and not pg_catalog.pg_has_role(t.relowner, 'USAGE'::text))`)) as { rows: SetAside[] };
+        where f.confrelid = 'users'::regclass::oid and f.contype = 'f' and not pg_catalog.pg_has_role(t.relowner, 'USAGE'::text))`)) as { rows: SetAside[] };
   if (!primary.length) return { primary: [], references: [] };
   const { rows: references } = (await trx.raw(
-    constraintsWhere("confrelid = 'users'::regclass and conrelid <> 'users'::regclass and contype = 'f'"),
+    constraintsWhere("confrelid = 'users'::regclass::oid and conrelid <> 'users'::regclass::oid and contype = 'f'"),
   )) as { rows: SetAside[] };
   return { primary, references };
 }
@@ -184,10 +184,10 @@ export async function withUsersIndexesDeferred<T>(trx: Knex.Transaction, load: (
     select 'users' as "table", i.indexrelid::regclass::text as name, pg_catalog.pg_get_indexdef(i.indexrelid) as def,
       pg_catalog.quote_literal(pg_catalog.obj_description(i.indexrelid, 'pg_class'::name)) as comment
     from pg_index i
-    where i.indrelid = 'users'::regclass and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
+    where i.indrelid = 'users'::regclass::oid and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`)) as {
     rows: SetAside[];
   };
-  const { rows: own } = (await trx.raw(constraintsWhere("conrelid = 'users'::regclass and contype = 'f'"))) as { rows: SetAside[] };
+  const { rows: own } = (await trx.raw(constraintsWhere("conrelid = 'users'::regclass::oid and contype = 'f'"))) as { rows: SetAside[] };
   const { primary, references } = await primaryKeyAndReferences(trx);
   const drop = (k: SetAside) => trx.raw(`alter table ${k.table} drop constraint ${k.name}`);
   const add = async (k: SetAside) => {

@@ -148,7 +148,7 @@ async function schemaTrust(db: Knex, nameSql: string, bindings: string[]): Promi
        union select r.oid from pg_catalog.pg_roles r, pg_catalog.pg_database d
          where r.rolname = 'pg_database_owner' and d.datname = pg_catalog.current_database() and d.datdba in (select oid from member))
      select n.nspname::text as name, pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from mine) as owned,
-       (select pg_catalog.string_agg(case when a.grantee = 0 then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee)::text end, ', ')
+       (select pg_catalog.string_agg(case when a.grantee = 0::oid then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee)::text end, ', ')
         from pg_catalog.aclexplode(n.nspacl) a
         where a.privilege_type = 'CREATE' and a.grantee not in (select oid from mine)) as others
      from pg_catalog.pg_namespace n where n.nspname = ${nameSql}`,
