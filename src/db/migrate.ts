@@ -106,8 +106,8 @@ export const DEVISE_HOST_IN_NATIVE_MODE =
   'set HMIS_SCHEMA=devise and the HMIS_DEVISE_* settings (README section "Running against OpenPath HMIS or another Devise application"); nothing was changed';
 
 /**
- * devise mode: the tool's schema must be this role's (or a role it is a member of, superusers included only by real
- * membership) and let no one else create in it. It is the only schema on the connection's search path, so a
+ * devise mode: the tool's schema must be this role's (or a role it is a member of, or a superuser's) and let no one
+ * else create in it. It is the only schema on the connection's search path, so a
  * function or operator another role put there — or a schema another role made before the first `db migrate` — would
  * run with the administrator's rights, and its owner could change the audit trail. Refused (exit 2) before the
  * migrator or any command reads from it; nothing when the schema does not exist yet.
@@ -117,7 +117,7 @@ export async function refuseForeignToolSchema(db: Knex): Promise<void> {
   if (!r) return;
   if (!r.owned) {
     throw new UsageError(
-      `the schema ${TOOL_SCHEMA} belongs to ${r.owner}, not to the role this run connects as (or a role it is a member of): functions there would run with your rights; if it is not yours, drop it and run \`hmis-admin db migrate\` again, else \`alter schema ${TOOL_SCHEMA} owner to <your role>\``,
+      `the schema ${TOOL_SCHEMA} belongs to ${r.owner}, not to the role this run connects as, a role it is a member of, or a superuser: functions there would run with your rights; if it is not yours, drop it and run \`hmis-admin db migrate\` again, else \`alter schema ${TOOL_SCHEMA} owner to <your role>\``,
     );
   }
   if (r.others) {
@@ -136,7 +136,11 @@ export async function nativeSchemaWarning(db: Knex): Promise<string | undefined>
   return `the schema ${r.name} lets ${r.others} create objects in it; a function or operator put there can run with your rights when hmis-admin migrates: \`revoke create on schema ${r.name} from ${r.others}\``;
 }
 
-/** Who owns a schema (whether it is this role's, by real membership: superusers are not members of every role here) and who else may create in it. */
+/**
+ * Who owns a schema and who else may create in it, and whether each is trusted: this role, a role it is really a member of
+ * (pg_auth_members: pg_has_role says yes to a superuser for every role), pg_database_owner when this role owns the
+ * database, or a superuser.
+ */
 async function schemaTrust(db: Knex, nameSql: string, bindings: string[]): Promise<{ name: string; owner: string; owned: boolean; others: string | null } | undefined> {
   const { rows } = (await db.raw(
     // pg_database_owner (PostgreSQL 14 on; public's owner from 15) has the database's owner as its member implicitly.
@@ -146,11 +150,13 @@ async function schemaTrust(db: Knex, nameSql: string, bindings: string[]): Promi
      mine(oid) as (
        select oid from member
        union select r.oid from pg_catalog.pg_roles r, pg_catalog.pg_database d
-         where r.rolname = 'pg_database_owner' and d.datname = pg_catalog.current_database() and d.datdba in (select oid from member))
-     select n.nspname::text as name, pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from mine) as owned,
+         where r.rolname = 'pg_database_owner' and d.datname = pg_catalog.current_database() and d.datdba in (select oid from member)),
+     -- A superuser can run anything as anyone already: a schema a DBA made (or migrated) as a superuser is no added risk.
+     trusted(oid) as (select oid from mine union select oid from pg_catalog.pg_roles where rolsuper)
+     select n.nspname::text as name, pg_catalog.pg_get_userbyid(n.nspowner) as owner, n.nspowner in (select oid from trusted) as owned,
        (select pg_catalog.string_agg(case when a.grantee = 0::oid then 'PUBLIC' else pg_catalog.pg_get_userbyid(a.grantee)::text end, ', ')
         from pg_catalog.aclexplode(n.nspacl) a
-        where a.privilege_type = 'CREATE' and a.grantee not in (select oid from mine)) as others
+        where a.privilege_type = 'CREATE' and a.grantee not in (select oid from trusted)) as others
      from pg_catalog.pg_namespace n where n.nspname = ${nameSql}`,
     bindings,
   )) as { rows: Array<{ name: string; owner: string; owned: boolean; others: string | null }> };
