@@ -117,7 +117,7 @@ export async function refuseForeignToolSchema(db: Knex): Promise<void> {
   if (!r) return;
   if (!r.owned) {
     throw new UsageError(
-      `the schema ${TOOL_SCHEMA} belongs to ${r.owner}, not to the role this run connects as, a role it is a member of, or a superuser: functions there would run with your rights; if it is not yours, drop it and run \`hmis-admin db migrate\` again, else \`alter schema ${TOOL_SCHEMA} owner to <your role>\``,
+      `the schema ${TOOL_SCHEMA} belongs to ${r.owner}, not to the role this run connects as, a role it is a member of, or a superuser: functions there would run with your rights; if it is not yours, drop it and run \`hmis-admin db migrate\` again; if it is, \`grant ${r.owner} to <the role hmis-admin connects as>\``,
     );
   }
   if (r.others) {
