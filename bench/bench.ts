@@ -158,7 +158,7 @@ async function measureAll(db: Knex, dbUrl: string, env: Record<string, string>, 
   rows.push(flush.row);
   rows.push(await embedded());
 
-  const m = machine(`PostgreSQL ${version}`, loadAtStart);
+  const m = machine(`PostgreSQL ${version}`, loadAtStart, started);
   const total = (Date.now() - started) / 1000;
   notes.unshift(
     `${n(users)} demo accounts${scaled}; ratios are medians of ${runs} rounds after a warm-up, the floor and the tool alternating; the bulk commands ran once each, on states set up with SQL, delivering through the in-process relay.`,

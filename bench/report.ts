@@ -35,7 +35,8 @@ export const ratio = (x: number): string => `${x.toFixed(2)}×`;
 export const n = (x: number): string => x.toLocaleString('en-US');
 
 /** What is known about the machine and versions, for the record. */
-export function machine(postgres: string, loadAtStart: number[]): Machine {
+/** The machine and this run: `startedAt` is when the run began (the section's time; the run takes minutes). */
+export function machine(postgres: string, loadAtStart: number[], startedAt: number = Date.now()): Machine {
   const cpu = cpus();
   const sh = (file: string, args: string[]) => {
     try {
@@ -46,7 +47,7 @@ export function machine(postgres: string, loadAtStart: number[]): Machine {
   };
   const dirty = sh('git', ['status', '--porcelain', '--', 'src', 'bin', 'package.json']) ? ' (with uncommitted changes in src)' : '';
   return {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    date: new Date(startedAt).toISOString().replace(/\.\d+Z$/, 'Z'),
     cores: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`,
     ram: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     load: `${loadAtStart.map((l) => l.toFixed(1)).join(', ')} at the start, ${loadavg().map((l) => l.toFixed(1)).join(', ')} at the end`,
