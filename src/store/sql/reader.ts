@@ -175,11 +175,9 @@ export class SqlReader {
         yield rows as AccountJson[];
         continue;
       }
-      // Rare: read those accounts as a listing does (an account deleted meanwhile is left out).
-      const now = this.clock();
-      const build = (exact: boolean) => this.query({ ids }, this.knex, now, exact, LISTED_FIELDS).options({ rowMode: 'array' });
-      const listed = await normaliseRows((await build(false)) as RawRow[], normaliseListed, () => build(true), LISTED_FIELDS.flatMap((k, i) => (TIME_FIELDS.has(k) ? [i] : [])));
-      const byId = new Map(listed.map((a) => [a.id, a]));
+      // Rare: those accounts as the listing itself reads them (an account deleted meanwhile is left out).
+      const byId = new Map<number, ListedAccount>();
+      for await (const listed of this.listPages({ ids })) for (const a of listed) byId.set(a.id, a);
       const page = rows.flatMap((r): Array<ListedAccount | AccountJson> => (typeof r === 'number' ? (byId.has(r) ? [byId.get(r)!] : []) : [r]));
       if (page.length) yield page;
     }
