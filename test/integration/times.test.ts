@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDb, onServer, type TestDb } from '../helpers/db.js';
 import { iso } from '../../src/output/format.js';
 import { isoSql, normaliseAccount, utcTextSql } from '../../src/store/sql/mapping.js';
-import { normaliseRows, readTextTimes } from '../../src/store/sql/reader.js';
+import { normaliseRows, readTextTimes } from '../../src/store/sql/raw-times.js';
 
 let db: TestDb;
 beforeAll(async () => {

@@ -46,7 +46,7 @@ export function utcTextSql(expr: string): string {
  * is not ISO (utcTextSql's text is then in another layout). to_char's MS truncates to the millisecond, as
  * postgres-date (pg) and V8's Date (PGlite) did. Only years 1-9999 are written so; any other time (BC, year
  * 10000 on) comes as the text ISO DateStyle writes in UTC, whatever the session's (its own text would be in
- * that DateStyle: BC read as null, day and month swapped), which the reader reads as pg does (readTextTimes
+ * that DateStyle: BC read as null, day and month swapped), which the reader reads as pg does (raw-times.ts readTextTimes
  * in reader.ts); infinity as itself.
  */
 export function isoSql(expr: string): string {
@@ -161,7 +161,7 @@ function readInstant(v: unknown): Instant | null {
   return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : String(v);
 }
 
-/** Thrown by a normaliser reading utcTextSql's text when a time needs more than moving its characters (reader.ts normaliseRows). */
+/** Thrown by a normaliser reading utcTextSql's text when a time needs more than moving its characters (raw-times.ts normaliseRows). */
 export const RARE_TIME = Object.freeze({ rareTime: true });
 
 /** A time as utcTextSql selects it, as its ISO string; RARE_TIME when it is not in the plain layout. */
