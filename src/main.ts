@@ -7,8 +7,6 @@ import { sanitizeForDisplay } from './output/sanitize.js';
 import { buildProgram, type RunState } from './program.js';
 import type { ContextOptions } from './context.js';
 
-export { databaseMessage }; // moved to errors.ts (services word database errors too); tests import it from here
-
 export interface MainIO extends ContextOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;

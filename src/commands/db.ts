@@ -1,5 +1,6 @@
 /** `db migrate` and `db status`. */
 import type { AppContext } from '../context.js';
+import type { Database } from '../db/connection.js';
 import type { HostReport } from '../store/types.js';
 
 export interface MigrateResult {
@@ -26,7 +27,7 @@ export async function migrate(_opts: unknown, ctx: AppContext): Promise<MigrateR
 }
 
 /** native mode on a server: say so when others may create objects where the tool's tables are (migrate.ts nativeSchemaWarning). */
-async function warnOpenSchema(ctx: AppContext, db: { knex: import('knex').Knex; kind: string }): Promise<void> {
+async function warnOpenSchema(ctx: AppContext, db: Database): Promise<void> {
   if (ctx.config.schema !== 'native' || db.kind !== 'postgres') return;
   const { nativeSchemaWarning } = await import('../db/migrate.js');
   const warning = await nativeSchemaWarning(db.knex);

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseMessage } from '../../src/main.js';
+import { databaseMessage } from '../../src/errors.js';
 import { cli, spawnCli } from '../helpers/cli.js';
 import { onServer, openTestDb, type TestDb } from '../helpers/db.js';
 
