@@ -41,6 +41,12 @@ export function utcTextSql(expr: string): string {
   return `((${expr})::timestamptz at time zone 'UTC')::text`;
 }
 
+/** to_char's pattern for toISOString's form of a UTC time (MS truncates to the millisecond, as toISOString's reader did). */
+const ISO_PATTERN = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text`;
+
+/** A timestamptz in the years toISOString writes as YYYY (1–9999): the only ones ISO_PATTERN writes as it does. */
+const inPlainYears = (t: string) => `${t} >= '0001-01-01 00:00:00+00'::timestamptz and ${t} < '10000-01-01 00:00:00+00'::timestamptz`;
+
 /**
  * The same time formatted by the database as the ISO string: the exact form, read when the session's DateStyle
  * is not ISO (utcTextSql's text is then in another layout). to_char's MS truncates to the millisecond, as
@@ -52,7 +58,7 @@ export function utcTextSql(expr: string): string {
 export function isoSql(expr: string): string {
   const t = `(${expr})::timestamptz`;
   const bc = `case when ${t} < '0001-01-01 00:00:00+00' then ' BC' else '' end`;
-  return `case when ${t} >= '0001-01-01 00:00:00+00' and ${t} < '10000-01-01 00:00:00+00' then to_char(${t} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') else coalesce(to_char(${t} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' || ${bc}, ${t}::text) end`;
+  return `case when ${inPlainYears(t)} then to_char(${t} at time zone 'UTC', ${ISO_PATTERN}) else coalesce(to_char(${t} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' || ${bc}, ${t}::text) end`;
 }
 
 /** The characters String#trim removes (ECMAScript WhiteSpace and LineTerminator), as an SQL literal for btrim: fullName's trim. */
@@ -81,11 +87,11 @@ export function accountJsonSql(f: Record<Field, string>): string {
   const str = (e: string) => `coalesce(pg_catalog.to_json(${text(e)})::text, 'null')`;
   const utc = (e: string) => `pg_catalog.timezone('UTC'::text, (${e})::timestamptz)`;
   const time = (e: string) =>
-    `case when (${e})::timestamptz is null then 'null' else pg_catalog.concat('"', pg_catalog.to_char(${utc(e)}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text), '"') end`;
+    `case when (${e})::timestamptz is null then 'null' else pg_catalog.concat('"', pg_catalog.to_char(${utc(e)}, ${ISO_PATTERN}), '"') end`;
   const bool = (cond: string) => `case when ${cond} then 'true' else 'false' end`;
   const plain = JSON_TIMES.map((k) => {
     const t = `(${f[k]})::timestamptz`;
-    return `(${t} is null or (${t} >= '0001-01-01 00:00:00+00'::timestamptz and ${t} < '10000-01-01 00:00:00+00'::timestamptz))`;
+    return `(${t} is null or (${inPlainYears(t)}))`;
   }).join(' and ');
   const locked = `(${f.locked_at}) is not null`;
   const name = `pg_catalog.btrim(pg_catalog.concat(${text(f.first_name)}, ' ', ${text(f.last_name)}), ${JS_TRIM}::text)`;
