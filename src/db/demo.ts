@@ -148,9 +148,9 @@ const constraintsWhere = (where: string) => `
  * role owns every table whose key it would drop. Else none (the primary key stays and is kept up row by row).
  */
 async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary: SetAside[]; references: SetAside[] }> {
-  // The key itself, if it qualifies (with no comment, by the conditions).
-  const { rows: primary } = (await trx.raw(`
-    select c.conrelid::regclass::text as "table", pg_catalog.quote_ident(c.conname::text) as name, pg_catalog.pg_get_constraintdef(c.oid) as def, null as comment
+  // The key itself, if it qualifies (it has no comment, by the conditions).
+  const { rows: primary } = (await trx.raw(constraintsWhere(`oid in (
+    select c.oid
     from pg_constraint c join pg_index i on i.indexrelid = c.conindid join pg_class ic on ic.oid = i.indexrelid
     where c.conrelid = 'users'::regclass::oid and c.contype = 'p'
       and not i.indisreplident and not i.indisclustered and ic.reloptions is null and ic.reltablespace = 0::oid
@@ -163,7 +163,7 @@ async function primaryKeyAndReferences(trx: Knex.Transaction): Promise<{ primary
             select 1 from pg_constraint f where f.oid = d.objid and f.contype = 'f' and f.confrelid = 'users'::regclass::oid)))
       and not exists (
         select 1 from pg_constraint f join pg_class t on t.oid = f.conrelid
-        where f.confrelid = 'users'::regclass::oid and f.contype = 'f' and not pg_catalog.pg_has_role(t.relowner, 'USAGE'::text))`)) as { rows: SetAside[] };
+        where f.confrelid = 'users'::regclass::oid and f.contype = 'f' and not pg_catalog.pg_has_role(t.relowner, 'USAGE'::text)))`))) as { rows: SetAside[] };
   if (!primary.length) return { primary: [], references: [] };
   const { rows: references } = (await trx.raw(
     constraintsWhere("confrelid = 'users'::regclass::oid and conrelid <> 'users'::regclass::oid and contype = 'f'"),
